@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Shared settings: explicit existentials, and imports internal unless a module
+// re-exports on purpose, so C modules never leak into a public API.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "gateway",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "gateway", targets: ["gateway"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // C wrappers: the only places that see raw C pointers.
+        .systemLibrary(name: "CLibevent", pkgConfig: "libevent_pthreads",
+                       providers: [.apt(["libevent-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
+                       providers: [.apt(["libssl-dev"])]),
+
+        .target(name: "GatewayCore",
+                dependencies: [.product(name: "TOMLKit", package: "TOMLKit")],
+                swiftSettings: strict),
+        .target(name: "GatewayAuth",
+                dependencies: ["GatewayCore", "COpenSSL"],
+                swiftSettings: strict),
+        .target(name: "GatewayProxy",
+                dependencies: ["GatewayCore", "GatewayAuth", "CLibevent"],
+                swiftSettings: strict),
+        .executableTarget(name: "gateway",
+                dependencies: ["GatewayProxy", "GatewayCore", "GatewayAuth",
+                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                swiftSettings: strict),
+
+        .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"], swiftSettings: strict),
+        .testTarget(name: "GatewayAuthTests", dependencies: ["GatewayAuth", "GatewayCore"],
+                    resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(name: "GatewayProxyTests", dependencies: ["GatewayProxy", "GatewayCore"], swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,64 @@
+// The one place libevent is seen from Swift. Swift cannot import function-like
+// macros, so each one used is wrapped here as a prefixed static inline function.
+#ifndef GATEWAY_CLIBEVENT_SHIM_H
+#define GATEWAY_CLIBEVENT_SHIM_H
+
+#include <sys/types.h>   // event2 headers assume it is already included
+#include <sys/socket.h>
+#include <sys/resource.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <signal.h>
+#include <errno.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <string.h>
+#include <event2/event.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <event2/util.h>
+
+// evtimer_new is a macro.
+static inline struct event *gw_evtimer_new(struct event_base *base,
+                                           event_callback_fn cb, void *arg) {
+    return event_new(base, -1, 0, cb, arg);
+}
+
+// evsignal_new is a macro; signals persist until removed.
+static inline struct event *gw_evsignal_new(struct event_base *base, int sig,
+                                            event_callback_fn cb, void *arg) {
+    return event_new(base, sig, EV_SIGNAL | EV_PERSIST, cb, arg);
+}
+
+// A persistent read event on a file descriptor (wake-up pipes, eventfd).
+static inline struct event *gw_evread_new(struct event_base *base, int fd,
+                                          event_callback_fn cb, void *arg) {
+    return event_new(base, fd, EV_READ | EV_PERSIST, cb, arg);
+}
+
+// event_add with a millisecond timeout; ms < 0 means no timeout.
+static inline int gw_event_add_ms(struct event *ev, long ms) {
+    if (ms < 0) return event_add(ev, NULL);
+    struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+    return event_add(ev, &tv);
+}
+
+// bufferevent timeouts in milliseconds; ms <= 0 disables that direction.
+static inline void gw_bufferevent_set_timeouts_ms(struct bufferevent *bev,
+                                                  long read_ms, long write_ms) {
+    struct timeval r = { .tv_sec = read_ms / 1000, .tv_usec = (read_ms % 1000) * 1000 };
+    struct timeval w = { .tv_sec = write_ms / 1000, .tv_usec = (write_ms % 1000) * 1000 };
+    bufferevent_set_timeouts(bev, read_ms > 0 ? &r : NULL, write_ms > 0 ? &w : NULL);
+}
+
+// errno is a macro over a thread-local; Swift's Glibc errno works, but
+// libevent's socket error accessor is a macro too.
+static inline int gw_socket_error(int fd) { return evutil_socket_geterror(fd); }
+
+static inline int gw_errno(void) { return errno; }
+
+#endif

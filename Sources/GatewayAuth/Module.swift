@@ -1,0 +1,3 @@
+import GatewayCore
+import COpenSSL
+public enum GatewayAuthModule {}

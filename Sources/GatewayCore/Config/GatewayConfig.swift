@@ -1,0 +1,143 @@
+/// The whole validated configuration. Built only by `ConfigLoader`; every
+/// value here has passed its checks, so the runtime never re-validates.
+/// Durations are in milliseconds (Int64) so arithmetic stays integer.
+public struct GatewayConfig: Sendable, Equatable {
+    public var server: ServerConfig
+    public var admin: AdminConfig
+    /// Keyed by the name in `[upstreams.NAME]`.
+    public var upstreams: [String: UpstreamConfig]
+    /// In file order. Routing picks the longest prefix (see `Router`).
+    public var routes: [RouteConfig]
+    public var tokens: TokensConfig
+    public var keys: [KeyConfig]
+    public var refresh: RefreshConfig
+    /// Absolute path of the file this came from.
+    public var sourcePath: String
+
+    public init(server: ServerConfig, admin: AdminConfig, upstreams: [String: UpstreamConfig],
+                routes: [RouteConfig], tokens: TokensConfig, keys: [KeyConfig],
+                refresh: RefreshConfig, sourcePath: String) {
+        self.server = server; self.admin = admin; self.upstreams = upstreams; self.routes = routes
+        self.tokens = tokens; self.keys = keys; self.refresh = refresh; self.sourcePath = sourcePath
+    }
+}
+
+/// A host:port to listen on or connect to. `host` is an IPv4 or IPv6 literal
+/// (without brackets) or a name; port 0 means "any free port" (tests).
+public struct SocketAddressSpec: Sendable, Equatable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: UInt16
+    public init(host: String, port: UInt16) { self.host = host; self.port = port }
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+public enum AccessLogFormat: String, Sendable, Equatable { case json, text, off }
+
+public struct ServerConfig: Sendable, Equatable {
+    public var listen: [SocketAddressSpec] = [SocketAddressSpec(host: "0.0.0.0", port: 8080)]
+    /// 0 in the file means one per core; resolved to a concrete count here.
+    public var workers: Int = 1
+    public var tlsCertificate: String? = nil
+    public var tlsPrivateKey: String? = nil
+    public var maxHeaderBytes: Int = 16384
+    /// 0: unlimited.
+    public var maxBodyBytes: UInt64 = 0
+    public var clientTimeoutMs: Int64 = 60_000
+    public var shutdownTimeoutMs: Int64 = 15_000
+    public var accessLog: AccessLogFormat = .json
+    /// Cap on open client connections per process; beyond it new ones are
+    /// closed at accept with a log line.
+    public var maxConnections: Int = 10_000
+    public init() {}
+}
+
+public struct AdminConfig: Sendable, Equatable {
+    public var listen: SocketAddressSpec = SocketAddressSpec(host: "127.0.0.1", port: 9901)
+    /// Name of the env variable holding the admin bearer; nil: API off.
+    public var tokenEnv: String? = "GATEWAY_ADMIN_TOKEN"
+    public init() {}
+}
+
+public struct UpstreamConfig: Sendable, Equatable {
+    public var name: String
+    public var servers: [SocketAddressSpec]
+    public var connectTimeoutMs: Int64 = 2_000
+    public var responseTimeoutMs: Int64 = 30_000
+    public var maxIdleConnections: Int = 128
+    /// Active TCP check period; 0 disables.
+    public var healthCheckIntervalMs: Int64 = 5_000
+    public init(name: String, servers: [SocketAddressSpec]) { self.name = name; self.servers = servers }
+}
+
+public enum AuthMode: String, Sendable, Equatable { case required, optional, none }
+
+public struct RouteConfig: Sendable, Equatable {
+    public var prefix: String
+    /// Lower-cased, port stripped; nil: any host.
+    public var host: String?
+    public var upstream: String
+    public var auth: AuthMode = .required
+    public var scopes: [String] = []
+    public var claimUpdates: Bool = false
+    public var issueSession: Bool = false
+    /// Line of the `[[routes]]` header in the file, for messages.
+    public var line: Int = 0
+    public init(prefix: String, host: String?, upstream: String) {
+        self.prefix = prefix; self.host = host; self.upstream = upstream
+    }
+}
+
+public enum TokenSource: Sendable, Equatable {
+    case header
+    case cookie(String)
+    case query(String)
+}
+
+public struct TokensConfig: Sendable, Equatable {
+    public var issuers: [String] = []
+    public var audiences: [String] = []
+    public var leewayMs: Int64 = 30_000
+    public var sources: [TokenSource] = [.header]
+    /// Claim name -> header name, in file order.
+    public var forwardClaims: [(claim: String, header: String)] = []
+    public init() {}
+    public static func == (a: TokensConfig, b: TokensConfig) -> Bool {
+        a.issuers == b.issuers && a.audiences == b.audiences && a.leewayMs == b.leewayMs
+            && a.sources == b.sources
+            && a.forwardClaims.map(\.claim) == b.forwardClaims.map(\.claim)
+            && a.forwardClaims.map(\.header) == b.forwardClaims.map(\.header)
+    }
+}
+
+/// Where one `[[keys]]` entry gets its material. Paths are absolute.
+public enum KeyMaterialSource: Sendable, Equatable {
+    case publicKeyFile(String)
+    case privateKeyFile(String)
+    case secretFile(String)
+    case secretEnv(String)
+    case jwksFile(String)
+    case jwksURL(url: String, refreshIntervalMs: Int64, fetchTimeoutMs: Int64, caFile: String?)
+}
+
+public struct KeyConfig: Sendable, Equatable {
+    public var kid: String?
+    /// Required except for JWKS sources, where it is the default for JWKs without alg.
+    public var alg: String?
+    public var source: KeyMaterialSource
+    /// Line of the `[[keys]]` header, for messages about the material.
+    public var line: Int
+    public init(kid: String?, alg: String?, source: KeyMaterialSource, line: Int) {
+        self.kid = kid; self.alg = alg; self.source = source; self.line = line
+    }
+}
+
+public struct RefreshConfig: Sendable, Equatable {
+    public var enabled: Bool = false
+    public var windowMs: Int64 = 300_000
+    public var ttlMs: Int64 = 900_000
+    public var maxSessionMs: Int64 = 72 * 3_600_000
+    public var maxRefreshes: Int = 50
+    public var header: String = "X-Refreshed-Token"
+    public var signingKey: String? = nil
+    public init() {}
+}

@@ -1,0 +1,125 @@
+/// A parsed HTTP/1.x message head (request or response), kept as the raw bytes
+/// received plus index ranges into them, so forwarding can copy the lines it
+/// keeps byte for byte and nothing is re-encoded.
+///
+/// All ranges index `bytes`. `bytes` holds exactly the head as received: the
+/// start line, the field lines and the final empty line (CRLF CRLF), without
+/// any leading empty lines the parser skipped.
+public struct HTTPHead: Sendable {
+    public var bytes: [UInt8]
+    /// The start line without its CRLF.
+    public var startLine: Range<Int>
+    public var version: HTTPVersion
+    /// Field lines in order of arrival.
+    public var fields: [HTTPField]
+
+    // Request heads only (empty ranges / 0 for responses).
+    public var method: Range<Int>
+    public var target: Range<Int>
+    // Response heads only.
+    public var status: Int
+
+    /// What the parser derived from the fields (validated per RFC 9112).
+    public var framing: BodyFraming
+    /// False when the peer asked to close: `Connection: close`, or HTTP/1.0
+    /// without `Connection: keep-alive`.
+    public var keepAlive: Bool
+    /// Request had `Expect: 100-continue` (any other expectation is a 417 in
+    /// the parser's error set).
+    public var expectContinue: Bool
+    /// `Connection: upgrade` together with `Upgrade: websocket` (request), or a
+    /// 101 response.
+    public var isUpgrade: Bool
+    /// Index into `fields` of the single Host field, if present.
+    public var hostField: Int?
+
+    public init(bytes: [UInt8], startLine: Range<Int>, version: HTTPVersion, fields: [HTTPField],
+                method: Range<Int>, target: Range<Int>, status: Int, framing: BodyFraming,
+                keepAlive: Bool, expectContinue: Bool, isUpgrade: Bool, hostField: Int?) {
+        self.bytes = bytes; self.startLine = startLine; self.version = version; self.fields = fields
+        self.method = method; self.target = target; self.status = status; self.framing = framing
+        self.keepAlive = keepAlive; self.expectContinue = expectContinue; self.isUpgrade = isUpgrade
+        self.hostField = hostField
+    }
+}
+
+public enum HTTPVersion: Sendable, Equatable {
+    case http10
+    case http11
+}
+
+/// One field line: `name: value\r\n`.
+public struct HTTPField: Sendable, Equatable {
+    /// The whole line including its CRLF, for verbatim copying.
+    public var line: Range<Int>
+    public var name: Range<Int>
+    /// The value with leading and trailing OWS removed.
+    public var value: Range<Int>
+    /// The field name recognised from a fixed table (case-insensitive), so hot
+    /// paths compare an enum, not bytes.
+    public var known: KnownField
+
+    public init(line: Range<Int>, name: Range<Int>, value: Range<Int>, known: KnownField) {
+        self.line = line; self.name = name; self.value = value; self.known = known
+    }
+}
+
+/// Field names the gateway acts on. `.other` for everything else.
+public enum KnownField: UInt8, Sendable {
+    case other
+    case host
+    case contentLength
+    case transferEncoding
+    case connection
+    case keepAlive
+    case proxyConnection
+    case te
+    case trailer
+    case upgrade
+    case expect
+    case authorization
+    case cookie
+    case xForwardedFor
+    case xForwardedProto
+    case xForwardedHost
+    case xRequestID
+    case accessControlExposeHeaders
+}
+
+/// How the body that follows a head is delimited (RFC 9112 §6.3).
+public enum BodyFraming: Sendable, Equatable {
+    case none
+    case contentLength(UInt64)
+    case chunked
+    /// Responses only: the body runs until the upstream closes.
+    case untilClose
+}
+
+/// Why a message was refused. Each case maps to one status code.
+public enum HTTPParseError: Error, Sendable, Equatable {
+    case headTooLarge                // 431 (request) / 502 (upstream response)
+    case badStartLine                // 400
+    case unsupportedVersion          // 505
+    case badFieldName                // 400: not a token, or whitespace before colon
+    case badFieldValue               // 400: NUL, CR, LF, other CTLs
+    case obsFold                     // 400
+    case bareLF                      // 400: LF without CR
+    case conflictingFraming          // 400: both Content-Length and Transfer-Encoding
+    case badContentLength            // 400: not digits, overflow, differing values
+    case unsupportedTransferEncoding // 400: anything but a single final `chunked`
+    case missingHost                 // 400: HTTP/1.1 request without Host
+    case duplicateHost               // 400
+    case unsupportedExpectation      // 417
+    case badTarget                   // 400: not origin-form/absolute-form, dot segments, backslash
+    case badChunk                    // 400: chunk size/ext/CRLF errors
+    case trailerTooLarge             // 400
+
+    public var status: Int {
+        switch self {
+        case .headTooLarge: return 431
+        case .unsupportedVersion: return 505
+        case .unsupportedExpectation: return 417
+        default: return 400
+        }
+    }
+}

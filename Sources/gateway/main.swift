@@ -1,0 +1,2 @@
+import GatewayProxy
+print(GatewayProxyModule.eventVersion())

@@ -1,0 +1,3 @@
+import Testing
+@testable import GatewayAuth
+@Test func moduleLoads() { #expect(Bool(true)) }

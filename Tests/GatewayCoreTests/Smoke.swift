@@ -1,0 +1,3 @@
+import Testing
+@testable import GatewayCore
+@Test func moduleLoads() { #expect(Bool(true)) }

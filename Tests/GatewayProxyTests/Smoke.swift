@@ -1,0 +1,3 @@
+import Testing
+@testable import GatewayProxy
+@Test func moduleLoads() { #expect(Bool(true)) }
