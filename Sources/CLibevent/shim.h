@@ -15,6 +15,11 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <pthread.h>
+#include <sys/prctl.h>
+#include <sys/random.h>
 #include <event2/event.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -60,5 +65,11 @@ static inline void gw_bufferevent_set_timeouts_ms(struct bufferevent *bev,
 static inline int gw_socket_error(int fd) { return evutil_socket_geterror(fd); }
 
 static inline int gw_errno(void) { return errno; }
+
+// SIG_IGN is a macro over a cast function pointer.
+static inline void gw_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
+
+// pthread_setname_np needs _GNU_SOURCE; prctl names the calling thread.
+static inline void gw_set_thread_name(const char *name) { prctl(PR_SET_NAME, name, 0, 0, 0); }
 
 #endif

@@ -1,0 +1,123 @@
+import CLibevent
+import Synchronization
+
+/// Owns one libevent `event_base` and the thread-safe inbox that is the only
+/// way into it from other threads.
+///
+/// Everything except `post` must be called on the loop's own thread: libevent
+/// is used without its locking (one base per thread, STYLE.md §8).
+final class EventLoop: @unchecked Sendable {  // unchecked: see the thread rule above
+    let base: OpaquePointer
+    private let wakeFD: Int32
+    private var wakeEvent: OpaquePointer?
+    private let inbox = Mutex<[@Sendable () -> Void]>([])
+
+    init() throws(RuntimeError) {
+        // No locking, no lock debugging: this base never crosses a thread.
+        guard let cfg = event_config_new() else { throw .libevent("event_config_new") }
+        defer { event_config_free(cfg) }
+        event_config_set_flag(cfg, Int32(EVENT_BASE_FLAG_NOLOCK.rawValue))
+        guard let b = event_base_new_with_config(cfg) else { throw .libevent("event_base_new") }
+        base = b
+        let fd = eventfd(0, Int32(EFD_NONBLOCK) | Int32(EFD_CLOEXEC))
+        guard fd >= 0 else { event_base_free(b); throw .system("eventfd", gw_errno()) }
+        wakeFD = fd
+        let cb: event_callback_fn = { _, _, arg in
+            guard let arg else { return }
+            Unmanaged<EventLoop>.fromOpaque(arg).takeUnretainedValue().drainInbox()
+        }
+        wakeEvent = gw_evread_new(base, wakeFD, cb, Unmanaged.passUnretained(self).toOpaque())
+        if let wakeEvent { event_add(wakeEvent, nil) }
+    }
+
+    deinit {
+        if let wakeEvent { event_free(wakeEvent) }
+        close(wakeFD)
+        event_base_free(base)
+    }
+
+    /// Runs the loop until `stop()` is called or nothing is left to wait for.
+    /// Call on the loop's thread.
+    func run() {
+        event_base_dispatch(base)
+    }
+
+    /// Asks the loop to return from `run()` after the current callbacks.
+    func stop() {
+        event_base_loopbreak(base)
+    }
+
+    /// Any thread: queue `work` to run on the loop's thread, and wake it.
+    func post(_ work: @escaping @Sendable () -> Void) {
+        inbox.withLock { $0.append(work) }
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)
+    }
+
+    private func drainInbox() {
+        var counter: UInt64 = 0
+        _ = read(wakeFD, &counter, 8)
+        let work = inbox.withLock { q -> [@Sendable () -> Void] in
+            let w = q
+            q.removeAll(keepingCapacity: true)
+            return w
+        }
+        for w in work { w() }
+    }
+
+    /// Cached time of the current loop iteration, in milliseconds since the
+    /// epoch: one clock read per iteration, not per request.
+    func nowMs() -> Int64 {
+        var tv = timeval()
+        event_base_gettimeofday_cached(base, &tv)
+        return Int64(tv.tv_sec) * 1000 + Int64(tv.tv_usec) / 1000
+    }
+}
+
+/// A one-shot timer owned by one object on one loop. Re-armed with `schedule`.
+final class Timer {
+    private var event: OpaquePointer?
+    private var action: () -> Void
+
+    /// `action` runs on the loop's thread when the timer fires.
+    init(loop: EventLoop, action: @escaping () -> Void) {
+        self.action = action
+        let cb: event_callback_fn = { _, _, arg in
+            guard let arg else { return }
+            Unmanaged<Timer>.fromOpaque(arg).takeUnretainedValue().action()
+        }
+        event = gw_evtimer_new(loop.base, cb, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    deinit { if let event { event_free(event) } }
+
+    func schedule(afterMs ms: Int64) {
+        guard let event else { return }
+        _ = gw_event_add_ms(event, Int(ms))
+    }
+
+    func cancel() {
+        guard let event else { return }
+        event_del(event)
+    }
+
+    var isPending: Bool {
+        guard let event else { return false }
+        return event_pending(event, Int16(EV_TIMEOUT), nil) != 0
+    }
+}
+
+/// Errors from the runtime's C calls, with the call's name and errno.
+public enum RuntimeError: Error, CustomStringConvertible {
+    case libevent(String)
+    case system(String, Int32)
+    case address(String)
+
+    public var description: String {
+        switch self {
+        case .libevent(let call): return "\(call) failed"
+        case .system(let call, let err): return "\(call): \(String(cString: strerror(err)))"
+        case .address(let what): return what
+        }
+    }
+}

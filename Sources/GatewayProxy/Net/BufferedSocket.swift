@@ -1,0 +1,157 @@
+import CLibevent
+
+/// What a `BufferedSocket` reports. Called on the socket's loop thread.
+protocol BufferedSocketDelegate: AnyObject {
+    func socketReadable(_ socket: BufferedSocket)
+    /// Output drained to the low watermark (0 unless set otherwise).
+    func socketWritable(_ socket: BufferedSocket)
+    /// Connected, EOF, error or timeout.
+    func socketEvent(_ socket: BufferedSocket, _ event: SocketEvent)
+}
+
+enum SocketEvent {
+    case connected
+    case eof
+    case error(Int32)
+    case timeout
+}
+
+/// Owns one libevent bufferevent over a TCP socket (closed with it).
+/// Only the owning loop's thread may touch it.
+final class BufferedSocket {
+    private(set) var bev: OpaquePointer?
+    weak var delegate: (any BufferedSocketDelegate)?
+
+    /// Wraps an accepted fd, or creates an unconnected socket when fd is -1.
+    init?(loop: EventLoop, fd: Int32) {
+        guard let b = bufferevent_socket_new(loop.base, fd, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue)) else {
+            if fd >= 0 { close(fd) }
+            return nil
+        }
+        bev = b
+        let readCB: bufferevent_data_cb = { _, arg in
+            guard let arg else { return }
+            let s = Unmanaged<BufferedSocket>.fromOpaque(arg).takeUnretainedValue()
+            s.delegate?.socketReadable(s)
+        }
+        let writeCB: bufferevent_data_cb = { _, arg in
+            guard let arg else { return }
+            let s = Unmanaged<BufferedSocket>.fromOpaque(arg).takeUnretainedValue()
+            s.delegate?.socketWritable(s)
+        }
+        let eventCB: bufferevent_event_cb = { bev, what, arg in
+            guard let arg else { return }
+            let s = Unmanaged<BufferedSocket>.fromOpaque(arg).takeUnretainedValue()
+            let w = Int32(what)
+            let ev: SocketEvent
+            if w & Int32(BEV_EVENT_CONNECTED) != 0 {
+                ev = .connected
+            } else if w & Int32(BEV_EVENT_TIMEOUT) != 0 {
+                ev = .timeout
+            } else if w & Int32(BEV_EVENT_EOF) != 0 {
+                ev = .eof
+            } else {
+                ev = .error(gw_errno())
+            }
+            s.delegate?.socketEvent(s, ev)
+        }
+        bufferevent_setcb(b, readCB, writeCB, eventCB, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    deinit { free() }
+
+    /// Closes the socket and releases the bufferevent; pending output is dropped.
+    func free() {
+        if let b = bev {
+            bufferevent_setcb(b, nil, nil, nil, nil)
+            bufferevent_free(b)
+            bev = nil
+        }
+    }
+
+    var isOpen: Bool { bev != nil }
+
+    var fd: Int32 { bev.map { bufferevent_getfd($0) } ?? -1 }
+
+    var input: OpaquePointer? { bev.flatMap { bufferevent_get_input($0) } }
+    var output: OpaquePointer? { bev.flatMap { bufferevent_get_output($0) } }
+
+    var inputLength: Int { input.map { evbuffer_get_length($0) } ?? 0 }
+    var outputLength: Int { output.map { evbuffer_get_length($0) } ?? 0 }
+
+    /// Starts a non-blocking connect; `.connected` or an error event follows.
+    func connect(to address: SocketAddress) -> Bool {
+        guard let bev else { return false }
+        let rc = address.withSockaddr { sa, len in
+            bufferevent_socket_connect(bev, UnsafeMutablePointer(mutating: sa), Int32(len))
+        }
+        return rc == 0
+    }
+
+    func enableRead() { if let bev { bufferevent_enable(bev, Int16(EV_READ)) } }
+    func disableRead() { if let bev { bufferevent_disable(bev, Int16(EV_READ)) } }
+    func enableWrite() { if let bev { bufferevent_enable(bev, Int16(EV_WRITE)) } }
+    var isReading: Bool { bev.map { Int32(bufferevent_get_enabled($0)) & Int32(EV_READ) != 0 } ?? false }
+
+    /// Write callback fires when output drops to `low` bytes.
+    func setWriteLowWatermark(_ low: Int) {
+        if let bev { bufferevent_setwatermark(bev, Int16(EV_WRITE), low, 0) }
+    }
+
+    /// Stop reading from the socket when this many bytes wait unprocessed.
+    func setReadHighWatermark(_ high: Int) {
+        if let bev { bufferevent_setwatermark(bev, Int16(EV_READ), 0, high) }
+    }
+
+    func setTimeouts(readMs: Int64, writeMs: Int64) {
+        if let bev { gw_bufferevent_set_timeouts_ms(bev, Int(readMs), Int(writeMs)) }
+    }
+
+    func write(_ bytes: [UInt8]) {
+        guard let out = output, !bytes.isEmpty else { return }
+        bytes.withUnsafeBytes { _ = evbuffer_add(out, $0.baseAddress, $0.count) }
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) {
+        guard let out = output, bytes.count > 0 else { return }
+        _ = evbuffer_add(out, bytes.baseAddress, bytes.count)
+    }
+
+    func write(_ text: StaticString) {
+        guard let out = output else { return }
+        _ = evbuffer_add(out, text.utf8Start, text.utf8CodeUnitCount)
+    }
+
+    /// Moves up to `count` bytes from this socket's input to `other`'s output
+    /// without copying (evbuffer chains change owner). Returns bytes moved.
+    @discardableResult
+    func moveInput(to other: BufferedSocket, count: Int) -> Int {
+        guard let src = input, let dst = other.output, count > 0 else { return 0 }
+        let n = evbuffer_remove_buffer(src, dst, count)
+        return Int(max(n, 0))
+    }
+
+    /// Moves everything readable to `other`'s output.
+    @discardableResult
+    func moveAllInput(to other: BufferedSocket) -> Int {
+        guard let src = input, let dst = other.output else { return 0 }
+        let n = evbuffer_get_length(src)
+        if n == 0 { return 0 }
+        _ = evbuffer_add_buffer(dst, src)
+        return n
+    }
+
+    func drainInput(_ count: Int) {
+        if let src = input, count > 0 { evbuffer_drain(src, count) }
+    }
+
+    /// Calls `body` with the first contiguous run of input bytes (at most
+    /// `limit`); returns what body returns. Empty buffer when nothing is there.
+    func withFirstInputChunk<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        guard let src = input else { return body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        var vec = iovec()
+        let n = evbuffer_peek(src, -1, nil, &vec, 1)
+        if n < 1 || vec.iov_len == 0 { return body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        return body(UnsafeRawBufferPointer(start: vec.iov_base, count: vec.iov_len))
+    }
+}

@@ -1,0 +1,894 @@
+import CLibevent
+import GatewayCore
+
+/// One client TCP connection and the exchanges (request/response pairs) it
+/// carries, one at a time, in order. Loop thread only.
+///
+/// The life of a request, in phases (see docs/ARCHITECTURE.md):
+/// read head -> route -> authenticate -> pick upstream -> forward head and
+/// body -> read response head -> respond -> stream body -> log -> next.
+///
+/// Bodies never sit in memory: bytes move between the two sockets' evbuffers
+/// (chains change owner, nothing is copied), and each side reads only while
+/// the other side's output is under `highWater` (backpressure).
+final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
+    enum State: Equatable {
+        /// Waiting for (more of) a request head; idle keep-alive included.
+        case readingHead
+        /// A request is being forwarded and/or its response streamed back.
+        case exchanging
+        /// After a 101: bytes pass both ways untouched.
+        case tunnelling
+        /// Answer written; close once the output has drained.
+        case closing
+        case closed
+    }
+
+    /// Request body still to forward.
+    enum RequestBody {
+        case none
+        case length(UInt64)
+        case chunked(ChunkedDecoder)
+        case done
+    }
+
+    /// Response progress.
+    enum ResponseBody {
+        case head
+        case length(UInt64)
+        case chunked(ChunkedDecoder)
+        case untilClose
+        case done
+    }
+
+    static let highWater = 256 << 10
+    static let lowWater = 64 << 10
+
+    private unowned let worker: Worker
+    let socket: BufferedSocket
+    private let peer: SocketAddress
+    private let peerText: [UInt8]
+    private(set) var state: State = .readingHead {
+        didSet { Trace.transition("client", oldValue, state) }
+    }
+
+    // Per exchange.
+    private var runtime: RuntimeConfig
+    private var parser: HTTPHeadParser
+    private var headBytesSeen = 0
+    private var request: HTTPHead?
+    private var requestBody: RequestBody = .none
+    private var requestBodyBytes: UInt64 = 0
+    private var routeIndex: Int?
+    private var group: UpstreamGroup?
+    private var upstream: UpstreamConnection?
+    private var attempts = 0
+    private var triedServer: Int?
+    private var upstreamHead: [UInt8] = []
+    private var responseParser: HTTPHeadParser
+    private var response: ResponseBody = .head
+    private var responseStarted = false
+    private var chunkedToClient = false
+    private var keepAlive = true
+    private var status = 0
+    private var startMs: Int64 = 0
+    private var upstreamStartMs: Int64 = 0
+    private var bytesIn: UInt64 = 0
+    private var bytesOut: UInt64 = 0
+    private var authLabel = "none"
+    private var requestID: [UInt8] = []
+    private var upstreamName: String = "-"
+
+    private var clientTimer: Timer?
+    private var upstreamTimer: Timer?
+    private enum UpstreamTimerPurpose { case connect, response }
+    private var upstreamTimerPurpose = UpstreamTimerPurpose.connect
+    /// Guards against re-entering the head loop from a synchronous answer.
+    private var inHeadLoop = false
+
+    init(worker: Worker, socket: BufferedSocket, peer: SocketAddress) {
+        self.worker = worker
+        self.socket = socket
+        self.peer = peer
+        self.peerText = Array(peer.hostText.utf8)
+        self.runtime = worker.runtime
+        parser = HTTPHeadParser(kind: .request, maxHeadBytes: worker.runtime.config.server.maxHeaderBytes)
+        responseParser = HTTPHeadParser(kind: .response(requestMethodIsHEAD: false),
+                                        maxHeadBytes: max(worker.runtime.config.server.maxHeaderBytes, 65536))
+        socket.delegate = self
+    }
+
+    func start() {
+        Socket.setNoDelay(socket.fd)
+        socket.setReadHighWatermark(Self.highWater)
+        socket.setWriteLowWatermark(Self.lowWater)
+        socket.enableRead()
+        armHeadTimer()
+    }
+
+    // MARK: - Phase 1: read the request head
+
+    private func armHeadTimer() {
+        if clientTimer == nil {
+            clientTimer = Timer(loop: worker.loop) { [unowned self] in self.clientTimedOut() }
+        }
+        clientTimer?.schedule(afterMs: runtime.config.server.clientTimeoutMs)
+    }
+
+    private func clientTimedOut() {
+        switch state {
+        case .readingHead:
+            if headBytesSeen == 0 {
+                close()  // idle keep-alive: close silently, like nginx
+            } else {
+                answer(status: 408, error: "request_timeout", close: true)
+            }
+        case .exchanging:
+            // The client stalled while sending its body.
+            if !bodyIsDone { abort(kind: nil) }
+        case .closing:
+            close()  // the client stopped reading our answer
+        default:
+            break
+        }
+    }
+
+    private func readHeads() {
+        guard !inHeadLoop else { return }
+        inHeadLoop = true
+        defer { inHeadLoop = false }
+        while state == .readingHead, socket.inputLength > 0 {
+            let step = socket.withFirstInputChunk { parser.parse($0) }
+            switch step {
+            case .needMore(let consumed):
+                socket.drainInput(consumed)
+                headBytesSeen += consumed
+                if consumed == 0 { return }
+            case .complete(let head, let consumed):
+                socket.drainInput(consumed)
+                headBytesSeen += consumed
+                beginExchange(head)
+            case .failed(let error):
+                worker.metrics.parseError()
+                answer(status: error.status, error: error.status == 431 ? "request_header_too_large" : "bad_request",
+                       close: true)
+                return
+            }
+        }
+    }
+
+    // MARK: - Phases 2-4: route, authenticate, pick an upstream
+
+    private func beginExchange(_ head: HTTPHead) {
+        clientTimer?.cancel()
+        runtime = worker.runtime
+        startMs = worker.loop.nowMs()
+        bytesIn = UInt64(headBytesSeen)
+        headBytesSeen = 0
+        request = head
+        resetResponseParser(head)
+        state = .exchanging
+        keepAlive = head.keepAlive && !worker.draining
+        requestID = []
+        routeIndex = nil
+        authLabel = "none"
+        upstreamName = "-"
+        attempts = 0
+        triedServer = nil
+        response = .head
+        responseStarted = false
+        requestBodyBytes = 0
+
+        switch head.framing {
+        case .none: requestBody = .none
+        case .contentLength(let n): requestBody = n == 0 ? .none : .length(n)
+        case .chunked: requestBody = .chunked(ChunkedDecoder())
+        case .untilClose: requestBody = .none
+        }
+
+        let matched: Int? = head.bytes.withUnsafeBytes { raw in
+            let t = UnsafeRawBufferPointer(rebasing: raw[head.target])
+            let path = PathPart.of(t)
+            let host = head.hostField.map { UnsafeRawBufferPointer(rebasing: raw[head.fields[$0].value]) }
+            return runtime.router.route(path: path, host: host)
+        }
+        guard let r = matched else {
+            answer(status: 404, error: "not_found", close: !bodyIsDone)
+            return
+        }
+        routeIndex = r
+        let route = runtime.config.routes[r]
+
+        // absolute-form only for ourselves: its authority must be the Host
+        // we were given, so it cannot name a different origin (RFC 9112 §3.2.2).
+        if !Self.absoluteFormIsOwnHost(head) {
+            answer(status: 400, error: "bad_request", close: true)
+            return
+        }
+
+        let maxBody = runtime.config.server.maxBodyBytes
+        if maxBody > 0, case .contentLength(let n) = head.framing, n > maxBody {
+            answer(status: 413, error: "payload_too_large", close: true)
+            return
+        }
+
+        switch AuthPhase.decide(head: head, route: route) {
+        case .pass(let label):
+            authLabel = label
+        case .reject(let status, let error, let description, let label):
+            authLabel = label
+            let challenge = AuthPhase.wwwAuthenticate(error: error, description: description)
+            answer(status: status, error: error, description: description,
+                   headers: [("WWW-Authenticate", challenge)], close: !bodyIsDone)
+            return
+        }
+
+        group = runtime.routeUpstream[r]
+        requestID = existingRequestID(head) ?? worker.nextRequestID()
+        buildUpstreamHead(head)
+        connectUpstream()
+    }
+
+    private var bodyIsDone: Bool {
+        switch requestBody {
+        case .none, .done: return true
+        default: return false
+        }
+    }
+
+    private func existingRequestID(_ head: HTTPHead) -> [UInt8]? {
+        guard let f = head.fields.first(where: { $0.known == .xRequestID }) else { return nil }
+        return Array(head.bytes[f.value])
+    }
+
+    private func buildUpstreamHead(_ head: HTTPHead) {
+        var options = UpstreamRequestOptions()
+        switch head.framing {
+        case .contentLength(let n): options.framing = .contentLength(n)
+        case .chunked: options.framing = .chunked
+        default: options.framing = .none
+        }
+        options.tunnelUpgrade = head.isUpgrade
+        options.removeFieldNames = runtime.removeRequestFields
+        options.clientAddress = peerText
+        options.forwardedProto = worker.listenerProto
+        options.forwardedHost = head.hostField.map { Array(head.bytes[head.fields[$0].value]) }
+        options.requestID = requestID
+        upstreamHead.removeAll(keepingCapacity: true)
+        HeadWriter.writeUpstreamRequest(head, into: &upstreamHead, options: options)
+    }
+
+    private func connectUpstream() {
+        guard let group else { return }
+        let now = worker.loop.nowMs()
+        guard let server = group.pick(cursor: &worker.roundRobin[group.index, default: 0], nowMs: now,
+                                      excluding: triedServer) else {
+            answer(status: 502, error: "bad_gateway", close: !bodyIsDone)
+            return
+        }
+        attempts += 1
+        triedServer = server.id
+        upstreamName = server.spec.description
+        let fresh = attempts > 1
+        guard let c = fresh ? worker.pool.connectNew(server, owner: self) : worker.pool.acquire(server, owner: self) else {
+            worker.metrics.upstreamError(group: group.index, kind: .connect)
+            answer(status: 502, error: "bad_gateway", close: !bodyIsDone)
+            return
+        }
+        upstream = c
+        upstreamStartMs = now
+        c.socket.setWriteLowWatermark(Self.lowWater)
+        c.socket.write(upstreamHead.withUnsafeBytes { $0 })
+        if c.state == .busy {
+            startForwarding()
+        } else {
+            armUpstreamTimer(.connect, group.connectTimeoutMs)
+        }
+    }
+
+    private func armUpstreamTimer(_ purpose: UpstreamTimerPurpose, _ ms: Int64) {
+        if upstreamTimer == nil {
+            upstreamTimer = Timer(loop: worker.loop) { [unowned self] in self.upstreamTimedOut() }
+        }
+        upstreamTimerPurpose = purpose
+        upstreamTimer?.schedule(afterMs: ms)
+    }
+
+    private func upstreamTimedOut() {
+        guard state == .exchanging || state == .tunnelling, let group else { return }
+        switch upstreamTimerPurpose {
+        case .connect:
+            upstream?.server.health.markFailed(nowMs: worker.loop.nowMs())
+            worker.metrics.upstreamError(group: group.index, kind: .connect)
+            dropUpstream()
+            if !retry() { answer(status: 502, error: "bad_gateway", close: !bodyIsDone) }
+        case .response:
+            worker.metrics.upstreamError(group: group.index, kind: .timeout)
+            dropUpstream()
+            if responseStarted { abort(kind: nil) } else {
+                answer(status: 504, error: "gateway_timeout", close: !bodyIsDone)
+            }
+        }
+    }
+
+    /// One more try on another server, for idempotent requests whose bytes
+    /// have not been sent (SPEC §4.6). True when a retry is under way.
+    private func retry() -> Bool {
+        guard attempts < 2, let request, requestBodyBytes == 0, !responseStarted,
+              Self.isIdempotent(request), let group, group.servers.count > 0 else { return false }
+        if group.servers.count == 1 { triedServer = nil }
+        connectUpstream()
+        return true
+    }
+
+    static func absoluteFormIsOwnHost(_ head: HTTPHead) -> Bool {
+        let target = head.bytes[head.target]
+        guard let first = target.first, first != UInt8(ascii: "/") else { return true }
+        guard let h = head.hostField,
+              let sep = target.firstIndex(of: UInt8(ascii: ":")),
+              target.index(sep, offsetBy: 3, limitedBy: target.endIndex) != nil else { return false }
+        let authStart = sep + 3
+        let authEnd = target[authStart...].firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") } ?? target.endIndex
+        let authority = target[authStart..<authEnd]
+        let host = head.bytes[head.fields[h].value]
+        return authority.count == host.count && zip(authority, host).allSatisfy { a, b in
+            a | 0x20 == b | 0x20 && (a == b || (a | 0x20 >= 0x61 && a | 0x20 <= 0x7A))
+        }
+    }
+
+    static func isIdempotent(_ head: HTTPHead) -> Bool {
+        let m = head.bytes[head.method]
+        switch m.count {
+        case 3: return m.elementsEqual("GET".utf8) || m.elementsEqual("PUT".utf8)
+        case 4: return m.elementsEqual("HEAD".utf8)
+        case 5: return m.elementsEqual("TRACE".utf8)
+        case 6: return m.elementsEqual("DELETE".utf8)
+        case 7: return m.elementsEqual("OPTIONS".utf8)
+        default: return false
+        }
+    }
+
+    private func dropUpstream() {
+        upstreamTimer?.cancel()
+        upstream?.close()
+        upstream = nil
+    }
+
+    // MARK: - Forward the request body
+
+    private func startForwarding() {
+        guard let request else { return }
+        if request.expectContinue, !bodyIsDone, request.version == .http11 {
+            var b: [UInt8] = []
+            HeadWriter.write100Continue(into: &b)
+            socket.write(b.withUnsafeBytes { $0 })
+        }
+        if bodyIsDone {
+            requestComplete()
+        } else {
+            clientTimer?.schedule(afterMs: runtime.config.server.clientTimeoutMs)
+            pumpRequestBody()
+        }
+    }
+
+    private func pumpRequestBody() {
+        guard let up = upstream, up.state == .busy else { return }
+        let maxBody = runtime.config.server.maxBodyBytes
+        var progressed = false
+        loop: while socket.inputLength > 0 {
+            switch requestBody {
+            case .length(let remaining):
+                let n = socket.moveInput(to: up.socket, count: Int(min(remaining, UInt64(Int.max))))
+                if n == 0 { break loop }
+                progressed = true
+                requestBodyBytes += UInt64(n)
+                if remaining - UInt64(n) == 0 {
+                    requestBody = .done
+                    requestComplete()
+                    break loop
+                }
+                requestBody = .length(remaining - UInt64(n))
+            case .chunked(var decoder):
+                let step = socket.withFirstInputChunk { decoder.next($0) }
+                switch step {
+                case .data(let offset, let count, _):
+                    socket.drainInput(offset)
+                    var h: [UInt8] = []
+                    ChunkedDecoder.encodeChunkHeader(count, into: &h)
+                    up.socket.write(h.withUnsafeBytes { $0 })
+                    socket.moveInput(to: up.socket, count: count)
+                    up.socket.write("\r\n")
+                    requestBodyBytes += UInt64(count)
+                    requestBody = .chunked(decoder)
+                    progressed = true
+                    if maxBody > 0, requestBodyBytes > maxBody {
+                        dropUpstream()
+                        if responseStarted { abort(kind: nil) } else { answer(status: 413, error: "payload_too_large", close: true) }
+                        return
+                    }
+                case .needMore(let consumed):
+                    socket.drainInput(consumed)
+                    requestBody = .chunked(decoder)
+                    if consumed == 0 { break loop }
+                    progressed = true
+                case .end(let consumed):
+                    socket.drainInput(consumed)
+                    up.socket.write("0\r\n\r\n")
+                    requestBody = .done
+                    requestComplete()
+                    break loop
+                case .failed:
+                    dropUpstream()
+                    if responseStarted { abort(kind: nil) } else { answer(status: 400, error: "bad_request", close: true) }
+                    return
+                }
+            default:
+                break loop
+            }
+        }
+        if progressed { bytesInAdd() }
+        if !bodyIsDone {
+            clientTimer?.schedule(afterMs: runtime.config.server.clientTimeoutMs)
+            if up.socket.outputLength > Self.highWater { socket.disableRead() }
+        }
+    }
+
+    private var lastCountedBody: UInt64 = 0
+    private func bytesInAdd() {
+        bytesIn += requestBodyBytes - lastCountedBody
+        lastCountedBody = requestBodyBytes
+    }
+
+    private func requestComplete() {
+        clientTimer?.cancel()
+        if response == .headPending, let group {
+            armUpstreamTimer(.response, group.responseTimeoutMs)
+        }
+    }
+
+    // MARK: - Phase 5: the response head
+
+    private func readResponseHead(_ up: UpstreamConnection) {
+        guard let request else { return }
+        while up.socket.inputLength > 0, case .head = response {
+            let step = up.socket.withFirstInputChunk { responseParser.parse($0) }
+            switch step {
+            case .needMore(let consumed):
+                up.socket.drainInput(consumed)
+                if consumed == 0 { return }
+            case .complete(let head, let consumed):
+                up.socket.drainInput(consumed)
+                if head.status >= 100, head.status < 200, head.status != 101 {
+                    // Interim answers: our own 100 went out already; others are dropped.
+                    resetResponseParser(request)
+                    continue
+                }
+                respond(with: head, from: up)
+            case .failed:
+                worker.metrics.upstreamError(group: group?.index ?? 0, kind: .protocolError)
+                dropUpstream()
+                answer(status: 502, error: "bad_gateway", close: true)
+                return
+            }
+        }
+    }
+
+    private func resetResponseParser(_ request: HTTPHead) {
+        let isHEAD = request.bytes[request.method].elementsEqual("HEAD".utf8)
+        responseParser.reset(kind: .response(requestMethodIsHEAD: isHEAD))
+    }
+
+    private func respond(with head: HTTPHead, from up: UpstreamConnection) {
+        guard let request else { return }
+        upstreamTimer?.cancel()
+        responseStarted = true
+        status = head.status
+        worker.metrics.upstreamDuration(ms: worker.loop.nowMs() - upstreamStartMs)
+        up.server.health.markSucceeded()
+
+        if head.status == 101 {
+            guard request.isUpgrade else {
+                dropUpstream()
+                answer(status: 502, error: "bad_gateway", close: true)
+                return
+            }
+            head.bytes.withUnsafeBytes { socket.write($0) }
+            bytesOut += UInt64(head.bytes.count)
+            startTunnel(up)
+            return
+        }
+
+        var options = ClientResponseOptions()
+        options.clientVersion = request.version
+        options.removeFieldNames = runtime.removeResponseFields
+        if !head.keepAlive { keepAliveUpstream = false }
+        switch head.framing {
+        case .none:
+            options.framing = .none
+            response = .done
+            chunkedToClient = false
+        case .contentLength(let n):
+            options.framing = .contentLength(n)
+            response = n == 0 ? .done : .length(n)
+            chunkedToClient = false
+        case .chunked, .untilClose:
+            if request.version == .http11 {
+                options.framing = .chunked
+                chunkedToClient = true
+            } else {
+                options.framing = .untilClose
+                chunkedToClient = false
+                keepAlive = false
+            }
+            if case .chunked = head.framing { response = .chunked(ChunkedDecoder()) } else {
+                response = .untilClose
+                keepAliveUpstream = false
+            }
+        }
+        if !bodyIsDone { keepAlive = false }  // answered before the upload ended
+        options.keepAlive = keepAlive
+        var out = worker.scratch
+        out.removeAll(keepingCapacity: true)
+        HeadWriter.writeClientResponse(head, into: &out, options: options)
+        socket.write(out.withUnsafeBytes { $0 })
+        bytesOut += UInt64(out.count)
+        worker.scratch = out
+        if case .done = response {
+            responseComplete()
+        } else {
+            pumpResponseBody(up)
+        }
+    }
+
+    private var keepAliveUpstream = true
+
+    // MARK: - Stream the response body
+
+    private func pumpResponseBody(_ up: UpstreamConnection) {
+        loop: while up.socket.inputLength > 0 {
+            switch response {
+            case .length(let remaining):
+                let n = up.socket.moveInput(to: socket, count: Int(min(remaining, UInt64(Int.max))))
+                if n == 0 { break loop }
+                bytesOut += UInt64(n)
+                if remaining - UInt64(n) == 0 {
+                    response = .done
+                    responseComplete()
+                    return
+                }
+                response = .length(remaining - UInt64(n))
+            case .chunked(var decoder):
+                let step = up.socket.withFirstInputChunk { decoder.next($0) }
+                switch step {
+                case .data(let offset, let count, _):
+                    up.socket.drainInput(offset)
+                    writeResponseData(from: up, count: count)
+                    response = .chunked(decoder)
+                case .needMore(let consumed):
+                    up.socket.drainInput(consumed)
+                    response = .chunked(decoder)
+                    if consumed == 0 { break loop }
+                case .end(let consumed):
+                    up.socket.drainInput(consumed)
+                    if chunkedToClient { socket.write("0\r\n\r\n"); bytesOut += 5 }
+                    response = .done
+                    responseComplete()
+                    return
+                case .failed:
+                    worker.metrics.upstreamError(group: group?.index ?? 0, kind: .protocolError)
+                    abort(kind: nil)
+                    return
+                }
+            case .untilClose:
+                writeResponseData(from: up, count: up.socket.inputLength)
+            default:
+                break loop
+            }
+        }
+        if socket.outputLength > Self.highWater { up.socket.disableRead() }
+    }
+
+    private func writeResponseData(from up: UpstreamConnection, count: Int) {
+        guard count > 0 else { return }
+        if chunkedToClient {
+            var h: [UInt8] = []
+            ChunkedDecoder.encodeChunkHeader(count, into: &h)
+            socket.write(h.withUnsafeBytes { $0 })
+            up.socket.moveInput(to: socket, count: count)
+            socket.write("\r\n")
+            bytesOut += UInt64(h.count + count + 2)
+        } else {
+            up.socket.moveInput(to: socket, count: count)
+            bytesOut += UInt64(count)
+        }
+    }
+
+    // MARK: - Phase 6: finish the exchange, log, next request
+
+    private func responseComplete() {
+        upstreamTimer?.cancel()
+        if let up = upstream {
+            upstream = nil
+            if keepAliveUpstream, bodyIsDone, let group {
+                worker.pool.release(up, maxIdle: group.maxIdleConnections)
+            } else {
+                up.close()
+            }
+        }
+        keepAliveUpstream = true
+        finishExchange()
+        if keepAlive && !worker.draining {
+            nextRequest()
+        } else {
+            closeAfterFlush()
+        }
+    }
+
+    private func nextRequest() {
+        request = nil
+        group = nil
+        state = .readingHead
+        lastCountedBody = 0
+        parser.reset(kind: .request)
+        socket.enableRead()
+        armHeadTimer()
+        if socket.inputLength > 0 {
+            readHeads()
+        }
+    }
+
+    private func finishExchange() {
+        let duration = worker.loop.nowMs() - startMs
+        worker.metrics.request(route: routeIndex, status: status)
+        worker.metrics.auth(label: authLabel)
+        guard let request, worker.accessLog != .off else { return }
+        worker.logRequest(AccessLogEntry(
+            startMs: startMs, client: peerText, head: request, route: routeIndex.map { runtime.routeNames[$0] } ?? "-",
+            status: status, upstream: upstreamName, durationMs: duration, bytesIn: bytesIn, bytesOut: bytesOut,
+            auth: authLabel, requestID: requestID))
+    }
+
+    // MARK: - WebSocket and other upgrades
+
+    private func startTunnel(_ up: UpstreamConnection) {
+        state = .tunnelling
+        clientTimer?.cancel()
+        upstreamTimer?.cancel()
+        keepAlive = false
+        pumpTunnel(up)
+        if socket.inputLength > 0 { socket.moveAllInput(to: up.socket) }
+        socket.enableRead()
+    }
+
+    private func pumpTunnel(_ up: UpstreamConnection) {
+        bytesOut += UInt64(up.socket.moveAllInput(to: socket))
+        bytesIn += UInt64(socket.moveAllInput(to: up.socket))
+        if up.socket.outputLength > Self.highWater { socket.disableRead() }
+        if socket.outputLength > Self.highWater { up.socket.disableRead() }
+    }
+
+    // MARK: - Answers the gateway gives itself
+
+    /// Sends a small JSON error and either keeps the connection for the next
+    /// request or closes it after the answer has been written.
+    private func answer(status: Int, error: String, description: String? = nil,
+                        headers: [(String, String)] = [], close: Bool) {
+        if responseStarted { abort(kind: nil); return }
+        dropUpstream()
+        self.status = status
+        let shouldClose = close || !keepAlive || request == nil
+        var body = "{\"error\":\"\(error)\""
+        if let description { body += ",\"error_description\":\"\(description)\"" }
+        body += "}\n"
+        var hs = headers
+        hs.append(("Content-Type", "application/json"))
+        var out = worker.scratch
+        out.removeAll(keepingCapacity: true)
+        HeadWriter.writeSimpleResponse(status: status, reason: HeadWriter.reasonPhrase(for: status), headers: hs,
+                                       body: Array(body.utf8), keepAlive: !shouldClose, into: &out)
+        socket.write(out.withUnsafeBytes { $0 })
+        bytesOut += UInt64(out.count)
+        worker.scratch = out
+        responseStarted = true
+        if request == nil {
+            // The head never parsed: nothing to log per request, but count it.
+            worker.metrics.request(route: nil, status: status)
+        } else {
+            finishExchange()
+        }
+        keepAlive = !shouldClose
+        if shouldClose { closeAfterFlush() } else { nextRequest() }
+    }
+
+    /// The exchange cannot end cleanly (upstream died mid-body, client broke
+    /// framing after the response started): close both sides now, so the
+    /// client never takes a short body for a complete one.
+    private func abort(kind: UpstreamErrorKind?) {
+        if let kind, let group { worker.metrics.upstreamError(group: group.index, kind: kind) }
+        if status == 0 { status = 502 }
+        if request != nil, state == .exchanging { finishExchange() }
+        dropUpstream()
+        close()
+    }
+
+    // MARK: - Closing
+
+    private func closeAfterFlush() {
+        state = .closing
+        clientTimer?.cancel()
+        socket.disableRead()
+        if socket.outputLength == 0 {
+            close()
+        } else {
+            socket.setWriteLowWatermark(0)
+            // Do not wait forever on a client that stopped reading.
+            clientTimer?.schedule(afterMs: runtime.config.server.clientTimeoutMs)
+        }
+    }
+
+    func close() {
+        guard state != .closed else { return }
+        state = .closed
+        clientTimer?.cancel()
+        upstreamTimer?.cancel()
+        clientTimer = nil
+        upstreamTimer = nil
+        upstream?.close()
+        upstream = nil
+        socket.free()
+        worker.connectionClosed(self)
+    }
+
+    /// Drain: an idle keep-alive connection is closed now; a busy one closes
+    /// after its current exchange.
+    func beginDrain() {
+        if state == .readingHead, headBytesSeen == 0 { close() } else { keepAlive = false }
+    }
+
+    var isIdle: Bool { state == .readingHead && headBytesSeen == 0 }
+
+    // MARK: - BufferedSocketDelegate (the client side)
+
+    func socketReadable(_ socket: BufferedSocket) {
+        switch state {
+        case .readingHead: readHeads()
+        case .exchanging: if !bodyIsDone { pumpRequestBody() }
+        case .tunnelling: if let up = upstream { pumpTunnel(up) }
+        case .closing: socket.drainInput(socket.inputLength)
+        case .closed: break
+        }
+    }
+
+    func socketWritable(_ socket: BufferedSocket) {
+        switch state {
+        case .closing:
+            if socket.outputLength == 0 { close() }
+        case .exchanging, .tunnelling:
+            // The client caught up: let the upstream side flow again.
+            if let up = upstream, !up.socket.isReading, socket.outputLength <= Self.lowWater {
+                up.socket.enableRead()
+                upstreamReadable(up)
+            }
+        default:
+            break
+        }
+    }
+
+    func socketEvent(_ socket: BufferedSocket, _ event: SocketEvent) {
+        switch state {
+        case .exchanging where bodyIsDone && event.isEOF:
+            // Half-close after a complete request: answer, then close.
+            keepAlive = false
+        case .tunnelling where event.isEOF:
+            if let up = upstream { pumpTunnel(up); shutdownWrite(up.socket) }
+            close()
+        default:
+            abort(kind: nil)
+        }
+    }
+
+    private func shutdownWrite(_ s: BufferedSocket) {
+        _ = CLibevent.shutdown(s.fd, Int32(SHUT_WR))
+    }
+
+    // MARK: - UpstreamConnectionOwner
+
+    func upstreamConnected(_ connection: UpstreamConnection) {
+        guard connection === upstream, state == .exchanging else { return }
+        upstreamTimer?.cancel()
+        connection.server.health.markSucceeded()
+        startForwarding()
+    }
+
+    func upstreamReadable(_ connection: UpstreamConnection) {
+        guard connection === upstream else { return }
+        switch state {
+        case .exchanging:
+            if case .head = response { readResponseHead(connection) } else { pumpResponseBody(connection) }
+        case .tunnelling:
+            pumpTunnel(connection)
+        default:
+            break
+        }
+    }
+
+    func upstreamWritable(_ connection: UpstreamConnection) {
+        guard connection === upstream else { return }
+        if state == .exchanging, !bodyIsDone, !socket.isReading,
+           connection.socket.outputLength <= Self.lowWater {
+            socket.enableRead()
+            pumpRequestBody()
+        } else if state == .tunnelling, !socket.isReading {
+            socket.enableRead()
+            pumpTunnel(connection)
+        }
+    }
+
+    func upstreamClosed(_ connection: UpstreamConnection, _ event: SocketEvent) {
+        guard connection === upstream else { return }
+        upstream = nil
+        upstreamTimer?.cancel()
+        let groupIndex = group?.index ?? 0
+        switch state {
+        case .tunnelling:
+            closeAfterFlush()
+        case .exchanging:
+            if case .head = response {
+                if !responseStarted {
+                    // Refused connect, or a pooled connection the server had
+                    // already closed (the keep-alive race): try once more.
+                    if !connection.everConnected {
+                        connection.server.health.markFailed(nowMs: worker.loop.nowMs())
+                        worker.metrics.upstreamError(group: groupIndex, kind: .connect)
+                    }
+                    if retry() { return }
+                }
+                worker.metrics.upstreamError(group: groupIndex, kind: .reset)
+                answer(status: 502, error: "bad_gateway", close: !bodyIsDone)
+            } else if case .untilClose = response, event.isEOF {
+                _ = connection  // the body ends with the connection
+                if chunkedToClient { socket.write("0\r\n\r\n"); bytesOut += 5 }
+                response = .done
+                responseComplete()
+            } else {
+                worker.metrics.upstreamError(group: groupIndex, kind: .reset)
+                abort(kind: nil)
+            }
+        default:
+            break
+        }
+    }
+
+}
+
+extension ClientConnection.ResponseBody {
+    static func == (a: Self, b: Self) -> Bool {
+        if case .head = a, case .head = b { return true }
+        return false
+    }
+    static var headPending: Self { .head }
+}
+
+extension SocketEvent {
+    var isEOF: Bool { if case .eof = self { return true } else { return false } }
+}
+
+/// The path part of a request target (origin-form, or absolute-form with
+/// the scheme and authority skipped), without query or fragment.
+enum PathPart {
+    static func of(_ target: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        var start = 0
+        if target.count > 0, target[0] != UInt8(ascii: "/") {
+            // absolute-form: skip "scheme://authority"
+            var i = 0
+            while i + 2 < target.count, !(target[i] == UInt8(ascii: ":") && target[i + 1] == UInt8(ascii: "/")
+                                          && target[i + 2] == UInt8(ascii: "/")) { i += 1 }
+            i += 3
+            while i < target.count, target[i] != UInt8(ascii: "/") { i += 1 }
+            start = min(i, target.count)
+        }
+        var end = start
+        while end < target.count, target[end] != UInt8(ascii: "?"), target[end] != UInt8(ascii: "#") { end += 1 }
+        return UnsafeRawBufferPointer(rebasing: target[start..<end])
+    }
+}

@@ -1,0 +1,163 @@
+import CLibevent
+public import GatewayCore
+import Synchronization
+
+/// Starts and stops everything: worker threads, the admin thread, the log
+/// writer; owns the main thread's loop, which only handles signals:
+/// SIGHUP reloads, SIGTERM/SIGINT drain and exit (SPEC §2).
+public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thread only after start
+    private let configPath: String
+    private let environment: [String: String]
+    private var runtime: RuntimeConfig
+    private let registry = ServerRegistry()
+    private let loop: EventLoop
+    private var workers: [Worker] = []
+    private var admin: AdminServer?
+    private let logSink: LogSink
+    private let processMetrics = ProcessMetrics()
+    private let shared = SharedCounters()
+    private var signalEvents: [OpaquePointer] = []
+    private let stoppedWorkers = Atomic<Int>(0)
+    private var shutdownTimer: Timer?
+    private var stopping = false
+
+    /// Loads and checks the configuration; nothing is started yet.
+    public init(config: GatewayConfig, configPath: String, environment: [String: String]) throws {
+        self.configPath = configPath
+        self.environment = environment
+        loop = try EventLoop()
+        runtime = try RuntimeConfig(config: config, generation: 1, registry: registry)
+        logSink = LogSink(fd: 1)
+    }
+
+    /// Binds every listener, starts the threads and serves until SIGTERM or
+    /// SIGINT; returns the exit status.
+    public func run() throws -> Int32 {
+        gw_ignore_sigpipe()
+        raiseFileLimit()
+        let config = runtime.config
+        let workerCount = max(1, config.server.workers)
+
+        // Every worker gets its own socket per address (SO_REUSEPORT). The
+        // first bind fixes the port when the config says 0.
+        var perWorker = [[Int32]](repeating: [], count: workerCount)
+        for spec in config.server.listen {
+            var address = try SocketAddress.resolve(spec, passive: true)
+            for w in 0..<workerCount {
+                let fd = try Socket.listen(address, reusePort: true)
+                if w == 0, spec.port == 0, let bound = Socket.localAddress(fd) { address = bound }
+                perWorker[w].append(fd)
+            }
+            OpsLog.info("listening on \(address)")
+        }
+        let adminAddress = try SocketAddress.resolve(config.admin.listen, passive: true)
+        let adminFD = try Socket.listen(adminAddress, reusePort: false)
+        OpsLog.info("admin listening on \(Socket.localAddress(adminFD)?.description ?? config.admin.listen.description)")
+
+        var prefix: UInt64 = 0
+        withUnsafeMutableBytes(of: &prefix) { raw in
+            _ = getrandom(raw.baseAddress, raw.count, 0)
+        }
+        for i in 0..<workerCount {
+            let metrics = WorkerMetrics(routeCount: config.routes.count, upstreamCount: runtime.upstreams.count)
+            let w = try Worker(index: i, runtime: runtime, metrics: metrics, shared: shared, logSink: logSink,
+                               requestIDPrefix: prefix) { [self] in
+                self.loop.post { self.workerStopped() }
+            }
+            workers.append(w)
+        }
+        let adminServer = try AdminServer(runtime: runtime, workers: workers, processMetrics: processMetrics,
+                                          environment: environment)
+        admin = adminServer
+        for (i, w) in workers.enumerated() { w.start(listenFDs: perWorker[i]) }
+        adminServer.start(listenFD: adminFD)
+
+        installSignals()
+        OpsLog.info("gateway \(GatewayCoreVersion.string) started: \(workerCount) worker(s), config \(configPath)")
+        loop.run()
+
+        adminServer.loop.post { adminServer.stop() }
+        logSink.close()
+        OpsLog.info("stopped")
+        return 0
+    }
+
+    // MARK: Signals
+
+    private func installSignals() {
+        let cb: event_callback_fn = { sig, _, arg in
+            guard let arg else { return }
+            let server = Unmanaged<GatewayServer>.fromOpaque(arg).takeUnretainedValue()
+            if sig == SIGHUP { server.reload() } else { server.beginShutdown() }
+        }
+        for sig in [SIGHUP, SIGTERM, SIGINT] {
+            if let ev = gw_evsignal_new(loop.base, sig, cb, Unmanaged.passUnretained(self).toOpaque()) {
+                event_add(ev, nil)
+                signalEvents.append(ev)
+            }
+        }
+    }
+
+    /// SIGHUP: load the file again; on any error keep serving the old config.
+    private func reload() {
+        let next: GatewayConfig
+        do {
+            next = try ConfigLoader.load(path: configPath, environment: environment,
+                                         coreCount: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        } catch {
+            processMetrics.reloadFailed()
+            OpsLog.error("reload refused, old configuration keeps serving:\n\(error)")
+            return
+        }
+        let old = runtime.config
+        if next.server.listen != old.server.listen || next.server.workers != old.server.workers
+            || next.admin.listen != old.admin.listen {
+            OpsLog.warning("reload: listen addresses, workers and admin.listen take effect only after a restart")
+        }
+        let fresh: RuntimeConfig
+        do {
+            fresh = try RuntimeConfig(config: next, generation: runtime.generation + 1, registry: registry)
+        } catch {
+            processMetrics.reloadFailed()
+            OpsLog.error("reload refused, old configuration keeps serving: \(error)")
+            return
+        }
+        runtime = fresh
+        for w in workers { w.loop.post { w.apply(fresh) } }
+        if let admin { admin.loop.post { admin.apply(fresh) } }
+        processMetrics.reloadSucceeded()
+        OpsLog.info("configuration reloaded (generation \(fresh.generation))")
+    }
+
+    /// SIGTERM/SIGINT: stop accepting, finish in-flight requests up to
+    /// shutdown_timeout, then close what is left and exit.
+    private func beginShutdown() {
+        guard !stopping else { return }
+        stopping = true
+        OpsLog.info("shutting down: draining connections (up to \(runtime.config.server.shutdownTimeoutMs) ms)")
+        for w in workers { w.loop.post { w.beginDrain() } }
+        shutdownTimer = Timer(loop: loop) { [unowned self] in
+            OpsLog.warning("shutdown timeout: closing remaining connections")
+            for w in self.workers { w.loop.post { w.forceClose() } }
+        }
+        shutdownTimer?.schedule(afterMs: runtime.config.server.shutdownTimeoutMs)
+    }
+
+    private func workerStopped() {
+        let n = stoppedWorkers.wrappingAdd(1, ordering: .relaxed).newValue
+        if n == workers.count {
+            shutdownTimer?.cancel()
+            for ev in signalEvents { event_free(ev) }
+            signalEvents.removeAll()
+            loop.stop()
+        }
+    }
+
+    private func raiseFileLimit() {
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import GatewayCore
+
+/// Everything the request path needs from one loaded configuration,
+/// resolved once (addresses, lower-cased header names, route -> upstream)
+/// and never mutated. Reload builds a new one and hands it to every worker;
+/// an exchange keeps the snapshot it started with.
+final class RuntimeConfig: Sendable {
+    let config: GatewayConfig
+    let generation: Int
+    let router: Router
+    let routeNames: [String]
+    /// Indexed like `config.routes`.
+    let routeUpstream: [UpstreamGroup]
+    let upstreams: [UpstreamGroup]
+    /// Client-sent copies of these are removed before forwarding (forward_claims).
+    let removeRequestFields: [[UInt8]]
+    /// Removed from every upstream response before it reaches the client.
+    let removeResponseFields: [[UInt8]]
+
+    init(config: GatewayConfig, generation: Int, registry: ServerRegistry) throws(RuntimeError) {
+        self.config = config
+        self.generation = generation
+        router = Router(routes: config.routes)
+        var groups: [String: UpstreamGroup] = [:]
+        var ordered: [UpstreamGroup] = []
+        for (i, name) in config.upstreams.keys.sorted().enumerated() {
+            guard let u = config.upstreams[name] else { continue }
+            var servers: [UpstreamServer] = []
+            for spec in u.servers {
+                let address = try SocketAddress.resolve(spec)
+                let e = registry.entry(for: spec)
+                servers.append(UpstreamServer(spec: spec, address: address, id: e.id, health: e.health))
+            }
+            let g = UpstreamGroup(config: u, index: i, servers: servers)
+            groups[name] = g
+            ordered.append(g)
+        }
+        upstreams = ordered
+        var perRoute: [UpstreamGroup] = []
+        for r in config.routes {
+            guard let g = groups[r.upstream] else { throw .address("route \(r.prefix): unknown upstream \(r.upstream)") }
+            perRoute.append(g)
+        }
+        routeUpstream = perRoute
+        routeNames = config.routes.map { r in (r.host ?? "") + r.prefix }
+        removeRequestFields = config.tokens.forwardClaims.map { Array($0.header.lowercased().utf8) }
+        removeResponseFields = [Array("gateway-update-claims".utf8), Array("gateway-session".utf8)]
+    }
+}

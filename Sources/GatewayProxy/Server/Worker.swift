@@ -1,0 +1,181 @@
+import CLibevent
+import GatewayCore
+import Synchronization
+
+/// State every worker shares: only atomics, read and written without locks.
+final class SharedCounters: Sendable {
+    let openConnections = Atomic<Int>(0)
+    /// Last time (ms) the connection cap was logged, to log it once a second.
+    let capLoggedMs = Atomic<Int64>(0)
+}
+
+/// One worker thread: its own event loop, its own listening sockets (one
+/// per address, all bound with SO_REUSEPORT so the kernel spreads new
+/// connections across workers without a hand-off), its client connections,
+/// its upstream pool and its counters. A connection never changes worker.
+///
+/// Every method except `post`-ed ones runs on the worker's thread; other
+/// threads talk to it only through `loop.post`.
+final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see above
+    let index: Int
+    let loop: EventLoop
+    private(set) var runtime: RuntimeConfig
+    let pool: UpstreamPool
+    let metrics: WorkerMetrics
+    private let shared: SharedCounters
+    private let logBuffer: LogBuffer
+    private var logTimer: Timer?
+    private(set) var accessLog: AccessLogFormat
+    private var listeners: [OpaquePointer] = []
+    private var connections: [ObjectIdentifier: ClientConnection] = [:]
+    private(set) var draining = false
+    /// Reusable buffer for heads written on this thread.
+    var scratch: [UInt8] = []
+    /// Round-robin cursor per upstream group index.
+    var roundRobin: [Int: Int] = [:]
+    let listenerProto: [UInt8] = Array("http".utf8)
+    private var requestCounter: UInt64 = 0
+    private let requestIDPrefix: UInt64
+    private let onStopped: @Sendable () -> Void
+
+    init(index: Int, runtime: RuntimeConfig, metrics: WorkerMetrics, shared: SharedCounters, logSink: LogSink,
+         requestIDPrefix: UInt64, onStopped: @escaping @Sendable () -> Void) throws(RuntimeError) {
+        self.index = index
+        loop = try EventLoop()
+        self.runtime = runtime
+        self.metrics = metrics
+        self.shared = shared
+        pool = UpstreamPool(loop: loop)
+        logBuffer = LogBuffer(sink: logSink)
+        accessLog = runtime.config.server.accessLog
+        self.requestIDPrefix = requestIDPrefix
+        self.onStopped = onStopped
+        scratch.reserveCapacity(4096)
+    }
+
+    /// Starts the thread; `listenFDs` become this worker's listeners.
+    func start(listenFDs: [Int32]) {
+        let fds = listenFDs
+        OSThread.spawn(name: "gateway-w\(index)") { [self] in
+            for fd in fds { self.addListener(fd) }
+            self.logTimer = Timer(loop: self.loop) { [unowned self] in self.flushLogTick() }
+            self.logTimer?.schedule(afterMs: 100)
+            self.loop.run()
+            self.logBuffer.flush()
+            self.onStopped()
+        }
+    }
+
+    private func flushLogTick() {
+        logBuffer.flush()
+        if !(draining && connections.isEmpty) { logTimer?.schedule(afterMs: 100) }
+    }
+
+    // MARK: Listening
+
+    private func addListener(_ fd: Int32) {
+        let cb: evconnlistener_cb = { _, fd, sa, len, arg in
+            guard let arg, let sa else { close(fd); return }
+            Unmanaged<Worker>.fromOpaque(arg).takeUnretainedValue().accepted(fd: fd, sa, socklen_t(len))
+        }
+        let flags = UInt32(LEV_OPT_CLOSE_ON_FREE) | UInt32(LEV_OPT_CLOSE_ON_EXEC)
+        guard let l = evconnlistener_new(loop.base, cb, Unmanaged.passUnretained(self).toOpaque(), flags, -1, fd) else {
+            OpsLog.error("worker \(index): cannot listen on fd \(fd)")
+            close(fd)
+            return
+        }
+        let errcb: evconnlistener_errorcb = { _, arg in
+            // EMFILE/ENFILE: accepting fails until descriptors free up; libevent
+            // keeps the listener, so log and go on.
+            OpsLog.error("accept failed: \(String(cString: strerror(gw_errno())))")
+        }
+        evconnlistener_set_error_cb(l, errcb)
+        listeners.append(l)
+    }
+
+    private func accepted(fd: Int32, _ sa: UnsafeMutablePointer<sockaddr>, _ len: socklen_t) {
+        let cap = runtime.config.server.maxConnections
+        let open = shared.openConnections.wrappingAdd(1, ordering: .relaxed).newValue
+        if open > cap || draining {
+            shared.openConnections.wrappingSubtract(1, ordering: .relaxed)
+            close(fd)
+            let now = loop.nowMs()
+            if !draining, now - shared.capLoggedMs.load(ordering: .relaxed) >= 1000 {
+                shared.capLoggedMs.store(now, ordering: .relaxed)
+                OpsLog.warning("connection limit reached (server.max_connections = \(cap)): refusing new connections")
+            }
+            return
+        }
+        guard let socket = BufferedSocket(loop: loop, fd: fd) else {
+            shared.openConnections.wrappingSubtract(1, ordering: .relaxed)
+            return
+        }
+        let c = ClientConnection(worker: self, socket: socket, peer: SocketAddress(sa, length: len))
+        connections[ObjectIdentifier(c)] = c
+        metrics.connectionOpened()
+        c.start()
+    }
+
+    func connectionClosed(_ c: ClientConnection) {
+        guard connections.removeValue(forKey: ObjectIdentifier(c)) != nil else { return }
+        shared.openConnections.wrappingSubtract(1, ordering: .relaxed)
+        metrics.connectionClosed()
+        if draining && connections.isEmpty { finishDrain() }
+    }
+
+    // MARK: Requests
+
+    /// 16 hex digits: a per-process random prefix mixed with a counter, unique
+    /// without a syscall per request.
+    func nextRequestID() -> [UInt8] {
+        requestCounter &+= 1
+        var v = requestIDPrefix ^ (UInt64(index) << 56) ^ (requestCounter &* 0x9E37_79B9_7F4A_7C15)
+        var out = [UInt8](repeating: 0, count: 16)
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        for i in stride(from: 15, through: 0, by: -1) {
+            out[i] = hex[Int(v & 0xF)]
+            v >>= 4
+        }
+        return out
+    }
+
+    func logRequest(_ entry: AccessLogEntry) {
+        let format = accessLog
+        logBuffer.append { out in AccessLogWriter.write(entry, format: format, into: &out) }
+    }
+
+    // MARK: Control (posted from the main thread)
+
+    /// New requests use `runtime` from now on; exchanges under way keep theirs.
+    func apply(_ runtime: RuntimeConfig) {
+        self.runtime = runtime
+        accessLog = runtime.config.server.accessLog
+    }
+
+    /// Stop accepting, close idle connections, let busy ones finish.
+    func beginDrain() {
+        guard !draining else { return }
+        draining = true
+        for l in listeners { evconnlistener_free(l) }
+        listeners.removeAll()
+        pool.closeAll()
+        for c in Array(connections.values) { c.beginDrain() }
+        if connections.isEmpty { finishDrain() }
+    }
+
+    /// Shutdown timeout passed: close whatever is left.
+    func forceClose() {
+        draining = true
+        for c in Array(connections.values) { c.close() }
+        finishDrain()
+    }
+
+    private func finishDrain() {
+        pool.closeAll()
+        logTimer?.cancel()
+        logTimer = nil
+        loop.stop()
+    }
+
+    var openConnectionCount: Int { connections.count }
+}

@@ -1,0 +1,148 @@
+import CLibevent
+
+/// What an upstream connection reports to the exchange that holds it.
+protocol UpstreamConnectionOwner: AnyObject {
+    func upstreamConnected(_ connection: UpstreamConnection)
+    func upstreamReadable(_ connection: UpstreamConnection)
+    func upstreamWritable(_ connection: UpstreamConnection)
+    func upstreamClosed(_ connection: UpstreamConnection, _ event: SocketEvent)
+}
+
+/// One TCP connection to an upstream server. Either held by one exchange
+/// (`owner` set) or idle in its worker's pool, where any event means the
+/// server closed or misbehaved, so it is dropped. Loop thread only.
+final class UpstreamConnection: BufferedSocketDelegate {
+    enum State { case connecting, busy, idle, closed }
+
+    let socket: BufferedSocket
+    let server: UpstreamServer
+    private(set) var state: State
+    weak var owner: (any UpstreamConnectionOwner)?
+    /// Requests served on this connection: > 0 means it came from the pool,
+    /// so a close before any response byte may be the keep-alive race.
+    private(set) var requestsServed = 0
+    /// False until the TCP connect completed: tells a refused connect from
+    /// a reset after it.
+    private(set) var everConnected = false
+    private weak var pool: UpstreamPool?
+
+    init?(loop: EventLoop, server: UpstreamServer, pool: UpstreamPool) {
+        guard let s = BufferedSocket(loop: loop, fd: -1) else { return nil }
+        socket = s
+        self.server = server
+        self.pool = pool
+        state = .connecting
+        s.delegate = self
+        guard s.connect(to: server.address) else { state = .closed; s.free(); return nil }
+        s.enableRead()
+    }
+
+    func attach(_ owner: any UpstreamConnectionOwner) {
+        self.owner = owner
+        if state == .idle { state = .busy }
+        socket.enableRead()
+    }
+
+    /// Called by the pool when the exchange is done and the connection can
+    /// carry another request.
+    func becomeIdle() {
+        owner = nil
+        state = .idle
+        requestsServed += 1
+        socket.setWriteLowWatermark(0)
+        socket.enableRead()  // to notice the server closing it
+    }
+
+    func close() {
+        guard state != .closed else { return }
+        state = .closed
+        owner = nil
+        socket.free()
+    }
+
+    // MARK: BufferedSocketDelegate
+
+    func socketReadable(_ socket: BufferedSocket) {
+        if state == .idle {
+            // An idle connection must stay silent; bytes mean a confused server.
+            pool?.discard(self)
+            return
+        }
+        owner?.upstreamReadable(self)
+    }
+
+    func socketWritable(_ socket: BufferedSocket) {
+        owner?.upstreamWritable(self)
+    }
+
+    func socketEvent(_ socket: BufferedSocket, _ event: SocketEvent) {
+        switch event {
+        case .connected:
+            everConnected = true
+            state = owner == nil ? .idle : .busy
+            Socket.setNoDelay(socket.fd)
+            owner?.upstreamConnected(self)
+        default:
+            if state == .idle {
+                pool?.discard(self)
+                return
+            }
+            let o = owner
+            close()
+            o?.upstreamClosed(self, event)
+        }
+    }
+}
+
+/// Idle keep-alive connections of one worker, per server. Loop thread only.
+final class UpstreamPool {
+    private var idle: [[UpstreamConnection]] = []
+    private let loop: EventLoop
+
+    init(loop: EventLoop) { self.loop = loop }
+
+    /// A pooled connection to `server`, most recently used first (warm), or
+    /// a new one being connected. Nil only when a socket cannot be made.
+    func acquire(_ server: UpstreamServer, owner: any UpstreamConnectionOwner) -> UpstreamConnection? {
+        if server.id < idle.count, let c = idle[server.id].popLast() {
+            c.attach(owner)
+            return c
+        }
+        guard let c = UpstreamConnection(loop: loop, server: server, pool: self) else { return nil }
+        c.owner = owner
+        return c
+    }
+
+    /// A fresh connection, bypassing the pool (retries after a pooled one failed).
+    func connectNew(_ server: UpstreamServer, owner: any UpstreamConnectionOwner) -> UpstreamConnection? {
+        guard let c = UpstreamConnection(loop: loop, server: server, pool: self) else { return nil }
+        c.owner = owner
+        return c
+    }
+
+    /// Returns a connection after a complete exchange; closes it when the
+    /// server's pool is full.
+    func release(_ c: UpstreamConnection, maxIdle: Int) {
+        while idle.count <= c.server.id { idle.append([]) }
+        guard c.state != .closed, idle[c.server.id].count < maxIdle, c.socket.inputLength == 0 else {
+            c.close()
+            return
+        }
+        c.becomeIdle()
+        idle[c.server.id].append(c)
+    }
+
+    func discard(_ c: UpstreamConnection) {
+        c.close()
+        if c.server.id < idle.count, let i = idle[c.server.id].firstIndex(where: { $0 === c }) {
+            idle[c.server.id].remove(at: i)
+        }
+    }
+
+    func closeAll() {
+        for list in idle { for c in list { c.close() } }
+        idle.removeAll()
+    }
+
+    var idleCount: Int { idle.reduce(0) { $0 + $1.count } }
+}

@@ -1,2 +1,0 @@
-import GatewayProxy
-print(GatewayProxyModule.eventVersion())
