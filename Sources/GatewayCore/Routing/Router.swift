@@ -47,7 +47,7 @@ public struct Router: Sendable {
     ///   - host: the raw Host field value (OWS already trimmed), or nil when
     ///     the request has none (HTTP/1.0); host-specific routes then never match.
     public func route(path: UnsafeRawBufferPointer, host: UnsafeRawBufferPointer?) -> Int? {
-        let hostRange = host.map { Router.hostNameRange($0) }
+        let hostRange = host.flatMap { Router.hostNameRange($0) }
         for e in entries {
             guard path.count >= e.prefix.count else { continue }
             if let want = e.host {
@@ -84,24 +84,32 @@ public struct Router: Sendable {
 
     /// The host name part of a Host value: inside the brackets for an IPv6
     /// literal (`[::1]:8080` -> `::1`), else up to the first colon
-    /// (`example.com:8080` -> `example.com`); one trailing dot of a fully
+    /// (`example.com:8080` -> `example.com`), all of it for a bare IPv6
+    /// literal (`::1`, the form `RouteConfig.host` holds); one trailing dot of a fully
     /// qualified name is dropped (`example.com.` names the same host as
     /// `example.com`, RFC 1034 §3.1), so it cannot be used to miss a host route.
-    static func hostNameRange(_ host: UnsafeRawBufferPointer) -> Range<Int> {
+    /// Nil for an opening bracket without its closing one: such a Host matches
+    /// no host-specific route.
+    static func hostNameRange(_ host: UnsafeRawBufferPointer) -> Range<Int>? {
         var start = 0
         var end = host.count
         if end > 0, host[0] == UInt8(ascii: "[") {
             start = 1
             var i = 1
             while i < host.count, host[i] != UInt8(ascii: "]") { i += 1 }
-            // No closing bracket: nothing sensible to strip; compare all of it
-            // after the bracket (it will match no configured host).
+            guard i < host.count else { return nil }
             end = i
         } else {
-            var i = 0
-            while i < end, host[i] != UInt8(ascii: ":") { i += 1 }
-            end = i
-            if end > start, host[end - 1] == UInt8(ascii: ".") { end -= 1 }
+            var firstColon = end
+            var colons = 0
+            for i in 0..<end where host[i] == UInt8(ascii: ":") {
+                if colons == 0 { firstColon = i }
+                colons += 1
+            }
+            // Two or more colons without brackets: a bare IPv6 literal (as the
+            // config stores it, `::1`), which has no port to strip.
+            if colons == 1 { end = firstColon }
+            if colons <= 1, end > start, host[end - 1] == UInt8(ascii: ".") { end -= 1 }
         }
         return start..<end
     }
@@ -111,7 +119,7 @@ public struct Router: Sendable {
     /// this keeps the router right even for a hand-built `RouteConfig`).
     static func normalizedHost(_ raw: [UInt8]) -> [UInt8] {
         raw.withUnsafeBytes { buf in
-            let r = hostNameRange(buf)
+            let r = hostNameRange(buf) ?? 0..<buf.count
             return buf[r].map(lowercaseASCII)
         }
     }
