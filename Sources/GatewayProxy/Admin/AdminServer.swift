@@ -105,9 +105,8 @@ final class AdminServer: @unchecked Sendable {  // unchecked: loop-confined exce
             return Answer(status: 200, contentType: "text/plain", body: Array("ok\n".utf8))
         case "/readyz":
             let reasons = health.reasons() + extraReadinessReasons()
-            let report = ReadinessReport(ready: reasons.isEmpty, reasons: reasons, degraded: [])
-            return Answer(status: reasons.isEmpty ? 200 : 503, contentType: "application/json",
-                          body: Array(report.json().utf8))
+            let report = ReadinessReport(reasons: reasons, degraded: [])
+            return Answer(status: report.httpStatus, contentType: "application/json", body: Array(report.json.utf8))
         case "/metrics":
             var text = ""
             MetricsExposition.render(workers: workers, process: processMetrics, runtime: runtime,

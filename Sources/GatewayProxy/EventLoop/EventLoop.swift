@@ -65,6 +65,13 @@ final class EventLoop: @unchecked Sendable {  // unchecked: see the thread rule 
         for w in work { w() }
     }
 
+    /// Cached time of the current loop iteration in microseconds.
+    func nowUs() -> Int64 {
+        var tv = timeval()
+        event_base_gettimeofday_cached(base, &tv)
+        return Int64(tv.tv_sec) * 1_000_000 + Int64(tv.tv_usec)
+    }
+
     /// Cached time of the current loop iteration, in milliseconds since the
     /// epoch: one clock read per iteration, not per request.
     func nowMs() -> Int64 {

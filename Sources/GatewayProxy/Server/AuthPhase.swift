@@ -9,18 +9,18 @@ import GatewayCore
 struct AuthPhase {
     enum Decision {
         /// `label` is the access-log `auth` value.
-        case pass(label: String)
-        case reject(status: Int, error: String, description: String, label: String)
+        case pass(label: AuthResultLabel)
+        case reject(status: Int, error: String, description: String, label: AuthResultLabel)
     }
 
     static func decide(head: HTTPHead, route: RouteConfig) -> Decision {
-        if route.auth == .none { return .pass(label: "none") }
+        if route.auth == .none { return .pass(label: .none) }
         let hasToken = head.fields.contains { $0.known == .authorization }
         if !hasToken {
-            if route.auth == .optional { return .pass(label: "none") }
-            return .reject(status: 401, error: "missing_token", description: "no bearer token", label: "missing")
+            if route.auth == .optional { return .pass(label: .none) }
+            return .reject(status: 401, error: "missing_token", description: "no bearer token", label: .missing)
         }
-        return .reject(status: 401, error: "invalid_token", description: "token verification unavailable", label: "invalid")
+        return .reject(status: 401, error: "invalid_token", description: "token verification unavailable", label: .invalid)
     }
 
     /// RFC 6750 §3 header value for a rejection.

@@ -48,6 +48,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     let socket: BufferedSocket
     private let peer: SocketAddress
     private let peerText: [UInt8]
+    private let peerString: String
     private(set) var state: State = .readingHead {
         didSet { Trace.transition("client", oldValue, state) }
     }
@@ -71,11 +72,11 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     private var chunkedToClient = false
     private var keepAlive = true
     private var status = 0
-    private var startMs: Int64 = 0
-    private var upstreamStartMs: Int64 = 0
+    private var startUs: Int64 = 0
+    private var upstreamStartUs: Int64 = 0
     private var bytesIn: UInt64 = 0
     private var bytesOut: UInt64 = 0
-    private var authLabel = "none"
+    private var authLabel = AuthResultLabel.none
     private var requestID: [UInt8] = []
     private var upstreamName: String = "-"
 
@@ -90,7 +91,8 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         self.worker = worker
         self.socket = socket
         self.peer = peer
-        self.peerText = Array(peer.hostText.utf8)
+        self.peerString = peer.hostText
+        self.peerText = Array(peerString.utf8)
         self.runtime = worker.runtime
         parser = HTTPHeadParser(kind: .request, maxHeadBytes: worker.runtime.config.server.maxHeaderBytes)
         responseParser = HTTPHeadParser(kind: .response(requestMethodIsHEAD: false),
@@ -149,8 +151,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
                 headBytesSeen += consumed
                 beginExchange(head)
             case .failed(let error):
-                worker.metrics.parseError()
-                answer(status: error.status, error: error.status == 431 ? "request_header_too_large" : "bad_request",
+                                answer(status: error.status, error: error.status == 431 ? "request_header_too_large" : "bad_request",
                        close: true)
                 return
             }
@@ -162,7 +163,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     private func beginExchange(_ head: HTTPHead) {
         clientTimer?.cancel()
         runtime = worker.runtime
-        startMs = worker.loop.nowMs()
+        startUs = worker.loop.nowUs()
         bytesIn = UInt64(headBytesSeen)
         headBytesSeen = 0
         request = head
@@ -171,7 +172,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         keepAlive = head.keepAlive && !worker.draining
         requestID = []
         routeIndex = nil
-        authLabel = "none"
+        authLabel = .none
         upstreamName = "-"
         attempts = 0
         triedServer = nil
@@ -271,12 +272,12 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         upstreamName = server.spec.description
         let fresh = attempts > 1
         guard let c = fresh ? worker.pool.connectNew(server, owner: self) : worker.pool.acquire(server, owner: self) else {
-            worker.metrics.upstreamError(group: group.index, kind: .connect)
+            worker.metrics.countUpstreamError(upstream: group.index, kind: .connect)
             answer(status: 502, error: "bad_gateway", close: !bodyIsDone)
             return
         }
         upstream = c
-        upstreamStartMs = now
+        upstreamStartUs = worker.loop.nowUs()
         c.socket.setWriteLowWatermark(Self.lowWater)
         c.socket.write(upstreamHead.withUnsafeBytes { $0 })
         if c.state == .busy {
@@ -299,11 +300,11 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         switch upstreamTimerPurpose {
         case .connect:
             upstream?.server.health.markFailed(nowMs: worker.loop.nowMs())
-            worker.metrics.upstreamError(group: group.index, kind: .connect)
+            worker.metrics.countUpstreamError(upstream: group.index, kind: .connect)
             dropUpstream()
             if !retry() { answer(status: 502, error: "bad_gateway", close: !bodyIsDone) }
         case .response:
-            worker.metrics.upstreamError(group: group.index, kind: .timeout)
+            worker.metrics.countUpstreamError(upstream: group.index, kind: .timeout)
             dropUpstream()
             if responseStarted { abort(kind: nil) } else {
                 answer(status: 504, error: "gateway_timeout", close: !bodyIsDone)
@@ -465,7 +466,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
                 }
                 respond(with: head, from: up)
             case .failed:
-                worker.metrics.upstreamError(group: group?.index ?? 0, kind: .protocolError)
+                worker.metrics.countUpstreamError(upstream: group?.index ?? 0, kind: .protocol)
                 dropUpstream()
                 answer(status: 502, error: "bad_gateway", close: true)
                 return
@@ -483,7 +484,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         upstreamTimer?.cancel()
         responseStarted = true
         status = head.status
-        worker.metrics.upstreamDuration(ms: worker.loop.nowMs() - upstreamStartMs)
+        worker.metrics.observeUpstreamDuration(upstream: group?.index ?? 0, microseconds: worker.loop.nowUs() - upstreamStartUs)
         up.server.health.markSucceeded()
 
         if head.status == 101 {
@@ -575,7 +576,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
                     responseComplete()
                     return
                 case .failed:
-                    worker.metrics.upstreamError(group: group?.index ?? 0, kind: .protocolError)
+                    worker.metrics.countUpstreamError(upstream: group?.index ?? 0, kind: .protocol)
                     abort(kind: nil)
                     return
                 }
@@ -638,14 +639,15 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     }
 
     private func finishExchange() {
-        let duration = worker.loop.nowMs() - startMs
-        worker.metrics.request(route: routeIndex, status: status)
-        worker.metrics.auth(label: authLabel)
+        let duration = worker.loop.nowUs() - startUs
+        worker.metrics.countRequest(route: routeIndex, status: status)
+        worker.metrics.countAuth(authLabel)
         guard let request, worker.accessLog != .off else { return }
         worker.logRequest(AccessLogEntry(
-            startMs: startMs, client: peerText, head: request, route: routeIndex.map { runtime.routeNames[$0] } ?? "-",
-            status: status, upstream: upstreamName, durationMs: duration, bytesIn: bytesIn, bytesOut: bytesOut,
-            auth: authLabel, requestID: requestID))
+            startUs: startUs, client: peerString, head: request,
+            route: routeIndex.map { runtime.routeNames[$0] } ?? "-", status: status, upstream: upstreamName,
+            durationUs: duration, bytesIn: bytesIn, bytesOut: bytesOut, auth: authLabel, sub: nil,
+            requestID: requestID))
     }
 
     // MARK: - WebSocket and other upgrades
@@ -692,7 +694,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         responseStarted = true
         if request == nil {
             // The head never parsed: nothing to log per request, but count it.
-            worker.metrics.request(route: nil, status: status)
+            worker.metrics.countRequest(route: nil, status: status)
         } else {
             finishExchange()
         }
@@ -704,7 +706,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     /// framing after the response started): close both sides now, so the
     /// client never takes a short body for a complete one.
     private func abort(kind: UpstreamErrorKind?) {
-        if let kind, let group { worker.metrics.upstreamError(group: group.index, kind: kind) }
+        if let kind, let group { worker.metrics.countUpstreamError(upstream: group.index, kind: kind) }
         if status == 0 { status = 502 }
         if request != nil, state == .exchanging { finishExchange() }
         dropUpstream()
@@ -839,11 +841,11 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
                     // already closed (the keep-alive race): try once more.
                     if !connection.everConnected {
                         connection.server.health.markFailed(nowMs: worker.loop.nowMs())
-                        worker.metrics.upstreamError(group: groupIndex, kind: .connect)
+                        worker.metrics.countUpstreamError(upstream: groupIndex, kind: .connect)
                     }
                     if retry() { return }
                 }
-                worker.metrics.upstreamError(group: groupIndex, kind: .reset)
+                worker.metrics.countUpstreamError(upstream: groupIndex, kind: .reset)
                 answer(status: 502, error: "bad_gateway", close: !bodyIsDone)
             } else if case .untilClose = response, event.isEOF {
                 _ = connection  // the body ends with the connection
@@ -851,7 +853,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
                 response = .done
                 responseComplete()
             } else {
-                worker.metrics.upstreamError(group: groupIndex, kind: .reset)
+                worker.metrics.countUpstreamError(upstream: groupIndex, kind: .reset)
                 abort(kind: nil)
             }
         default:

@@ -14,7 +14,7 @@ public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thre
     private var workers: [Worker] = []
     private var admin: AdminServer?
     private let logSink: LogSink
-    private let processMetrics = ProcessMetrics()
+    private let processMetrics = ProcessMetrics(version: GatewayCoreVersion.string)
     private let shared = SharedCounters()
     private var signalEvents: [OpaquePointer] = []
     private let stoppedWorkers = Atomic<Int>(0)
@@ -105,7 +105,7 @@ public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thre
             next = try ConfigLoader.load(path: configPath, environment: environment,
                                          coreCount: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         } catch {
-            processMetrics.reloadFailed()
+            processMetrics.countConfigReload(succeeded: false)
             OpsLog.error("reload refused, old configuration keeps serving:\n\(error)")
             return
         }
@@ -118,14 +118,14 @@ public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thre
         do {
             fresh = try RuntimeConfig(config: next, generation: runtime.generation + 1, registry: registry)
         } catch {
-            processMetrics.reloadFailed()
+            processMetrics.countConfigReload(succeeded: false)
             OpsLog.error("reload refused, old configuration keeps serving: \(error)")
             return
         }
         runtime = fresh
         for w in workers { w.loop.post { w.apply(fresh) } }
         if let admin { admin.loop.post { admin.apply(fresh) } }
-        processMetrics.reloadSucceeded()
+        processMetrics.countConfigReload(succeeded: true)
         OpsLog.info("configuration reloaded (generation \(fresh.generation))")
     }
 

@@ -21,7 +21,12 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
     let loop: EventLoop
     private(set) var runtime: RuntimeConfig
     let pool: UpstreamPool
-    let metrics: WorkerMetrics
+    /// Written only on this thread. Replaced when a reload changes the
+    /// number of routes or upstreams (a counter reset, as Prometheus expects).
+    private(set) var metrics: WorkerMetrics
+    private let metricsBox: Mutex<WorkerMetrics>
+    /// Admin thread: the current counters, to read.
+    var metricsForReading: WorkerMetrics { metricsBox.withLock { $0 } }
     private let shared: SharedCounters
     private let logBuffer: LogBuffer
     private var logTimer: Timer?
@@ -44,6 +49,7 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
         loop = try EventLoop()
         self.runtime = runtime
         self.metrics = metrics
+        metricsBox = Mutex(metrics)
         self.shared = shared
         pool = UpstreamPool(loop: loop)
         logBuffer = LogBuffer(sink: logSink)
@@ -148,6 +154,13 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
 
     /// New requests use `runtime` from now on; exchanges under way keep theirs.
     func apply(_ runtime: RuntimeConfig) {
+        if runtime.config.routes.count != self.runtime.config.routes.count
+            || runtime.upstreams.count != self.runtime.upstreams.count {
+            let fresh = WorkerMetrics(routeCount: runtime.config.routes.count, upstreamCount: runtime.upstreams.count)
+            for _ in 0..<connections.count { fresh.connectionOpened() }
+            metrics = fresh
+            metricsBox.withLock { $0 = fresh }
+        }
         self.runtime = runtime
         accessLog = runtime.config.server.accessLog
     }
