@@ -121,3 +121,7 @@ enum Socket {
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     }
 }
+
+/// close(2) under a name that does not clash with methods called `close`.
+@discardableResult
+func closeFD(_ fd: Int32) -> Int32 { CLibevent.close(fd) }

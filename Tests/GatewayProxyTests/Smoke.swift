@@ -1,3 +1,0 @@
-import Testing
-@testable import GatewayProxy
-@Test func moduleLoads() { #expect(Bool(true)) }
