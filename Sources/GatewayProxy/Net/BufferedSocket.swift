@@ -22,12 +22,27 @@ final class BufferedSocket {
     private(set) var bev: OpaquePointer?
     weak var delegate: (any BufferedSocketDelegate)?
 
+    enum Transport {
+        case plain
+        /// Server side of TLS on an accepted fd.
+        case tlsServer(TLSContext)
+        /// Client side of TLS, checking the certificate against `host`.
+        case tlsClient(TLSContext, host: String)
+    }
+
     /// Wraps an accepted fd, or creates an unconnected socket when fd is -1.
-    init?(loop: EventLoop, fd: Int32) {
-        guard let b = bufferevent_socket_new(loop.base, fd, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue)) else {
-            if fd >= 0 { close(fd) }
-            return nil
+    init?(loop: EventLoop, fd: Int32, transport: Transport = .plain) {
+        let made: OpaquePointer?
+        switch transport {
+        case .plain:
+            made = bufferevent_socket_new(loop.base, fd, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue))
+            if made == nil, fd >= 0 { close(fd) }
+        case .tlsServer(let ctx):
+            made = gw_bufferevent_tls_accept(loop.base, fd, ctx.raw)
+        case .tlsClient(let ctx, let host):
+            made = gw_bufferevent_tls_client(loop.base, ctx.raw, host)
         }
+        guard let b = made else { return nil }
         bev = b
         let readCB: bufferevent_data_cb = { _, arg in
             guard let arg else { return }

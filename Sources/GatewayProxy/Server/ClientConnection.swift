@@ -87,7 +87,11 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     /// Guards against re-entering the head loop from a synchronous answer.
     private var inHeadLoop = false
 
-    init(worker: Worker, socket: BufferedSocket, peer: SocketAddress) {
+    /// "http" or "https": what X-Forwarded-Proto says for this connection.
+    private let proto: [UInt8]
+
+    init(worker: Worker, socket: BufferedSocket, peer: SocketAddress, secure: Bool) {
+        proto = Array((secure ? "https" : "http").utf8)
         self.worker = worker
         self.socket = socket
         self.peer = peer
@@ -252,7 +256,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         options.tunnelUpgrade = head.isUpgrade
         options.removeFieldNames = runtime.removeRequestFields
         options.clientAddress = peerText
-        options.forwardedProto = worker.listenerProto
+        options.forwardedProto = proto
         options.forwardedHost = head.hostField.map { Array(head.bytes[head.fields[$0].value]) }
         options.requestID = requestID
         upstreamHead.removeAll(keepingCapacity: true)

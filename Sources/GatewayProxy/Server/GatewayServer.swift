@@ -50,6 +50,10 @@ public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thre
             }
             OpsLog.info("listening on \(address)")
         }
+        var tls: TLSContext?
+        if let cert = config.server.tlsCertificate, let key = config.server.tlsPrivateKey {
+            tls = try TLSContext(certificate: cert, privateKey: key)
+        }
         let adminAddress = try SocketAddress.resolve(config.admin.listen, passive: true)
         let adminFD = try Socket.listen(adminAddress, reusePort: false)
         OpsLog.info("admin listening on \(Socket.localAddress(adminFD)?.description ?? config.admin.listen.description)")
@@ -69,7 +73,7 @@ public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thre
         let adminServer = try AdminServer(runtime: runtime, workers: workers, processMetrics: processMetrics,
                                           environment: environment)
         admin = adminServer
-        for (i, w) in workers.enumerated() { w.start(listenFDs: perWorker[i]) }
+        for (i, w) in workers.enumerated() { w.start(listenFDs: perWorker[i], tls: tls) }
         adminServer.start(listenFD: adminFD)
 
         installSignals()

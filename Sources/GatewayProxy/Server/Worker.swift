@@ -32,13 +32,19 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
     private var logTimer: Timer?
     private(set) var accessLog: AccessLogFormat
     private var listeners: [OpaquePointer] = []
+    /// One per listener: what the accept callback needs to know about it.
+    private final class Binding {
+        unowned let worker: Worker
+        let tls: TLSContext?
+        init(worker: Worker, tls: TLSContext?) { self.worker = worker; self.tls = tls }
+    }
+    private var bindings: [Binding] = []
     private var connections: [ObjectIdentifier: ClientConnection] = [:]
     private(set) var draining = false
     /// Reusable buffer for heads written on this thread.
     var scratch: [UInt8] = []
     /// Round-robin cursor per upstream group index.
     var roundRobin: [Int: Int] = [:]
-    let listenerProto: [UInt8] = Array("http".utf8)
     private var requestCounter: UInt64 = 0
     private let requestIDPrefix: UInt64
     private let onStopped: @Sendable () -> Void
@@ -59,11 +65,12 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
         scratch.reserveCapacity(4096)
     }
 
-    /// Starts the thread; `listenFDs` become this worker's listeners.
-    func start(listenFDs: [Int32]) {
+    /// Starts the thread; `listenFDs` become this worker's listeners, with
+    /// TLS when `tls` is set.
+    func start(listenFDs: [Int32], tls: TLSContext?) {
         let fds = listenFDs
         OSThread.spawn(name: "gateway-w\(index)") { [self] in
-            for fd in fds { self.addListener(fd) }
+            for fd in fds { self.addListener(fd, tls: tls) }
             self.logTimer = Timer(loop: self.loop) { [unowned self] in self.flushLogTick() }
             self.logTimer?.schedule(afterMs: 100)
             self.loop.run()
@@ -79,13 +86,16 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
 
     // MARK: Listening
 
-    private func addListener(_ fd: Int32) {
+    private func addListener(_ fd: Int32, tls: TLSContext?) {
         let cb: evconnlistener_cb = { _, fd, sa, len, arg in
             guard let arg, let sa else { close(fd); return }
-            Unmanaged<Worker>.fromOpaque(arg).takeUnretainedValue().accepted(fd: fd, sa, socklen_t(len))
+            let b = Unmanaged<Binding>.fromOpaque(arg).takeUnretainedValue()
+            b.worker.accepted(fd: fd, sa, socklen_t(len), tls: b.tls)
         }
+        let binding = Binding(worker: self, tls: tls)
+        bindings.append(binding)
         let flags = UInt32(LEV_OPT_CLOSE_ON_FREE) | UInt32(LEV_OPT_CLOSE_ON_EXEC)
-        guard let l = evconnlistener_new(loop.base, cb, Unmanaged.passUnretained(self).toOpaque(), flags, -1, fd) else {
+        guard let l = evconnlistener_new(loop.base, cb, Unmanaged.passUnretained(binding).toOpaque(), flags, -1, fd) else {
             OpsLog.error("worker \(index): cannot listen on fd \(fd)")
             close(fd)
             return
@@ -99,7 +109,7 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
         listeners.append(l)
     }
 
-    private func accepted(fd: Int32, _ sa: UnsafeMutablePointer<sockaddr>, _ len: socklen_t) {
+    private func accepted(fd: Int32, _ sa: UnsafeMutablePointer<sockaddr>, _ len: socklen_t, tls: TLSContext?) {
         let cap = runtime.config.server.maxConnections
         let open = shared.openConnections.wrappingAdd(1, ordering: .relaxed).newValue
         if open > cap || draining {
@@ -112,11 +122,12 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
             }
             return
         }
-        guard let socket = BufferedSocket(loop: loop, fd: fd) else {
+        let transport: BufferedSocket.Transport = tls.map { .tlsServer($0) } ?? .plain
+        guard let socket = BufferedSocket(loop: loop, fd: fd, transport: transport) else {
             shared.openConnections.wrappingSubtract(1, ordering: .relaxed)
             return
         }
-        let c = ClientConnection(worker: self, socket: socket, peer: SocketAddress(sa, length: len))
+        let c = ClientConnection(worker: self, socket: socket, peer: SocketAddress(sa, length: len), secure: tls != nil)
         connections[ObjectIdentifier(c)] = c
         metrics.connectionOpened()
         c.start()
