@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import GatewayCore
 
@@ -514,6 +515,9 @@ import Testing
 
     @Test func authModesAndFlags() throws {
         let text = Self.upstream + Self.auth + """
+            [refresh]
+            signing_key = "k1"
+            [sessions]
             [[routes]]
             prefix = "/login"
             upstream = "app"
@@ -537,6 +541,35 @@ import Testing
         let config = try parse(String(text[..<cut.lowerBound]))
         #expect(config.routes[0].issueSession && config.routes[0].auth == .none)
         #expect(config.routes[1].auth == .optional && config.routes[1].scopes == ["read", "profile"] && config.routes[1].claimUpdates)
+    }
+
+    @Test func routeFeaturesNeedTheirTables() throws {
+        let text = Self.upstream + """
+            [[routes]]
+            prefix = "/login"
+            upstream = "app"
+            auth = "none"
+            scopes = ["x"]
+            issue_session = true
+            claim_updates = true
+            """
+        let found = try errors(text)
+        #expect(found.map(\.line) == [line("scopes", in: text), line("issue_session", in: text), line("claim_updates", in: text)])
+        #expect(found.map(\.message) == [
+            "routes[0].scopes: scopes are never checked on a route with auth = \"none\"",
+            "routes[0].issue_session: needs a [sessions] table",
+            "routes[0].claim_updates: needs [refresh] signing_key to reissue tokens",
+        ])
+    }
+
+    @Test func nulByteIsRefused() throws {
+        let found = try errors("[server]\nworkers = 1\u{0}\n")
+        #expect(found == [ConfigError(file: Self.path, line: 2, message: "NUL byte in file")])
+    }
+
+    @Test func crlfLineEndings() throws {
+        let text = (Self.upstream + Self.openRoute + "[server]\nbogus = 1\n").replacingOccurrences(of: "\n", with: "\r\n")
+        #expect(try errors(text).map(\.line) == [line("bogus", in: Self.upstream + Self.openRoute + "[server]\nbogus = 1\n")])
     }
 
     @Test func authenticatingRoutesNeedTokensAndKeys() throws {

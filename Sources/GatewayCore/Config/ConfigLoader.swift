@@ -96,6 +96,8 @@ final class ConfigBuilder {
     /// so one mistake does not cascade into "no such key" elsewhere.
     private var declaredKids: Set<String> = []
     private var keyEntryCount = 0
+    /// `refresh.signing_key` as written, even when refused.
+    private var refreshKidWanted: String?
 
     init(file: String, sourcePath: String, map: ConfigLineMap, environment: [String: String],
          coreCount: Int, fileExists: @escaping (String) -> Bool) {
@@ -142,9 +144,10 @@ final class ConfigBuilder {
         let upstreams = buildUpstreams(root.value("upstreams"))
         let keys = buildKeys(root.value("keys"))
         let tokens = buildTokens(root.section("tokens"))
-        let routes = buildRoutes(root.value("routes"), upstreams: upstreams)
         let refresh = buildRefresh(root.section("refresh"), keys: keys)
         let sessions = root.section("sessions").map { buildSessions($0, refresh: refresh) }
+        let routes = buildRoutes(root.value("routes"), upstreams: upstreams, refresh: refresh,
+                                 hasSessions: sessions != nil)
         let store = buildStore(root.section("store"))
         root.finish()
         checkAuthenticationIsConfigured(routes: routes, tokens: tokens, keys: keys, hasTokens: table.contains(key: "tokens"))
@@ -288,7 +291,8 @@ final class ConfigBuilder {
 
     // MARK: - [[routes]]
 
-    private func buildRoutes(_ value: TOMLValue?, upstreams: [String: UpstreamConfig]) -> [RouteConfig] {
+    private func buildRoutes(_ value: TOMLValue?, upstreams: [String: UpstreamConfig], refresh: RefreshConfig,
+                             hasSessions: Bool) -> [RouteConfig] {
         let path = TOMLPath.root.appending("routes")
         guard let value else {
             error(line: 1, "no [[routes]]: at least one route is required")
@@ -328,6 +332,15 @@ final class ConfigBuilder {
             if let v = s.bool("claim_updates") { route.claimUpdates = v }
             if let v = s.bool("issue_session") { route.issueSession = v }
             s.finish()
+            if route.auth == .none && !route.scopes.isEmpty {
+                error(routePath.appending("scopes"), "scopes are never checked on a route with auth = \"none\"")
+            }
+            if route.claimUpdates && refreshKidWanted == nil {
+                error(routePath.appending("claim_updates"), "needs [refresh] signing_key to reissue tokens")
+            }
+            if route.issueSession && !hasSessions {
+                error(routePath.appending("issue_session"), "needs a [sessions] table")
+            }
             if let prefix {
                 let key = "\(host ?? "") \(prefix)"
                 if let first = seen[key] {
@@ -602,6 +615,7 @@ final class ConfigBuilder {
     private func buildRefresh(_ section: Section?, keys: [KeyConfig]) -> RefreshConfig {
         var refresh = RefreshConfig()
         guard let s = section else { return refresh }
+        refreshKidWanted = s.table["signing_key"]?.string
         if let v = s.bool("enabled") { refresh.enabled = v }
         if let v = s.duration("window") { refresh.windowMs = v }
         if let v = s.duration("ttl") { refresh.ttlMs = v }
@@ -652,7 +666,7 @@ final class ConfigBuilder {
             else if isToken(v) { sessions.cookie = v }
             else { error(s.path.appending("cookie"), "\"\(v)\" is not a valid cookie name") }
         }
-        if refresh.signingKey == nil {
+        if refreshKidWanted == nil {
             error(s.path, "[sessions] needs [refresh] signing_key to sign access tokens")
         }
         s.finish()
