@@ -13,6 +13,11 @@ public struct GatewayConfig: Sendable, Equatable {
     public var refresh: RefreshConfig
     /// Absolute path of the file this came from.
     public var sourcePath: String
+    /// `[sessions]` (SPEC §7); nil when the table is absent: no `/auth/` endpoints.
+    public var sessions: SessionsConfig? = nil
+    /// `[store]` (SPEC §7); the loader always fills it (defaults when the
+    /// table is absent), with `stateDir` resolved against the config's directory.
+    public var store: StoreConfig = StoreConfig()
 
     public init(server: ServerConfig, admin: AdminConfig, upstreams: [String: UpstreamConfig],
                 routes: [RouteConfig], tokens: TokensConfig, keys: [KeyConfig],
@@ -31,7 +36,7 @@ public struct SocketAddressSpec: Sendable, Equatable, Hashable, CustomStringConv
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
-public enum AccessLogFormat: String, Sendable, Equatable { case json, text, off }
+public enum AccessLogFormat: String, Sendable, Equatable, CaseIterable { case json, text, off }
 
 public struct ServerConfig: Sendable, Equatable {
     public var listen: [SocketAddressSpec] = [SocketAddressSpec(host: "0.0.0.0", port: 8080)]
@@ -69,7 +74,7 @@ public struct UpstreamConfig: Sendable, Equatable {
     public init(name: String, servers: [SocketAddressSpec]) { self.name = name; self.servers = servers }
 }
 
-public enum AuthMode: String, Sendable, Equatable { case required, optional, none }
+public enum AuthMode: String, Sendable, Equatable, CaseIterable { case required, optional, none }
 
 public struct RouteConfig: Sendable, Equatable {
     public var prefix: String
@@ -139,5 +144,31 @@ public struct RefreshConfig: Sendable, Equatable {
     public var maxRefreshes: Int = 50
     public var header: String = "X-Refreshed-Token"
     public var signingKey: String? = nil
+    public init() {}
+}
+
+/// `[sessions]`: the double-token scheme (SPEC §7).
+public struct SessionsConfig: Sendable, Equatable {
+    /// Starts and ends with "/"; the gateway answers `path + "refresh"` and `path + "logout"`.
+    public var path: String = "/auth/"
+    public var refreshTTLMs: Int64 = 7 * 86_400_000
+    public var maxAgeMs: Int64 = 30 * 86_400_000
+    /// 0: no grace, every reuse of a rotated refresh token is theft.
+    public var graceMs: Int64 = 30_000
+    public var accessTTLMs: Int64 = 900_000
+    /// Cookie name for the refresh token; nil: no cookie.
+    public var cookie: String? = nil
+    public init() {}
+}
+
+/// `[store]`: where revocations, sessions and refresh tokens live (SPEC §7).
+public struct StoreConfig: Sendable, Equatable {
+    /// Directory of the embedded store; absolute when built by `ConfigLoader`.
+    public var stateDir: String = "state"
+    /// `redis://host:port/db` when a shared Redis store is used; nil: embedded.
+    public var redis: String? = nil
+    /// Name of the env variable holding the Redis password; nil: none.
+    public var redisPasswordEnv: String? = nil
+    public var redisPrefix: String = "gateway:"
     public init() {}
 }
