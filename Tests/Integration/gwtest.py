@@ -33,7 +33,7 @@ AUDIENCE = "api"
 def gateway_bin():
     """The binary under test: $GATEWAY_BIN, else the debug build."""
     env = os.environ.get("GATEWAY_BIN")
-    return Path(env) if env else REPO / ".build" / "debug" / "gateway"
+    return Path(env).resolve() if env else REPO / ".build" / "debug" / "gateway"
 
 
 def free_port():
