@@ -719,17 +719,27 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
 
     // MARK: - Closing
 
+    /// Lingering close, as nginx and HAProxy do: write the answer, half-close,
+    /// and keep reading (and discarding) for a moment. Closing with unread
+    /// input makes the kernel send RST, which can destroy the answer before
+    /// the client has read it (a 400 or 413 the client never sees).
     private func closeAfterFlush() {
         state = .closing
         clientTimer?.cancel()
-        socket.disableRead()
-        if socket.outputLength == 0 {
-            close()
-        } else {
-            socket.setWriteLowWatermark(0)
-            // Do not wait forever on a client that stopped reading.
-            clientTimer?.schedule(afterMs: runtime.config.server.clientTimeoutMs)
-        }
+        socket.enableRead()
+        socket.setWriteLowWatermark(0)
+        // Do not wait forever on a client that neither reads nor closes.
+        clientTimer?.schedule(afterMs: min(runtime.config.server.clientTimeoutMs, Self.lingerMs))
+        if socket.outputLength == 0 { halfClose() }
+    }
+
+    static let lingerMs: Int64 = 2_000
+    private var halfClosed = false
+
+    private func halfClose() {
+        guard !halfClosed else { return }
+        halfClosed = true
+        _ = CLibevent.shutdown(socket.fd, Int32(SHUT_WR))
     }
 
     func close() {
@@ -768,7 +778,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     func socketWritable(_ socket: BufferedSocket) {
         switch state {
         case .closing:
-            if socket.outputLength == 0 { close() }
+            if socket.outputLength == 0 { halfClose() }
         case .exchanging, .tunnelling:
             // The client caught up: let the upstream side flow again.
             if let up = upstream, !up.socket.isReading, socket.outputLength <= Self.lowWater {
@@ -782,6 +792,8 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
 
     func socketEvent(_ socket: BufferedSocket, _ event: SocketEvent) {
         switch state {
+        case .closing:
+            close()
         case .exchanging where bodyIsDone && event.isEOF:
             // Half-close after a complete request: answer, then close.
             keepAlive = false
