@@ -1,5 +1,6 @@
 import CLibevent
 import Dispatch
+import GatewayCore
 import Synchronization
 
 /// Moves finished log lines from the event loops to a file descriptor on a
@@ -111,15 +112,11 @@ enum OpsLog {
     private static func emit(_ level: String, _ message: String) {
         var tv = timeval()
         gettimeofday(&tv, nil)
-        let line = "\(tv.tv_sec).\(String(tv.tv_usec / 1000).leftPad(3)) gateway[\(level)]: \(message)\n"
+        let ms = Int64(tv.tv_sec) * 1000 + Int64(tv.tv_usec) / 1000
+        let line = "\(UTCTimestamp.rfc3339(unixMs: ms)) \(level) \(message)\n"
         line.utf8CString.withUnsafeBufferPointer { p in
             _ = CLibevent.write(2, p.baseAddress, p.count - 1)
         }
     }
 }
 
-extension String {
-    func leftPad(_ width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
-    }
-}

@@ -133,7 +133,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
             // The client stalled while sending its body.
             if !bodyIsDone { abort(kind: nil) }
         case .closing:
-            close()  // the client stopped reading our answer
+            close()  // linger over, or the client stopped reading our answer
         default:
             break
         }
@@ -174,7 +174,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         resetResponseParser(head)
         state = .exchanging
         keepAlive = head.keepAlive && !worker.draining
-        requestID = []
+        requestID = existingRequestID(head) ?? worker.nextRequestID()
         routeIndex = nil
         authLabel = .none
         upstreamName = "-"
@@ -204,9 +204,11 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         routeIndex = r
         let route = runtime.config.routes[r]
 
-        // absolute-form only for ourselves: its authority must be the Host
-        // we were given, so it cannot name a different origin (RFC 9112 §3.2.2).
-        if !Self.absoluteFormIsOwnHost(head) {
+        // absolute-form only for ourselves (SPEC §4.1): its authority must be
+        // the Host we were given (no two readings of the origin) and name
+        // this gateway: a configured route host or the address the client
+        // connected to. Otherwise it is a proxy request for someone else.
+        if !absoluteFormIsOwnHost(head) {
             answer(status: 400, error: "bad_request", close: true)
             return
         }
@@ -229,7 +231,6 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         }
 
         group = runtime.routeUpstream[r]
-        requestID = existingRequestID(head) ?? worker.nextRequestID()
         buildUpstreamHead(head)
         connectUpstream()
     }
@@ -247,7 +248,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     }
 
     private func buildUpstreamHead(_ head: HTTPHead) {
-        var options = UpstreamRequestOptions()
+        var options = UpstreamRequestOptions(framing: .none)
         switch head.framing {
         case .contentLength(let n): options.framing = .contentLength(n)
         case .chunked: options.framing = .chunked
@@ -257,7 +258,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         options.removeFieldNames = runtime.removeRequestFields
         options.clientAddress = peerText
         options.forwardedProto = proto
-        options.forwardedHost = head.hostField.map { Array(head.bytes[head.fields[$0].value]) }
+        options.forwardedHost = head.hostField.map { Array(head.bytes[head.fields[$0].value]) } ?? []
         options.requestID = requestID
         upstreamHead.removeAll(keepingCapacity: true)
         HeadWriter.writeUpstreamRequest(head, into: &upstreamHead, options: options)
@@ -326,19 +327,19 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         return true
     }
 
-    static func absoluteFormIsOwnHost(_ head: HTTPHead) -> Bool {
-        let target = head.bytes[head.target]
-        guard let first = target.first, first != UInt8(ascii: "/") else { return true }
-        guard let h = head.hostField,
-              let sep = target.firstIndex(of: UInt8(ascii: ":")),
-              target.index(sep, offsetBy: 3, limitedBy: target.endIndex) != nil else { return false }
-        let authStart = sep + 3
-        let authEnd = target[authStart...].firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") } ?? target.endIndex
-        let authority = target[authStart..<authEnd]
-        let host = head.bytes[head.fields[h].value]
-        return authority.count == host.count && zip(authority, host).allSatisfy { a, b in
-            a | 0x20 == b | 0x20 && (a == b || (a | 0x20 >= 0x61 && a | 0x20 <= 0x7A))
+    private func absoluteFormIsOwnHost(_ head: HTTPHead) -> Bool {
+        guard let authorityRange = head.targetAuthority else { return true }  // origin-form
+        guard let h = head.hostField else { return false }
+        let authority = String(decoding: head.bytes[authorityRange], as: UTF8.self).lowercased()
+        let host = String(decoding: head.bytes[head.fields[h].value], as: UTF8.self).lowercased()
+        guard authority == host else { return false }
+        let name = HostName.withoutPort(authority)
+        if runtime.ownHosts.contains(name) { return true }
+        if let local = Socket.localAddress(socket.fd) {
+            let ip = local.hostText.lowercased()
+            if name == ip || name == "[\(ip)]" { return true }
         }
+        return false
     }
 
     static func isIdempotent(_ head: HTTPHead) -> Bool {
@@ -497,15 +498,19 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
                 answer(status: 502, error: "bad_gateway", close: true)
                 return
             }
-            head.bytes.withUnsafeBytes { socket.write($0) }
-            bytesOut += UInt64(head.bytes.count)
+            var out101: [UInt8] = []
+            HeadWriter.writeClientResponse(head, into: &out101, options: ClientResponseOptions(
+                framing: .none, keepAlive: true, clientIsHTTP10: false, tunnelUpgrade: true,
+                removeFieldNames: runtime.removeResponseFields))
+            socket.write(out101.withUnsafeBytes { $0 })
+            bytesOut += UInt64(out101.count)
             startTunnel(up)
             return
         }
 
-        var options = ClientResponseOptions()
-        options.clientVersion = request.version
-        options.removeFieldNames = runtime.removeResponseFields
+        var options = ClientResponseOptions(framing: .none, keepAlive: true,
+                                            clientIsHTTP10: request.version == .http10,
+                                            removeFieldNames: runtime.removeResponseFields)
         if !head.keepAlive { keepAliveUpstream = false }
         switch head.framing {
         case .none:
@@ -521,7 +526,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
                 options.framing = .chunked
                 chunkedToClient = true
             } else {
-                options.framing = .untilClose
+                options.framing = .none  // close-delimited for HTTP/1.0
                 chunkedToClient = false
                 keepAlive = false
             }
@@ -707,14 +712,16 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     }
 
     /// The exchange cannot end cleanly (upstream died mid-body, client broke
-    /// framing after the response started): close both sides now, so the
-    /// client never takes a short body for a complete one.
+    /// framing after the response started): deliver what was already relayed,
+    /// then close without a terminating chunk, so the client sees a short
+    /// body as short and never takes it for a complete one.
     private func abort(kind: UpstreamErrorKind?) {
         if let kind, let group { worker.metrics.countUpstreamError(upstream: group.index, kind: kind) }
         if status == 0 { status = 502 }
         if request != nil, state == .exchanging { finishExchange() }
         dropUpstream()
-        close()
+        keepAlive = false
+        if state == .closing || state == .closed || !socket.isOpen { close() } else { closeAfterFlush() }
     }
 
     // MARK: - Closing
@@ -801,7 +808,9 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
             if let up = upstream { pumpTunnel(up); shutdownWrite(up.socket) }
             close()
         default:
-            abort(kind: nil)
+            // The client is gone or broken: nothing more can reach it.
+            if request != nil, state == .exchanging { finishExchange() }
+            close()
         }
     }
 

@@ -14,6 +14,9 @@ final class RuntimeConfig: Sendable {
     let upstreams: [UpstreamGroup]
     /// Client-sent copies of these are removed before forwarding (forward_claims).
     let removeRequestFields: [[UInt8]]
+    /// Host names the routes are configured for, lower-case, without port:
+    /// absolute-form targets may name these.
+    let ownHosts: Set<String>
     /// Removed from every upstream response before it reaches the client.
     let removeResponseFields: [[UInt8]]
 
@@ -43,7 +46,22 @@ final class RuntimeConfig: Sendable {
         }
         routeUpstream = perRoute
         routeNames = config.routes.map { r in (r.host ?? "") + r.prefix }
+        ownHosts = Set(config.routes.compactMap { $0.host.map { HostName.withoutPort($0.lowercased()) } })
         removeRequestFields = config.tokens.forwardClaims.map { Array($0.header.lowercased().utf8) }
         removeResponseFields = [Array("gateway-update-claims".utf8), Array("gateway-session".utf8)]
+    }
+}
+
+enum HostName {
+    /// "example.com:8080" -> "example.com", "[::1]:80" -> "[::1]".
+    static func withoutPort(_ host: String) -> String {
+        if host.hasPrefix("[") {
+            if let end = host.firstIndex(of: "]") { return String(host[...end]) }
+            return host
+        }
+        if let colon = host.lastIndex(of: ":"), host.firstIndex(of: ":") == colon {
+            return String(host[..<colon])
+        }
+        return host
     }
 }
