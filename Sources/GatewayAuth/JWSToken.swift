@@ -1,7 +1,7 @@
 /// A JWS in compact serialization (RFC 7515 §7.1), decoded and checked for
 /// shape but not yet verified. Nothing in the header chooses a key source:
 /// `jku`, `x5u`, `jwk`, `x5c` are ignored (SPEC §5, RFC 8725 §3.10).
-public struct JWSToken: Sendable {
+public struct JWSToken: Sendable, Equatable {
     /// Compact tokens longer than this are refused before any other work.
     public static let maxLength = 8192
 
