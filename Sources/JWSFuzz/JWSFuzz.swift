@@ -3,12 +3,13 @@
 //
 // Built normally it replays files (or directories of files) given as
 // arguments: how crashes are re-run and how the seed corpus in
-// Tests/Fuzz/corpus/jws stays exercised. Built with libFuzzer:
-//   swift build --scratch-path .build-fuzz --product JWSFuzz \
-//     -Xswiftc -sanitize=fuzzer -Xswiftc -sanitize=address -Xswiftc -D -Xswiftc JWS_FUZZ
-//   .build-fuzz/debug/JWSFuzz -max_total_time=60 -max_len=9000 corpus-copy/ Tests/Fuzz/corpus/jws
-// `main` then hands control to LLVMFuzzerRunDriver (the same recipe as the
-// HTTP parser's fuzz script).
+// Tests/Fuzz/corpus/jws stays exercised (`swift run JWSFuzz Tests/Fuzz/corpus/jws`).
+// Built with `-D JWS_FUZZ -sanitize=fuzzer` it hands control to libFuzzer.
+// NOT YET WORKING under SwiftPM here: ld.gold crashes on the instrumented
+// link, and with `-use-ld=lld` the fuzzer runtime's `main` clashes with
+// SwiftPM's renamed entry point (`--allow-multiple-definition` links, but the
+// run shows no coverage). The invariants below are what to fuzz once the
+// recipe is settled (see the HTTP parser's scripts/fuzz-parser.sh).
 //
 // Invariants (a violation aborts, which libFuzzer records as a crash):
 //  - base64url: a decoded input re-encodes to exactly the input (canonical);
@@ -70,41 +71,59 @@ let fuzzerTestOneInput: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32 = {
 }
 
 #if JWS_FUZZ
+// libFuzzer's own `main` drives this entry point; no Swift `main` exists in
+// this build (the @main below is compiled out).
+@_cdecl("LLVMFuzzerTestOneInput")
+public func llvmFuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    fuzzerTestOneInput(data, size)
+}
+
 @_silgen_name("LLVMFuzzerRunDriver")
 func LLVMFuzzerRunDriver(
     _ argc: UnsafeMutablePointer<Int32>,
     _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
     _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
 
-var argc = CommandLine.argc
-var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzerTestOneInput))
-#else
-/// Replay: every argument is a file, or a directory whose files are run.
-func replay(_ path: String) -> Int {
-    if let dir = opendir(path) {
-        defer { closedir(dir) }
-        var count = 0
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name == "." || name == ".." { continue }
-            count += replay(path + "/" + name)
-        }
-        return count
+@main
+struct JWSFuzzDriver {
+    static func main() {
+        var argc = CommandLine.argc
+        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+        exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzerTestOneInput))
     }
-    guard let file = fopen(path, "rb") else { print("cannot open \(path)"); exit(2) }
-    defer { fclose(file) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let got = fread(&buffer, 1, buffer.count, file)
-        if got <= 0 { break }
-        bytes.append(contentsOf: buffer[0..<got])
-    }
-    bytes.withUnsafeBytes { fuzzOne($0) }
-    return 1
 }
-var total = 0
-for path in CommandLine.arguments.dropFirst() { total += replay(path) }
-print("replayed \(total) inputs, all invariants held")
+#else
+@main
+struct JWSFuzzReplay {
+    /// Replay: every argument is a file, or a directory whose files are run.
+    static func main() {
+        var total = 0
+        for path in CommandLine.arguments.dropFirst() { total += replay(path) }
+        print("replayed \(total) inputs, all invariants held")
+    }
+
+    static func replay(_ path: String) -> Int {
+        if let dir = opendir(path) {
+            defer { closedir(dir) }
+            var count = 0
+            while let entry = readdir(dir) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                if name == "." || name == ".." { continue }
+                count += replay(path + "/" + name)
+            }
+            return count
+        }
+        guard let file = fopen(path, "rb") else { print("cannot open \(path)"); exit(2) }
+        defer { fclose(file) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let got = fread(&buffer, 1, buffer.count, file)
+            if got <= 0 { break }
+            bytes.append(contentsOf: buffer[0..<got])
+        }
+        bytes.withUnsafeBytes { fuzzOne($0) }
+        return 1
+    }
+}
 #endif
