@@ -1,13 +1,159 @@
-// The one place OpenSSL is seen from Swift. Macros and deprecated calls Swift
-// cannot reach directly are wrapped here as prefixed static inline functions.
+// The one place OpenSSL is seen from Swift. Macros, variadic functions and
+// deprecated calls Swift cannot reach directly are wrapped here as prefixed
+// static inline functions, each with a comment saying why it exists.
 #ifndef GATEWAY_COPENSSL_SHIM_H
 #define GATEWAY_COPENSSL_SHIM_H
 #include <openssl/evp.h>
 #include <openssl/err.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <openssl/pem.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/ecdsa.h>
+#include <openssl/rsa.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
+#include <openssl/x509.h>
 
 // OPENSSL_free is a macro.
 static inline void gw_openssl_free(void *p) { OPENSSL_free(p); }
+
+// EVP_PKEY_PUBLIC_KEY / EVP_PKEY_KEYPAIR are macros built from other macros,
+// which Swift does not import.
+static inline int gw_selection_public_key(void) { return EVP_PKEY_PUBLIC_KEY; }
+static inline int gw_selection_keypair(void) { return EVP_PKEY_KEYPAIR; }
+
+// EVP_PKEY_Q_keygen is variadic; Swift cannot call C variadic functions.
+// Used by tests and `gateway token` tooling to make fresh keys.
+static inline EVP_PKEY *gw_keygen_rsa(size_t bits) {
+    return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", bits);
+}
+static inline EVP_PKEY *gw_keygen_ec(const char *curve) {
+    return EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve);
+}
+static inline EVP_PKEY *gw_keygen_ed25519(void) {
+    return EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+}
+
+// OSSL_PARAM keeps the key pointer it is given. Swift strings bridged to
+// `const char *` live only for one call, so the parameter names are built here
+// from the header's string literals (static storage). The value buffers are
+// the caller's, and must stay alive until the params are consumed.
+static inline OSSL_PARAM gw_param_end(void) { return OSSL_PARAM_construct_end(); }
+static inline OSSL_PARAM gw_param_digest(char *name) {
+    return OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, name, 0);
+}
+// BN parameters are native-endian unsigned byte strings (OSSL_PARAM(3)).
+static inline OSSL_PARAM gw_param_rsa_n(unsigned char *le, size_t len) {
+    return OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_RSA_N, le, len);
+}
+static inline OSSL_PARAM gw_param_rsa_e(unsigned char *le, size_t len) {
+    return OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_RSA_E, le, len);
+}
+static inline OSSL_PARAM gw_param_group(char *name) {
+    return OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, name, 0);
+}
+static inline OSSL_PARAM gw_param_pub(unsigned char *octets, size_t len) {
+    return OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, octets, len);
+}
+static inline OSSL_PARAM gw_param_priv_bn(unsigned char *le, size_t len) {
+    return OSSL_PARAM_construct_BN(OSSL_PKEY_PARAM_PRIV_KEY, le, len);
+}
+
+// The curve name of an EC key ("prime256v1", ...): the parameter name is a
+// macro string. Returns 1 on success.
+static inline int gw_pkey_group_name(const EVP_PKEY *pkey, char *out, size_t cap) {
+    size_t len = 0;
+    return EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, out, cap, &len);
+}
+
+// The private scalar of an EC key as a big-endian number of exactly `len`
+// bytes (RFC 6979 int2octets). Returns 1 on success.
+static inline int gw_ec_private_scalar(const EVP_PKEY *pkey, unsigned char *out, int len) {
+    BIGNUM *priv = NULL;
+    if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_PRIV_KEY, &priv) != 1 || priv == NULL)
+        return 0;
+    int ok = BN_bn2binpad(priv, out, len) == len;
+    BN_clear_free(priv);
+    return ok;
+}
+
+// An encrypted PEM private key must fail to load, not prompt on the terminal
+// (PEM_read_bio_PrivateKey with a NULL callback reads the tty).
+static inline int gw_pem_no_password(char *buf, int size, int rwflag, void *u) {
+    (void)buf; (void)size; (void)rwflag; (void)u;
+    return -1;
+}
+static inline EVP_PKEY *gw_pem_read_private_key(const void *data, int len) {
+    BIO *bio = BIO_new_mem_buf(data, len);
+    if (bio == NULL) return NULL;
+    EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, gw_pem_no_password, NULL);
+    BIO_free(bio);
+    return key;
+}
+static inline EVP_PKEY *gw_pem_read_public_key(const void *data, int len) {
+    BIO *bio = BIO_new_mem_buf(data, len);
+    if (bio == NULL) return NULL;
+    EVP_PKEY *key = PEM_read_bio_PUBKEY(bio, NULL, gw_pem_no_password, NULL);
+    BIO_free(bio);
+    return key;
+}
+
+// Deterministic ECDSA (RFC 6979). OpenSSL 3.0 has no switch for it, but the
+// deprecated ECDSA_do_sign_ex takes a precomputed k^-1 and r; the nonce k is
+// computed by the caller (RFC 6979 section 3.2). This computes
+// kinv = k^-1 mod n and r = (kG).x mod n, signs the digest, and writes r||s,
+// each left-padded to `field_len` bytes, into `out` (2 * field_len bytes).
+// Deprecation warnings are silenced for these calls only: there is no
+// non-deprecated way to supply k in 3.0. Returns 1 on success.
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wdeprecated-declarations"
+static inline int gw_ecdsa_sign_with_nonce(EVP_PKEY *pkey,
+                                           const unsigned char *dgst, int dgst_len,
+                                           const unsigned char *k, int k_len,
+                                           unsigned char *out, int field_len) {
+    int ok = 0;
+    EC_KEY *ec = EVP_PKEY_get1_EC_KEY(pkey);
+    BN_CTX *ctx = BN_CTX_new();
+    BIGNUM *kbn = BN_bin2bn(k, k_len, NULL);
+    BIGNUM *kinv = BN_new();
+    BIGNUM *rp = BN_new();
+    BIGNUM *x = BN_new();
+    EC_POINT *point = NULL;
+    ECDSA_SIG *sig = NULL;
+    const BIGNUM *r = NULL, *s = NULL;
+    const EC_GROUP *group = NULL;
+    const BIGNUM *order = NULL;
+    if (ec == NULL || ctx == NULL || kbn == NULL || kinv == NULL || rp == NULL || x == NULL)
+        goto done;
+    BN_set_flags(kbn, BN_FLG_CONSTTIME);
+    group = EC_KEY_get0_group(ec);
+    order = group ? EC_GROUP_get0_order(group) : NULL;
+    if (order == NULL) goto done;
+    point = EC_POINT_new(group);
+    if (point == NULL || !EC_POINT_mul(group, point, kbn, NULL, NULL, ctx)) goto done;
+    if (!EC_POINT_get_affine_coordinates(group, point, x, NULL, ctx)) goto done;
+    if (!BN_nnmod(rp, x, order, ctx) || BN_is_zero(rp)) goto done;
+    if (BN_mod_inverse(kinv, kbn, order, ctx) == NULL) goto done;
+    sig = ECDSA_do_sign_ex(dgst, dgst_len, kinv, rp, ec);
+    if (sig == NULL) goto done;
+    ECDSA_SIG_get0(sig, &r, &s);
+    if (BN_bn2binpad(r, out, field_len) != field_len) goto done;
+    if (BN_bn2binpad(s, out + field_len, field_len) != field_len) goto done;
+    ok = 1;
+done:
+    ECDSA_SIG_free(sig);
+    EC_POINT_free(point);
+    BN_clear_free(kbn);
+    BN_clear_free(kinv);
+    BN_free(rp);
+    BN_free(x);
+    BN_CTX_free(ctx);
+    EC_KEY_free(ec);
+    return ok;
+}
+#pragma clang diagnostic pop
 
 #endif

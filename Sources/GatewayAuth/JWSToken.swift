@@ -1,0 +1,78 @@
+/// A JWS in compact serialization (RFC 7515 §7.1), decoded and checked for
+/// shape but not yet verified. Nothing in the header chooses a key source:
+/// `jku`, `x5u`, `jwk`, `x5c` are ignored (SPEC §5, RFC 8725 §3.10).
+public struct JWSToken: Sendable, Equatable {
+    /// Compact tokens longer than this are refused before any other work.
+    public static let maxLength = 8192
+
+    /// The header's `alg` as written.
+    public let algorithmName: String
+    /// `alg` when it names an algorithm the gateway implements.
+    public let algorithm: JWSAlgorithm?
+    public let kid: String?
+    public let header: JSONObject
+    /// Decoded payload bytes (the claims JSON for a JWT).
+    public let payload: [UInt8]
+    public let signature: [UInt8]
+    /// Length of `header.payload` at the start of the token: the JWS Signing
+    /// Input (RFC 7515 §5.1 step 8) is `token[0..<signingInputLength]`.
+    public let signingInputLength: Int
+
+    /// Decodes `token`. Refuses: over 8 KiB; not exactly three parts; any
+    /// part not strict base64url; a header that is not a JSON object with a
+    /// string `alg`; alg "none" in any letter case; a non-string `kid`; any
+    /// `crit` (we understand no extensions, RFC 7515 §4.1.11 says reject).
+    public static func decode(_ token: UnsafeRawBufferPointer) throws(AuthFailure) -> JWSToken {
+        guard token.count <= maxLength else { throw AuthFailure.malformed("token too large") }
+        guard !token.isEmpty else { throw AuthFailure.malformed("empty token") }
+        var firstDot = -1, secondDot = -1
+        for i in 0..<token.count where token[i] == UInt8(ascii: ".") {
+            if firstDot < 0 { firstDot = i } else if secondDot < 0 { secondDot = i } else {
+                throw AuthFailure.malformed("not three parts")
+            }
+        }
+        guard firstDot >= 0, secondDot >= 0 else { throw AuthFailure.malformed("not three parts") }
+
+        let headerPart = UnsafeRawBufferPointer(rebasing: token[0..<firstDot])
+        let payloadPart = UnsafeRawBufferPointer(rebasing: token[(firstDot + 1)..<secondDot])
+        let signaturePart = UnsafeRawBufferPointer(rebasing: token[(secondDot + 1)...])
+
+        guard let headerBytes = Base64URL.decode(headerPart) else { throw AuthFailure.malformed("bad header encoding") }
+        guard let payload = Base64URL.decode(payloadPart) else { throw AuthFailure.malformed("bad payload encoding") }
+        guard let signature = Base64URL.decode(signaturePart) else { throw AuthFailure.malformed("bad signature encoding") }
+
+        let headerValue: JSONValue
+        do { headerValue = try JSONParser.parse(headerBytes, limits: .token) } catch {
+            throw AuthFailure.malformed("header is not valid JSON")
+        }
+        guard case .object(let header) = headerValue else { throw AuthFailure.malformed("header is not an object") }
+        guard case .string(let alg)? = header["alg"] else { throw AuthFailure.malformed("header has no string alg") }
+        // RFC 8725 §3.1: never accept unsecured JWS, however it is spelled.
+        guard alg.lowercased() != "none" else { throw AuthFailure.malformed("alg none") }
+        var kid: String? = nil
+        if let value = header["kid"] {
+            guard case .string(let k) = value else { throw AuthFailure.malformed("kid is not a string") }
+            kid = k
+        }
+        if let crit = header["crit"] {
+            guard case .array(let names) = crit, !names.isEmpty,
+                  names.allSatisfy({ $0.stringValue != nil }) else {
+                throw AuthFailure.malformed("crit is not a non-empty array of strings")
+            }
+            throw AuthFailure.malformed("unsupported critical header parameter")
+        }
+        return JWSToken(algorithmName: alg, algorithm: JWSAlgorithm(name: alg), kid: kid, header: header,
+                        payload: payload, signature: signature, signingInputLength: secondDot)
+    }
+
+    public static func decode(_ token: [UInt8]) throws(AuthFailure) -> JWSToken {
+        let result: Result<JWSToken, AuthFailure> = token.withUnsafeBytes { raw in
+            do throws(AuthFailure) { return .success(try decode(raw)) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
+    public static func decode(_ token: String) throws(AuthFailure) -> JWSToken {
+        try decode(Array(token.utf8))
+    }
+}

@@ -1,0 +1,196 @@
+public import GatewayCore
+
+/// Validates bearer tokens (SPEC §5): decode -> key selection -> signature
+/// -> claims. Pure: time is passed in, nothing is fetched. Immutable and
+/// shared by all workers; the per-worker `VerifiedTokenCache` is passed in.
+public struct JWTVerifier: Sendable {
+    public var keys: KeySet
+    /// Accepted `iss` values; empty: `iss` is not checked.
+    public var issuers: [String]
+    /// Accepted `aud` values; empty: `aud` is not checked.
+    public var audiences: [String]
+    public var leewaySeconds: Int64
+
+    public init(keys: KeySet, issuers: [String], audiences: [String], leewaySeconds: Int64) {
+        self.keys = keys
+        self.issuers = issuers
+        self.audiences = audiences
+        self.leewaySeconds = max(0, leewaySeconds)
+    }
+
+    public init(keys: KeySet, tokens: TokensConfig) {
+        self.init(keys: keys, issuers: tokens.issuers, audiences: tokens.audiences,
+                  leewaySeconds: tokens.leewayMs / 1000)
+    }
+
+    /// Verifies `token` (the compact JWS bytes) for a route needing `scopes`
+    /// at `now` (Unix seconds). Claims rules: `exp` required, numeric, and
+    /// `exp > now - leeway`; `nbf` and `iat` numeric and `<= now + leeway`
+    /// when present; `iss` among `issuers`; `aud` (string or array of
+    /// strings) containing one of `audiences`; every scope in `scope`
+    /// (space-separated) or `scp` (array, or string). Non-numeric time claims
+    /// and wrongly typed `iss`/`aud`/`sub`/`jti`/`sid` are `malformed`.
+    public func verify(_ token: UnsafeRawBufferPointer, scopes: [String], now: Int64) -> Result<VerifiedToken, AuthFailure> {
+        let decoded: JWSToken
+        do { decoded = try JWSToken.decode(token) } catch { return .failure(error) }
+        let key: VerificationKey
+        switch keys.select(for: decoded) {
+        case .success(let k): key = k
+        case .failure(let f): return .failure(f)
+        }
+        let signingInput = UnsafeRawBufferPointer(rebasing: token[0..<decoded.signingInputLength])
+        let valid = decoded.signature.withUnsafeBytes { key.verify(signingInput: signingInput, signature: $0) }
+        guard valid else { return .failure(.badSignature) }
+        let verified: VerifiedToken
+        switch checkClaims(payload: decoded.payload, kid: decoded.kid, algorithm: key.algorithm, now: now) {
+        case .success(let v): verified = v
+        case .failure(let f): return .failure(f)
+        }
+        if let failure = JWTVerifier.checkScopes(verified, required: scopes) { return .failure(failure) }
+        return .success(verified)
+    }
+
+    public func verify(_ token: [UInt8], scopes: [String], now: Int64) -> Result<VerifiedToken, AuthFailure> {
+        token.withUnsafeBytes { verify($0, scopes: scopes, now: now) }
+    }
+
+    public func verify(_ token: ArraySlice<UInt8>, scopes: [String], now: Int64) -> Result<VerifiedToken, AuthFailure> {
+        token.withUnsafeBytes { verify($0, scopes: scopes, now: now) }
+    }
+
+    /// As `verify`, consulting and filling a per-worker cache first. A hit
+    /// skips decoding and signature work but still checks expiry (the cache
+    /// drops entries at `exp`) and the route's scopes.
+    public func verify(_ token: UnsafeRawBufferPointer, scopes: [String], now: Int64,
+                       cache: VerifiedTokenCache) -> Result<VerifiedToken, AuthFailure> {
+        if let hit = cache.lookup(token, now: now) {
+            if let failure = JWTVerifier.checkScopes(hit, required: scopes) { return .failure(failure) }
+            return .success(hit)
+        }
+        // Verify without scopes first so a token cached on one route serves
+        // another; then apply this route's scopes.
+        let result = verify(token, scopes: [], now: now)
+        guard case .success(let verified) = result else { return result }
+        if !verified.expiredWithinLeeway { cache.insert(token, verified, now: now) }
+        if let failure = JWTVerifier.checkScopes(verified, required: scopes) { return .failure(failure) }
+        return .success(verified)
+    }
+
+    public func verify(_ token: [UInt8], scopes: [String], now: Int64,
+                       cache: VerifiedTokenCache) -> Result<VerifiedToken, AuthFailure> {
+        token.withUnsafeBytes { verify($0, scopes: scopes, now: now, cache: cache) }
+    }
+
+    public func verify(_ token: ArraySlice<UInt8>, scopes: [String], now: Int64,
+                       cache: VerifiedTokenCache) -> Result<VerifiedToken, AuthFailure> {
+        token.withUnsafeBytes { verify($0, scopes: scopes, now: now, cache: cache) }
+    }
+
+    // MARK: Claims
+
+    /// Parses the claim set and applies the rules of `verify` (not scopes).
+    func checkClaims(payload: [UInt8], kid: String?, algorithm: JWSAlgorithm,
+                     now: Int64) -> Result<VerifiedToken, AuthFailure> {
+        let claims: JSONObject
+        do {
+            guard case .object(let object) = try JSONParser.parse(payload, limits: .token) else {
+                return .failure(.malformed("claims are not an object"))
+            }
+            claims = object
+        } catch {
+            if error.kind == .duplicateKey { return .failure(.malformed("duplicate claim")) }
+            if error.kind == .tooDeep { return .failure(.malformed("claims nested too deep")) }
+            return .failure(.malformed("claims are not valid JSON"))
+        }
+
+        // Types first, so a wrongly typed claim is `malformed` whatever else fails.
+        guard let expValue = claims["exp"] else { return .failure(.malformed("missing exp")) }
+        guard let exp = JWTVerifier.numericDate(expValue) else { return .failure(.malformed("exp is not a NumericDate")) }
+        var nbf: Int64? = nil, iat: Int64? = nil, authTime: Int64? = nil, rfc: Int64? = nil
+        if let v = claims["nbf"] {
+            guard let n = JWTVerifier.numericDate(v) else { return .failure(.malformed("nbf is not a NumericDate")) }
+            nbf = n
+        }
+        if let v = claims["iat"] {
+            guard let n = JWTVerifier.numericDate(v) else { return .failure(.malformed("iat is not a NumericDate")) }
+            iat = n
+        }
+        if let v = claims["auth_time"] {
+            guard let n = JWTVerifier.numericDate(v) else { return .failure(.malformed("auth_time is not a NumericDate")) }
+            authTime = n
+        }
+        if let v = claims["rfc"] {
+            guard case .int(let n) = v, n >= 0 else { return .failure(.malformed("rfc is not a count")) }
+            rfc = n
+        }
+        var strings: [String: String] = [:]
+        for name in ["sub", "jti", "sid", "iss"] {
+            guard let v = claims[name] else { continue }
+            guard case .string(let s) = v else { return .failure(.malformed("\(name) is not a string")) }
+            strings[name] = s
+        }
+        var audienceValues: [String] = []
+        switch claims["aud"] {
+        case nil: break
+        case .string(let s)?: audienceValues = [s]
+        case .array(let items)?:
+            for item in items {
+                guard case .string(let s) = item else { return .failure(.malformed("aud is not strings")) }
+                audienceValues.append(s)
+            }
+        default: return .failure(.malformed("aud is not a string or array"))
+        }
+
+        if !issuers.isEmpty {
+            guard let iss = strings["iss"], issuers.contains(iss) else { return .failure(.wrongIssuer) }
+        }
+        if !audiences.isEmpty {
+            guard audienceValues.contains(where: { audiences.contains($0) }) else { return .failure(.wrongAudience) }
+        }
+        // RFC 7519 §4.1.4: valid only before exp; leeway extends it.
+        guard exp > now - leewaySeconds else { return .failure(.expired) }
+        if let nbf, nbf > now + leewaySeconds { return .failure(.notYetValid) }
+        if let iat, iat > now + leewaySeconds { return .failure(.notYetValid) }
+
+        return .success(VerifiedToken(
+            claims: claims, sub: strings["sub"], exp: exp, iat: iat, authTime: authTime, rfc: rfc,
+            jti: strings["jti"], sid: strings["sid"], kid: kid, algorithm: algorithm,
+            expiredWithinLeeway: exp <= now))
+    }
+
+    /// RFC 7519 §2 NumericDate as whole seconds (fractions floored). Doubles
+    /// beyond ±2^53 (e.g. 1e300) are refused rather than saturated: no real
+    /// date is that far out, and clamping would turn junk into "never expires".
+    static func numericDate(_ value: JSONValue) -> Int64? {
+        switch value {
+        case .int(let i):
+            return i
+        case .double(let d):
+            guard d.isFinite, abs(d) <= 9_007_199_254_740_992 else { return nil }
+            return Int64(d.rounded(.down))
+        default:
+            return nil
+        }
+    }
+
+    /// `insufficientScope` listing the `required` scopes absent from both
+    /// `scope` (space-separated string, RFC 8693 §4.2) and `scp` (array or
+    /// string), or nil when all are present.
+    public static func checkScopes(_ token: VerifiedToken, required: [String]) -> AuthFailure? {
+        guard !required.isEmpty else { return nil }
+        var granted: [Substring] = []
+        if case .string(let s)? = token.claims["scope"] {
+            granted += s.split(separator: " ", omittingEmptySubsequences: true)
+        }
+        switch token.claims["scp"] {
+        case .array(let items)?:
+            for case .string(let s) in items { granted.append(Substring(s)) }
+        case .string(let s)?:
+            granted += s.split(separator: " ", omittingEmptySubsequences: true)
+        default:
+            break
+        }
+        let missing = required.filter { want in !granted.contains { $0 == want } }
+        return missing.isEmpty ? nil : .insufficientScope(missing)
+    }
+}

@@ -1,3 +1,0 @@
-import GatewayCore
-import COpenSSL
-public enum GatewayAuthModule {}

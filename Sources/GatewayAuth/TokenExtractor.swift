@@ -1,0 +1,150 @@
+public import GatewayCore
+
+/// Finds the bearer token of a request in the configured places
+/// (`[tokens] sources`, SPEC §5): `Authorization: Bearer <token>` (scheme
+/// case-insensitive, exactly one space, RFC 6750 §2.1), a cookie, or a query
+/// parameter of the raw target. All sources are searched in the configured
+/// order; the same token in several places is fine, two different tokens are
+/// `malformed` (RFC 6750 §2: one method per request), none is `missingToken`.
+/// An Authorization header with another scheme (e.g. Basic) is not a token.
+///
+/// Works on byte ranges into one buffer and returns the token's range, so no
+/// bytes are copied.
+public struct TokenExtractor: Sendable {
+    public var sources: [TokenSource]
+
+    public init(sources: [TokenSource]) { self.sources = sources }
+
+    /// From a parsed request head (field ranges into `head.bytes`).
+    public func extract(from head: HTTPHead) -> Result<Range<Int>, AuthFailure> {
+        var authorization: [Range<Int>] = []
+        var cookies: [Range<Int>] = []
+        for field in head.fields {
+            switch field.known {
+            case .authorization: authorization.append(field.value)
+            case .cookie: cookies.append(field.value)
+            default: break
+            }
+        }
+        return head.bytes.withUnsafeBytes {
+            extract(bytes: $0, authorization: authorization, cookies: cookies, target: head.target)
+        }
+    }
+
+    /// `authorization` and `cookies` are the field values (OWS trimmed) and
+    /// `target` the request target, all as ranges into `bytes`.
+    public func extract(bytes: UnsafeRawBufferPointer, authorization: [Range<Int>], cookies: [Range<Int>],
+                        target: Range<Int>) -> Result<Range<Int>, AuthFailure> {
+        var found: Range<Int>? = nil
+        func offer(_ range: Range<Int>) -> AuthFailure? {
+            guard let first = found else { found = range; return nil }
+            let same = first.count == range.count
+                && UnsafeRawBufferPointer(rebasing: bytes[first]).elementsEqual(UnsafeRawBufferPointer(rebasing: bytes[range]))
+            return same ? nil : .malformed("several different tokens in one request")
+        }
+        for source in sources {
+            switch source {
+            case .header:
+                for value in authorization {
+                    switch bearer(bytes, value) {
+                    case .none: continue
+                    case .some(.failure(let f)): return .failure(f)
+                    case .some(.success(let r)): if let f = offer(r) { return .failure(f) }
+                    }
+                }
+            case .cookie(let name):
+                let wanted = Array(name.utf8)
+                for value in cookies {
+                    for r in cookieValues(bytes, value, named: wanted) {
+                        if let f = offer(r) { return .failure(f) }
+                    }
+                }
+            case .query(let name):
+                for r in queryValues(bytes, target, named: Array(name.utf8)) {
+                    if let f = offer(r) { return .failure(f) }
+                }
+            }
+        }
+        guard let token = found else { return .failure(.missingToken) }
+        guard !token.isEmpty else { return .failure(.malformed("empty token")) }
+        return .success(token)
+    }
+
+    /// nil: not a Bearer credential. Otherwise the token range, or malformed
+    /// when the scheme is Bearer but the rest is not `1*SP token68`-shaped
+    /// with a single space.
+    private func bearer(_ bytes: UnsafeRawBufferPointer, _ value: Range<Int>) -> Result<Range<Int>, AuthFailure>? {
+        let scheme = Array("bearer".utf8)
+        guard value.count >= scheme.count else { return nil }
+        for i in 0..<scheme.count where bytes[value.lowerBound + i] | 0x20 != scheme[i] { return nil }
+        let rest = (value.lowerBound + scheme.count)..<value.upperBound
+        if rest.isEmpty { return .failure(.malformed("Bearer without a token")) }
+        guard bytes[rest.lowerBound] == 0x20 else { return nil }  // e.g. "Bearerish"
+        let token = (rest.lowerBound + 1)..<rest.upperBound
+        guard !token.isEmpty else { return .failure(.malformed("Bearer without a token")) }
+        for i in token where !isToken68(bytes[i]) {
+            return .failure(.malformed("bad Authorization header"))
+        }
+        return .success(token)
+    }
+
+    /// RFC 7235 token68 characters (plus `=` padding, refused later by the
+    /// strict base64url decoder anyway).
+    private func isToken68(_ c: UInt8) -> Bool {
+        switch c {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+             UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "+"),
+             UInt8(ascii: "/"), UInt8(ascii: "="):
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// Values of cookies named `name` in one Cookie field (RFC 6265 §5.4:
+    /// `name=value` pairs separated by `;` and optional spaces; a value may
+    /// be wrapped in double quotes).
+    private func cookieValues(_ bytes: UnsafeRawBufferPointer, _ field: Range<Int>, named name: [UInt8]) -> [Range<Int>] {
+        var out: [Range<Int>] = []
+        var start = field.lowerBound
+        while start <= field.upperBound {
+            var end = start
+            while end < field.upperBound, bytes[end] != UInt8(ascii: ";") { end += 1 }
+            var lo = start, hi = end
+            while lo < hi, bytes[lo] == 0x20 || bytes[lo] == 0x09 { lo += 1 }
+            while hi > lo, bytes[hi - 1] == 0x20 || bytes[hi - 1] == 0x09 { hi -= 1 }
+            if let eq = (lo..<hi).first(where: { bytes[$0] == UInt8(ascii: "=") }),
+               eq - lo == name.count, (0..<name.count).allSatisfy({ bytes[lo + $0] == name[$0] }) {
+                var v = (eq + 1)..<hi
+                if v.count >= 2, bytes[v.lowerBound] == 0x22, bytes[v.upperBound - 1] == 0x22 {
+                    v = (v.lowerBound + 1)..<(v.upperBound - 1)
+                }
+                out.append(v)
+            }
+            start = end + 1
+        }
+        return out
+    }
+
+    /// Values of query parameters named `name` (raw, not percent-decoded: a
+    /// JWS needs no escaping, and an escaped one fails strict decoding).
+    private func queryValues(_ bytes: UnsafeRawBufferPointer, _ target: Range<Int>, named name: [UInt8]) -> [Range<Int>] {
+        guard let question = target.first(where: { bytes[$0] == UInt8(ascii: "?") }) else { return [] }
+        var end = target.upperBound
+        if let hash = ((question + 1)..<target.upperBound).first(where: { bytes[$0] == UInt8(ascii: "#") }) { end = hash }
+        var out: [Range<Int>] = []
+        var start = question + 1
+        while start <= end {
+            var stop = start
+            while stop < end, bytes[stop] != UInt8(ascii: "&") { stop += 1 }
+            if stop - start > name.count, bytes[start + name.count] == UInt8(ascii: "="),
+               (0..<name.count).allSatisfy({ bytes[start + $0] == name[$0] }) {
+                out.append((start + name.count + 1)..<stop)
+            }
+            start = stop + 1
+        }
+        return out
+    }
+}

@@ -1,0 +1,30 @@
+/// Builds compact JWS tokens (RFC 7515 §7.1) for minted and refreshed
+/// tokens. Output is deterministic: the header is always
+/// `{"alg":..,"kid":..,"typ":"JWT"}` in that order, claims serialise in
+/// their insertion order, and every `SigningKey` signs deterministically, so
+/// the same claims and key give byte-identical tokens on every instance.
+public struct TokenSigner: Sendable {
+    public let key: SigningKey
+
+    public init(key: SigningKey) { self.key = key }
+
+    /// The compact token for `claims`, as ASCII bytes.
+    public func sign(claims: JSONObject) throws(OpenSSLError) -> [UInt8] {
+        var header = JSONObject()
+        header["alg"] = .string(key.algorithm.name)
+        if let kid = key.kid { header["kid"] = .string(kid) }
+        header["typ"] = .string("JWT")
+        var token = Base64URL.encode(JSONSerializer.serialize(header))
+        token.append(UInt8(ascii: "."))
+        let claimBytes = JSONSerializer.serialize(claims)
+        claimBytes.withUnsafeBytes { Base64URL.encode($0, appendingTo: &token) }
+        let signature = try key.sign(token)
+        token.append(UInt8(ascii: "."))
+        signature.withUnsafeBytes { Base64URL.encode($0, appendingTo: &token) }
+        return token
+    }
+
+    public func signToString(claims: JSONObject) throws(OpenSSLError) -> String {
+        String(decoding: try sign(claims: claims), as: UTF8.self)
+    }
+}

@@ -1,3 +1,0 @@
-import Testing
-@testable import GatewayAuth
-@Test func moduleLoads() { #expect(Bool(true)) }

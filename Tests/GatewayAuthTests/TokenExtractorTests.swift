@@ -1,0 +1,79 @@
+import Testing
+import GatewayCore
+@testable import GatewayAuth
+
+@Suite struct TokenExtractorTests {
+    /// Builds a minimal request head with the given target and fields.
+    static func head(target: String = "/", _ fields: [(String, String, KnownField)]) -> HTTPHead {
+        var bytes = Array("GET \(target) HTTP/1.1\r\n".utf8)
+        let targetRange = 4..<(4 + target.utf8.count)
+        let startLine = 0..<(bytes.count - 2)
+        var parsed: [HTTPField] = []
+        for (name, value, known) in fields {
+            let lineStart = bytes.count
+            bytes += Array(name.utf8)
+            let nameRange = lineStart..<bytes.count
+            bytes += Array(": ".utf8)
+            let valueStart = bytes.count
+            bytes += Array(value.utf8)
+            let valueRange = valueStart..<bytes.count
+            bytes += [13, 10]
+            parsed.append(HTTPField(line: lineStart..<bytes.count, name: nameRange, value: valueRange, known: known))
+        }
+        bytes += [13, 10]
+        return HTTPHead(bytes: bytes, startLine: startLine, version: .http11, fields: parsed, method: 0..<3,
+                        target: targetRange, status: 0, framing: .none, keepAlive: true, expectContinue: false,
+                        isUpgrade: false, hostField: nil)
+    }
+
+    func token(_ extractor: TokenExtractor, _ head: HTTPHead) -> Result<String, AuthFailure> {
+        extractor.extract(from: head).map { String(decoding: head.bytes[$0], as: UTF8.self) }
+    }
+
+    @Test func bearerHeader() {
+        let e = TokenExtractor(sources: [.header])
+        #expect(token(e, Self.head([("Authorization", "Bearer a.b.c", .authorization)])) == .success("a.b.c"))
+        #expect(token(e, Self.head([("authorization", "bEaReR a.b.c", .authorization)])) == .success("a.b.c"))
+        #expect(token(e, Self.head([("Authorization", "Basic dXNlcjpwYXNz", .authorization)])) == .failure(.missingToken))
+        #expect(token(e, Self.head([])) == .failure(.missingToken))
+        #expect(token(e, Self.head([("Authorization", "Bearer", .authorization)])).isMalformedFailure)
+        #expect(token(e, Self.head([("Authorization", "Bearer  a.b.c", .authorization)])).isMalformedFailure)
+        #expect(token(e, Self.head([("Authorization", "Bearer a.b.c extra", .authorization)])).isMalformedFailure)
+        #expect(token(e, Self.head([("Authorization", "Bearerx a.b.c", .authorization)])) == .failure(.missingToken))
+    }
+
+    @Test func cookieAndQuery() {
+        let e = TokenExtractor(sources: [.cookie("jwt"), .query("access_token")])
+        #expect(token(e, Self.head([("Cookie", "a=1; jwt=x.y.z; b=2", .cookie)])) == .success("x.y.z"))
+        #expect(token(e, Self.head([("Cookie", "jwt=\"x.y.z\"", .cookie)])) == .success("x.y.z"))
+        #expect(token(e, Self.head([("Cookie", "xjwt=1;jwtx=2", .cookie)])) == .failure(.missingToken))
+        #expect(token(e, Self.head(target: "/p?a=1&access_token=q.r.s&b", [])) == .success("q.r.s"))
+        #expect(token(e, Self.head(target: "/p?access_tokenx=1&xaccess_token=2", [])) == .failure(.missingToken))
+        // Header not configured: ignored.
+        #expect(token(e, Self.head([("Authorization", "Bearer a.b.c", .authorization)])) == .failure(.missingToken))
+    }
+
+    @Test func sameTokenTwiceIsFineDifferentTokensAreNot() {
+        let e = TokenExtractor(sources: [.header, .cookie("jwt"), .query("t")])
+        let same = Self.head(target: "/?t=a.b.c", [("Authorization", "Bearer a.b.c", .authorization), ("Cookie", "jwt=a.b.c", .cookie)])
+        #expect(token(e, same) == .success("a.b.c"))
+        let different = Self.head(target: "/?t=a.b.d", [("Authorization", "Bearer a.b.c", .authorization)])
+        #expect(token(e, different).isMalformedFailure)
+        let twoHeaders = Self.head([("Authorization", "Bearer a.b.c", .authorization), ("Authorization", "Bearer x.y.z", .authorization)])
+        #expect(token(e, twoHeaders).isMalformedFailure)
+        let twoCookies = Self.head([("Cookie", "jwt=a.b.c; jwt=x.y.z", .cookie)])
+        #expect(token(e, twoCookies).isMalformedFailure)
+    }
+
+    @Test func emptyValueIsMalformed() {
+        let e = TokenExtractor(sources: [.cookie("jwt")])
+        #expect(token(e, Self.head([("Cookie", "jwt=", .cookie)])).isMalformedFailure)
+    }
+}
+
+extension Result where Failure == AuthFailure {
+    var isMalformedFailure: Bool {
+        if case .failure(let f) = self { return f.isMalformed }
+        return false
+    }
+}
