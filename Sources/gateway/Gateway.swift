@@ -1,4 +1,5 @@
 import ArgumentParser
+import GatewayAuth
 import GatewayCore
 import GatewayProxy
 #if canImport(Glibc)
@@ -39,10 +40,13 @@ enum ConfigLoading {
 
     static var cores: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
-    /// Loads the file or prints `file:line: message` lines and exits 1.
-    static func load(_ path: String) throws -> GatewayConfig {
+    /// Loads the file and every key it names, or prints `file:line: message`
+    /// lines and exits 1.
+    static func load(_ path: String) throws -> (GatewayConfig, KeySet.LoadResult) {
         do {
-            return try ConfigLoader.load(path: path, environment: environment, coreCount: cores)
+            let config = try ConfigLoader.load(path: path, environment: environment, coreCount: cores)
+            let keys = try KeyLoading.load(config, environment: environment)
+            return (config, keys)
         } catch {
             printError("\(error)")
             throw ExitCode(1)
@@ -61,10 +65,10 @@ struct Run: ParsableCommand {
     @OptionGroup var options: ConfigOption
 
     func run() throws {
-        let config = try ConfigLoading.load(options.config)
+        let (config, keys) = try ConfigLoading.load(options.config)
         let status: Int32
         do {
-            let server = try GatewayServer(config: config, configPath: options.config,
+            let server = try GatewayServer(config: config, keys: keys, configPath: options.config,
                                            environment: ConfigLoading.environment)
             status = try server.run()
         } catch {
@@ -80,8 +84,11 @@ struct Check: ParsableCommand {
     @OptionGroup var options: ConfigOption
 
     func run() throws {
-        let config = try ConfigLoading.load(options.config)
+        let (config, keys) = try ConfigLoading.load(options.config)
         print(config.summary())
+        for w in keys.warnings { print("warning: \(config.sourcePath):\(w.line): \(w.source): \(w.message)") }
+        let pending = keys.pendingURLs.count
+        print("keys loaded: \(keys.keySet.count)" + (pending > 0 ? " (+\(pending) JWKS URL(s), fetched at start)" : ""))
         print("configuration OK")
     }
 }

@@ -1,4 +1,5 @@
 import CLibevent
+import GatewayAuth
 import GatewayCore
 import Synchronization
 
@@ -124,7 +125,7 @@ final class AdminServer: @unchecked Sendable {  // unchecked: loop-confined exce
             return Answer(status: 404, contentType: "application/json", body: Array("{\"error\":\"not_found\"}\n".utf8))
         }
         let expected = Array(("Bearer " + secret).utf8)
-        guard let given = authorization, ConstantTime.equal(given, expected) else {
+        guard let given = authorization, ConstantTime.equals(given, expected) else {
             return Answer(status: 401, contentType: "application/json", body: Array("{\"error\":\"unauthorized\"}\n".utf8),
                           headers: [("WWW-Authenticate", "Bearer realm=\"gateway-admin\"")])
         }
@@ -135,21 +136,6 @@ final class AdminServer: @unchecked Sendable {  // unchecked: loop-confined exce
 
 /// When a worker last answered (loop ms); written by that worker.
 final class Heartbeat: Sendable { let last = Atomic<Int64>(0) }
-
-/// Comparison whose time does not depend on where the inputs differ.
-enum ConstantTime {
-    static func equal(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        // Length is not secret (the attacker chose theirs); the content is.
-        var diff = UInt8(a.count == b.count ? 0 : 1)
-        let n = max(a.count, b.count)
-        for i in 0..<n {
-            let x = i < a.count ? a[i] : 0
-            let y = i < b.count ? b[i] : 0
-            diff |= x ^ y
-        }
-        return diff == 0
-    }
-}
 
 /// One admin client connection: keep-alive, one request at a time, no bodies.
 final class AdminConnection: BufferedSocketDelegate {

@@ -1,31 +1,70 @@
+import GatewayAuth
 import GatewayCore
 
 /// The request phase that decides who gets in (SPEC §5). Runs after routing
-/// and before anything is sent upstream; a rejection is answered here.
+/// and before anything is sent upstream; a rejection is answered here, so a
+/// rejected request never reaches the upstream.
 ///
-/// Token verification arrives with GatewayAuth; until then a route that
-/// needs a token can only say so (401 `missing_token`), and a token on an
-/// optional route cannot be checked, so it is refused rather than trusted.
-struct AuthPhase {
+/// The token is found by `TokenExtractor` (header, cookie, query in the
+/// configured order), verified by `JWTVerifier` (GatewayAuth/JWTVerifier.swift)
+/// with this worker's `VerifiedTokenCache` in front, so a token seen before
+/// costs a lookup, not a signature check.
+enum AuthPhase {
     enum Decision {
-        /// `label` is the access-log `auth` value.
-        case pass(label: AuthResultLabel)
-        case reject(status: Int, error: String, description: String, label: AuthResultLabel)
+        /// Let the request through; `token` is nil on `auth = "none"` and on an
+        /// optional route without a token.
+        case pass(AuthResultLabel, VerifiedToken?)
+        case reject(AuthFailure)
     }
 
-    static func decide(head: HTTPHead, route: RouteConfig) -> Decision {
-        if route.auth == .none { return .pass(label: .none) }
-        let hasToken = head.fields.contains { $0.known == .authorization }
-        if !hasToken {
-            if route.auth == .optional { return .pass(label: .none) }
-            return .reject(status: 401, error: "missing_token", description: "no bearer token", label: .missing)
+    static func decide(head: HTTPHead, route: RouteConfig, runtime: RuntimeConfig,
+                       cache: VerifiedTokenCache, nowSeconds: Int64) -> Decision {
+        if route.auth == .none { return .pass(.none, nil) }
+        switch runtime.extractor.extract(from: head) {
+        case .failure(.missingToken):
+            return route.auth == .optional ? .pass(.none, nil) : .reject(.missingToken)
+        case .failure(let failure):
+            return .reject(failure)
+        case .success(let range):
+            let result = head.bytes.withUnsafeBytes { raw in
+                runtime.verifier.verify(UnsafeRawBufferPointer(rebasing: raw[range]), scopes: route.scopes,
+                                        now: nowSeconds, cache: cache)
+            }
+            switch result {
+            case .success(let token):
+                // Revocation (SPEC §7) is checked here against the worker's
+                // local view, with no I/O, once the store exists.
+                return .pass(.ok, token)
+            case .failure(let failure):
+                return .reject(failure)
+            }
         }
-        return .reject(status: 401, error: "invalid_token", description: "token verification unavailable", label: .invalid)
     }
 
-    /// RFC 6750 §3 header value for a rejection.
-    static func wwwAuthenticate(error: String, description: String) -> String {
-        if error == "missing_token" { return "Bearer realm=\"gateway\"" }
-        return "Bearer realm=\"gateway\", error=\"invalid_token\", error_description=\"\(description)\""
+    /// The access-log `auth` value and metric label for a failure.
+    static func label(_ failure: AuthFailure) -> AuthResultLabel {
+        switch failure {
+        case .missingToken: return .missing
+        case .expired: return .expired
+        case .revoked: return .revoked
+        case .insufficientScope: return .forbidden
+        default: return .invalid
+        }
+    }
+
+    /// `forward_claims` headers from a verified token. Strings go as they
+    /// are; other JSON values in their compact JSON form. Control bytes never
+    /// reach a header: the writer replaces them.
+    static func claimHeaders(_ token: VerifiedToken, runtime: RuntimeConfig) -> [(name: [UInt8], value: [UInt8])] {
+        var out: [(name: [UInt8], value: [UInt8])] = []
+        for (claim, header) in runtime.forwardClaims {
+            guard let value = token.claims[claim] else { continue }
+            switch value {
+            case .string(let s): out.append((header, Array(s.utf8)))
+            case .null: continue
+            default: out.append((header, JSONSerializer.serialize(value)))
+            }
+        }
+        return out
     }
 }

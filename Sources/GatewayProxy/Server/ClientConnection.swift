@@ -1,4 +1,5 @@
 import CLibevent
+import GatewayAuth
 import GatewayCore
 
 /// One client TCP connection and the exchanges (request/response pairs) it
@@ -77,6 +78,8 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     private var bytesIn: UInt64 = 0
     private var bytesOut: UInt64 = 0
     private var authLabel = AuthResultLabel.none
+    /// The verified token of this exchange, if any.
+    private var token: VerifiedToken?
     private var requestID: [UInt8] = []
     private var upstreamName: String = "-"
 
@@ -177,6 +180,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         requestID = existingRequestID(head) ?? worker.nextRequestID()
         routeIndex = nil
         authLabel = .none
+        token = nil
         upstreamName = "-"
         attempts = 0
         triedServer = nil
@@ -219,14 +223,15 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
             return
         }
 
-        switch AuthPhase.decide(head: head, route: route) {
-        case .pass(let label):
+        switch AuthPhase.decide(head: head, route: route, runtime: runtime, cache: worker.tokenCache,
+                                nowSeconds: worker.loop.nowMs() / 1000) {
+        case .pass(let label, let token):
             authLabel = label
-        case .reject(let status, let error, let description, let label):
-            authLabel = label
-            let challenge = AuthPhase.wwwAuthenticate(error: error, description: description)
-            answer(status: status, error: error, description: description,
-                   headers: [("WWW-Authenticate", challenge)], close: !bodyIsDone)
+            self.token = token
+        case .reject(let failure):
+            authLabel = AuthPhase.label(failure)
+            answer(status: failure.httpStatus, error: failure.errorCode, description: failure.description,
+                   headers: [("WWW-Authenticate", failure.wwwAuthenticate)], close: !bodyIsDone)
             return
         }
 
@@ -260,6 +265,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         options.forwardedProto = proto
         options.forwardedHost = head.hostField.map { Array(head.bytes[head.fields[$0].value]) } ?? []
         options.requestID = requestID
+        if let token { options.extraFields = AuthPhase.claimHeaders(token, runtime: runtime) }
         upstreamHead.removeAll(keepingCapacity: true)
         HeadWriter.writeUpstreamRequest(head, into: &upstreamHead, options: options)
     }
@@ -655,7 +661,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         worker.logRequest(AccessLogEntry(
             startUs: startUs, client: peerString, head: request,
             route: routeIndex.map { runtime.routeNames[$0] } ?? "-", status: status, upstream: upstreamName,
-            durationUs: duration, bytesIn: bytesIn, bytesOut: bytesOut, auth: authLabel, sub: nil,
+            durationUs: duration, bytesIn: bytesIn, bytesOut: bytesOut, auth: authLabel, sub: token?.sub,
             requestID: requestID))
     }
 

@@ -1,4 +1,5 @@
 import CLibevent
+public import GatewayAuth
 public import GatewayCore
 import Synchronization
 
@@ -22,11 +23,13 @@ public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thre
     private var stopping = false
 
     /// Loads and checks the configuration; nothing is started yet.
-    public init(config: GatewayConfig, configPath: String, environment: [String: String]) throws {
+    public init(config: GatewayConfig, keys: KeySet.LoadResult, configPath: String,
+                environment: [String: String]) throws {
         self.configPath = configPath
         self.environment = environment
         loop = try EventLoop()
-        runtime = try RuntimeConfig(config: config, generation: 1, registry: registry)
+        for w in keys.warnings { OpsLog.warning("\(config.sourcePath):\(w.line): \(w.source): \(w.message)") }
+        runtime = try RuntimeConfig(config: config, keys: keys.keySet, generation: 1, registry: registry)
         logSink = LogSink(fd: 1)
     }
 
@@ -105,9 +108,11 @@ public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thre
     /// SIGHUP: load the file again; on any error keep serving the old config.
     private func reload() {
         let next: GatewayConfig
+        let keys: KeySet.LoadResult
         do {
             next = try ConfigLoader.load(path: configPath, environment: environment,
                                          coreCount: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+            keys = try KeyLoading.load(next, environment: environment)
         } catch {
             processMetrics.countConfigReload(succeeded: false)
             OpsLog.error("reload refused, old configuration keeps serving:\n\(error)")
@@ -120,7 +125,8 @@ public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thre
         }
         let fresh: RuntimeConfig
         do {
-            fresh = try RuntimeConfig(config: next, generation: runtime.generation + 1, registry: registry)
+            fresh = try RuntimeConfig(config: next, keys: keys.keySet, generation: runtime.generation + 1,
+                                      registry: registry)
         } catch {
             processMetrics.countConfigReload(succeeded: false)
             OpsLog.error("reload refused, old configuration keeps serving: \(error)")

@@ -1,3 +1,4 @@
+import GatewayAuth
 import GatewayCore
 
 /// Everything the request path needs from one loaded configuration,
@@ -14,14 +15,23 @@ final class RuntimeConfig: Sendable {
     let upstreams: [UpstreamGroup]
     /// Client-sent copies of these are removed before forwarding (forward_claims).
     let removeRequestFields: [[UInt8]]
+    /// Claim name -> header to set from the verified token.
+    let forwardClaims: [(claim: String, header: [UInt8])]
+    let keys: KeySet
+    let verifier: JWTVerifier
+    let extractor: TokenExtractor
     /// Host names the routes are configured for, lower-case, without port:
     /// absolute-form targets may name these.
     let ownHosts: Set<String>
     /// Removed from every upstream response before it reaches the client.
     let removeResponseFields: [[UInt8]]
 
-    init(config: GatewayConfig, generation: Int, registry: ServerRegistry) throws(RuntimeError) {
+    init(config: GatewayConfig, keys: KeySet, generation: Int, registry: ServerRegistry) throws(RuntimeError) {
         self.config = config
+        self.keys = keys
+        verifier = JWTVerifier(keys: keys, tokens: config.tokens)
+        extractor = TokenExtractor(sources: config.tokens.sources)
+        forwardClaims = config.tokens.forwardClaims.map { ($0.claim, Array($0.header.utf8)) }
         self.generation = generation
         router = Router(routes: config.routes)
         var groups: [String: UpstreamGroup] = [:]

@@ -1,4 +1,5 @@
 import CLibevent
+import GatewayAuth
 import GatewayCore
 import Synchronization
 
@@ -41,6 +42,9 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
     private var bindings: [Binding] = []
     private var connections: [ObjectIdentifier: ClientConnection] = [:]
     private(set) var draining = false
+    /// Tokens that verified recently: a repeat skips the signature check.
+    /// Emptied whenever a reload brings a new key set.
+    let tokenCache = VerifiedTokenCache(capacity: 4096)
     /// Reusable buffer for heads written on this thread.
     var scratch: [UInt8] = []
     /// Round-robin cursor per upstream group index.
@@ -174,6 +178,7 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
         }
         self.runtime = runtime
         accessLog = runtime.config.server.accessLog
+        tokenCache.clear()
     }
 
     /// Stop accepting, close idle connections, let busy ones finish.
