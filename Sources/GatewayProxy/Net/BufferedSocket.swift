@@ -137,6 +137,26 @@ final class BufferedSocket {
         _ = evbuffer_add(out, text.utf8Start, text.utf8CodeUnitCount)
     }
 
+    /// Writes a chunk-size line ("1a2b\r\n") for re-framing, from a stack
+    /// buffer: one per chunk, so no heap allocation.
+    func writeChunkHeader(_ size: Int) {
+        guard let out = output else { return }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 18) { buf in
+            var v = UInt64(max(0, size))
+            var digits = 0
+            repeat { digits += 1; v >>= 4 } while v != 0
+            v = UInt64(max(0, size))
+            for i in stride(from: digits - 1, through: 0, by: -1) {
+                let d = UInt8(v & 0xF)
+                buf[i] = d < 10 ? 0x30 + d : 0x61 + d - 10
+                v >>= 4
+            }
+            buf[digits] = 0x0D
+            buf[digits + 1] = 0x0A
+            _ = evbuffer_add(out, buf.baseAddress, digits + 2)
+        }
+    }
+
     /// Moves up to `count` bytes from this socket's input to `other`'s output
     /// without copying (evbuffer chains change owner). Returns bytes moved.
     @discardableResult

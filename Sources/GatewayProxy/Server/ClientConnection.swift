@@ -280,7 +280,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         }
         attempts += 1
         triedServer = server.id
-        upstreamName = server.spec.description
+        upstreamName = server.name
         let fresh = attempts > 1
         guard let c = fresh ? worker.pool.connectNew(server, owner: self) : worker.pool.acquire(server, owner: self) else {
             worker.metrics.countUpstreamError(upstream: group.index, kind: .connect)
@@ -405,9 +405,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
                 switch step {
                 case .data(let offset, let count, _):
                     socket.drainInput(offset)
-                    var h: [UInt8] = []
-                    ChunkedDecoder.encodeChunkHeader(count, into: &h)
-                    up.socket.write(h.withUnsafeBytes { $0 })
+                    up.socket.writeChunkHeader(count)
                     socket.moveInput(to: up.socket, count: count)
                     up.socket.write("\r\n")
                     requestBodyBytes += UInt64(count)
@@ -543,12 +541,14 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         }
         if !bodyIsDone { keepAlive = false }  // answered before the upload ended
         options.keepAlive = keepAlive
-        var out = worker.scratch
+        // Borrow the worker's buffer (swap, so no copy-on-write copy).
+        var out: [UInt8] = []
+        swap(&out, &worker.scratch)
         out.removeAll(keepingCapacity: true)
         HeadWriter.writeClientResponse(head, into: &out, options: options)
         socket.write(out.withUnsafeBytes { $0 })
         bytesOut += UInt64(out.count)
-        worker.scratch = out
+        swap(&out, &worker.scratch)
         if case .done = response {
             responseComplete()
         } else {
@@ -607,12 +607,10 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     private func writeResponseData(from up: UpstreamConnection, count: Int) {
         guard count > 0 else { return }
         if chunkedToClient {
-            var h: [UInt8] = []
-            ChunkedDecoder.encodeChunkHeader(count, into: &h)
-            socket.write(h.withUnsafeBytes { $0 })
+            socket.writeChunkHeader(count)
             up.socket.moveInput(to: socket, count: count)
             socket.write("\r\n")
-            bytesOut += UInt64(h.count + count + 2)
+            bytesOut += UInt64(count + 4 + max(1, (Int.bitWidth - count.leadingZeroBitCount + 3) / 4))
         } else {
             up.socket.moveInput(to: socket, count: count)
             bytesOut += UInt64(count)
@@ -699,13 +697,14 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         body += "}\n"
         var hs = headers
         hs.append(("Content-Type", "application/json"))
-        var out = worker.scratch
+        var out: [UInt8] = []
+        swap(&out, &worker.scratch)
         out.removeAll(keepingCapacity: true)
         HeadWriter.writeSimpleResponse(status: status, reason: HeadWriter.reasonPhrase(for: status), headers: hs,
                                        body: Array(body.utf8), keepAlive: !shouldClose, into: &out)
         socket.write(out.withUnsafeBytes { $0 })
         bytesOut += UInt64(out.count)
-        worker.scratch = out
+        swap(&out, &worker.scratch)
         responseStarted = true
         if request == nil {
             // The head never parsed: nothing to log per request, but count it.

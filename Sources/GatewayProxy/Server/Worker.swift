@@ -151,13 +151,14 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
     func nextRequestID() -> [UInt8] {
         requestCounter &+= 1
         var v = requestIDPrefix ^ (UInt64(index) << 56) ^ (requestCounter &* 0x9E37_79B9_7F4A_7C15)
-        var out = [UInt8](repeating: 0, count: 16)
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        for i in stride(from: 15, through: 0, by: -1) {
-            out[i] = hex[Int(v & 0xF)]
-            v >>= 4
+        return [UInt8](unsafeUninitializedCapacity: 16) { buf, n in
+            for i in stride(from: 15, through: 0, by: -1) {
+                let d = UInt8(v & 0xF)
+                buf[i] = d < 10 ? 0x30 + d : 0x61 + d - 10
+                v >>= 4
+            }
+            n = 16
         }
-        return out
     }
 
     func logRequest(_ entry: AccessLogEntry) {

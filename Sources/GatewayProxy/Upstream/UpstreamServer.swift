@@ -11,9 +11,12 @@ final class UpstreamServer: Sendable {
     /// Stable across reloads for the same address: indexes per-worker pools.
     let id: Int
     let health: ServerHealth
+    /// "host:port", for logs; made once, not per request.
+    let name: String
 
     init(spec: SocketAddressSpec, address: SocketAddress, id: Int, health: ServerHealth) {
         self.spec = spec; self.address = address; self.id = id; self.health = health
+        name = spec.description
     }
 }
 
