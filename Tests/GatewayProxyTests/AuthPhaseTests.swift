@@ -1,0 +1,136 @@
+import Testing
+@testable import GatewayAuth
+@testable import GatewayCore
+@testable import GatewayProxy
+
+/// The request phase that decides who gets in, on a real config, real keys
+/// and real parsed heads.
+@Suite struct AuthPhaseTests {
+    static let secret = Array("0123456789abcdef0123456789abcdef".utf8)
+    static let now: Int64 = 1_800_000_000
+
+    static let configText = """
+        [upstreams.app]
+        servers = ["127.0.0.1:9000"]
+        [[routes]]
+        prefix = "/open/"
+        upstream = "app"
+        auth = "none"
+        [[routes]]
+        prefix = "/maybe/"
+        upstream = "app"
+        auth = "optional"
+        [[routes]]
+        prefix = "/admin/"
+        upstream = "app"
+        scopes = ["admin"]
+        [[routes]]
+        prefix = "/"
+        upstream = "app"
+        [tokens]
+        issuers = ["https://issuer.test"]
+        audiences = ["api"]
+        forward_claims = { sub = "X-Auth-Subject", roles = "X-Auth-Roles" }
+        [[keys]]
+        kid = "k1"
+        alg = "HS256"
+        secret_env = "TEST_SECRET"
+        """
+
+    let runtime: RuntimeConfig
+    let signer: TokenSigner
+
+    init() throws {
+        let env = ["TEST_SECRET": String(decoding: Self.secret, as: UTF8.self)]
+        let config = try ConfigLoader.parse(text: Self.configText, path: "/tmp/test.conf", environment: env,
+                                            coreCount: 1, fileExists: { _ in true })
+        let keys = try KeyLoading.load(config, environment: env)
+        runtime = try RuntimeConfig(config: config, keys: keys.keySet, generation: 1, registry: ServerRegistry())
+        signer = TokenSigner(key: try SigningKey.hmac(secret: Self.secret, algorithm: .hs256, kid: "k1"))
+    }
+
+    func token(exp: Int64 = now + 600, extra: KeyValuePairs<String, JSONValue> = [:]) throws -> String {
+        var claims = JSONObject(["iss": .string("https://issuer.test"), "aud": .string("api"),
+                                 "sub": .string("alice"), "exp": .int(exp)])
+        for (k, v) in extra { claims[k] = v }
+        return try signer.signToString(claims: claims)
+    }
+
+    func head(_ path: String, authorization: String? = nil) throws -> HTTPHead {
+        var text = "GET \(path) HTTP/1.1\r\nHost: gw.test\r\n"
+        if let authorization { text += "Authorization: \(authorization)\r\n" }
+        text += "\r\n"
+        var parser = HTTPHeadParser(kind: .request, maxHeadBytes: 16384)
+        let step = Array(text.utf8).withUnsafeBytes { parser.parse($0) }
+        guard case .complete(let h, _) = step else { throw TestFailure.unparsed }
+        return h
+    }
+
+    enum TestFailure: Error { case unparsed }
+
+    func decide(_ path: String, authorization: String? = nil, now: Int64 = now) throws -> AuthPhase.Decision {
+        let h = try head(path, authorization: authorization)
+        let routeIndex = try #require(h.bytes.withUnsafeBytes { raw in
+            runtime.router.route(path: PathPart.of(UnsafeRawBufferPointer(rebasing: raw[h.target])), host: nil)
+        })
+        return AuthPhase.decide(head: h, route: runtime.config.routes[routeIndex], runtime: runtime,
+                                cache: VerifiedTokenCache(capacity: 16), nowSeconds: now)
+    }
+
+    @Test func openRouteNeedsNoToken() throws {
+        guard case .pass(.none, nil) = try decide("/open/x") else { Issue.record("expected pass"); return }
+    }
+
+    @Test func requiredRouteWithoutTokenIsMissing() throws {
+        guard case .reject(let f) = try decide("/x") else { Issue.record("expected reject"); return }
+        #expect(f == .missingToken)
+        #expect(AuthPhase.label(f) == .missing)
+    }
+
+    @Test func optionalRouteWithoutTokenPasses() throws {
+        guard case .pass(.none, nil) = try decide("/maybe/x") else { Issue.record("expected pass"); return }
+    }
+
+    @Test func optionalRouteWithBadTokenIsRefused() throws {
+        guard case .reject(let f) = try decide("/maybe/x", authorization: "Bearer a.b.c") else {
+            Issue.record("expected reject"); return
+        }
+        #expect(f.errorCode == "invalid_token")
+    }
+
+    @Test func validTokenPassesAndForwardsClaims() throws {
+        let t = try token(extra: ["roles": .array([.string("a"), .string("b")])])
+        guard case .pass(.ok, let verified?) = try decide("/x", authorization: "Bearer \(t)") else {
+            Issue.record("expected pass"); return
+        }
+        #expect(verified.sub == "alice")
+        let headers = AuthPhase.claimHeaders(verified, runtime: runtime)
+        #expect(headers.map { String(decoding: $0.name, as: UTF8.self) } == ["X-Auth-Subject", "X-Auth-Roles"])
+        #expect(headers.map { String(decoding: $0.value, as: UTF8.self) } == ["alice", "[\"a\",\"b\"]"])
+    }
+
+    @Test func expiredTokenIsLabelledExpired() throws {
+        let t = try token(exp: Self.now - 3600)
+        guard case .reject(let f) = try decide("/x", authorization: "Bearer \(t)") else {
+            Issue.record("expected reject"); return
+        }
+        #expect(f == .expired)
+        #expect(AuthPhase.label(f) == .expired)
+    }
+
+    @Test func missingScopeIsForbidden() throws {
+        let t = try token()
+        guard case .reject(let f) = try decide("/admin/x", authorization: "Bearer \(t)") else {
+            Issue.record("expected reject"); return
+        }
+        #expect(f.httpStatus == 403)
+        #expect(AuthPhase.label(f) == .forbidden)
+    }
+
+    @Test func scopePresentPasses() throws {
+        let t = try token(extra: ["scope": .string("read admin")])
+        guard case .pass(.ok, _) = try decide("/admin/x", authorization: "Bearer \(t)") else {
+            Issue.record("expected pass"); return
+        }
+    }
+}
