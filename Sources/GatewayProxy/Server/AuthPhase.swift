@@ -12,8 +12,9 @@ import GatewayCore
 enum AuthPhase {
     enum Decision {
         /// Let the request through; `token` is nil on `auth = "none"` and on an
-        /// optional route without a token.
-        case pass(AuthResultLabel, VerifiedToken?)
+        /// optional route without a token. `range` is where the token sits
+        /// in the head's bytes (the refresh phase reissues from it).
+        case pass(AuthResultLabel, VerifiedToken?, range: Range<Int>? = nil)
         case reject(AuthFailure)
     }
 
@@ -34,7 +35,7 @@ enum AuthPhase {
             case .success(let token):
                 // Revocation (SPEC §7) is checked here against the worker's
                 // local view, with no I/O, once the store exists.
-                return .pass(.ok, token)
+                return .pass(.ok, token, range: range)
             case .failure(let failure):
                 return .reject(failure)
             }

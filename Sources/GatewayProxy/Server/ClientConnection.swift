@@ -80,6 +80,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     private var authLabel = AuthResultLabel.none
     /// The verified token of this exchange, if any.
     private var token: VerifiedToken?
+    private var tokenRange: Range<Int>?
     private var requestID: [UInt8] = []
     private var upstreamName: String = "-"
 
@@ -181,6 +182,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         routeIndex = nil
         authLabel = .none
         token = nil
+        tokenRange = nil
         upstreamName = "-"
         attempts = 0
         triedServer = nil
@@ -225,9 +227,10 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
 
         switch AuthPhase.decide(head: head, route: route, runtime: runtime, cache: worker.tokenCache,
                                 nowSeconds: worker.loop.nowMs() / 1000) {
-        case .pass(let label, let token):
+        case .pass(let label, let token, let range):
             authLabel = label
             self.token = token
+            tokenRange = range
         case .reject(let failure):
             authLabel = AuthPhase.label(failure)
             answer(status: failure.httpStatus, error: failure.errorCode, description: failure.description,
@@ -541,6 +544,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         }
         if !bodyIsDone { keepAlive = false }  // answered before the upload ended
         options.keepAlive = keepAlive
+        refreshPhase(response: head, request: request, options: &options)
         // Borrow the worker's buffer (swap, so no copy-on-write copy).
         var out: [UInt8] = []
         swap(&out, &worker.scratch)
@@ -557,6 +561,63 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     }
 
     private var keepAliveUpstream = true
+
+    // MARK: - Phase 5b: transparent refresh (SPEC §6)
+
+    /// Adds a freshly signed token to the response when the request's token
+    /// is inside the refresh window (or the upstream asked for a claim
+    /// update). Never on 401/403: the upstream just refused this token.
+    /// Deterministic signing plus the per-worker cache give every request
+    /// that carries the same old token in one 30 s quantum the same new one.
+    private func refreshPhase(response head: HTTPHead, request: HTTPHead, options: inout ClientResponseOptions) {
+        guard let token, let range = tokenRange, let reissuer = runtime.reissuer,
+              head.status != 401, head.status != 403, let routeIndex else { return }
+        var updates: JSONObject?
+        if runtime.config.routes[routeIndex].claimUpdates,
+           let i = head.fields.firstIndex(where: { Self.isUpdateClaimsField(head, $0) }) {
+            switch TokenReissuer.parseClaimUpdates(head.bytes[head.fields[i].value]) {
+            case .success(let object): updates = object
+            case .failure(let error):
+                worker.metrics.countRefresh(.error)
+                OpsLog.warning("route \(runtime.routeNames[routeIndex]): ignoring malformed Gateway-Update-Claims: \(error)")
+            }
+        }
+        let now = worker.loop.nowMs() / 1000
+        switch RefreshPolicy.decide(token: token, config: runtime.config.refresh, canSign: true, now: now,
+                                    forced: updates != nil) {
+        case .keep:
+            return
+        case .cappedAge:
+            worker.metrics.countRefresh(.cappedAge)
+            return
+        case .cappedCount:
+            worker.metrics.countRefresh(.cappedCount)
+            return
+        case .reissue:
+            break
+        }
+        do {
+            let fresh = try request.bytes.withUnsafeBytes { raw in
+                try reissuer.reissue(old: UnsafeRawBufferPointer(rebasing: raw[range]), verified: token,
+                                     updates: updates, now: now, cache: worker.reissueCache)
+            }
+            options.extraFields.append((runtime.refreshHeader, fresh))
+            options.exposeHeader = runtime.refreshHeader
+            authLabel = .refreshed
+            worker.metrics.countRefresh(updates != nil ? .claimsUpdated : .issued)
+        } catch {
+            worker.metrics.countRefresh(.error)
+            OpsLog.error("refresh failed: \(error)")
+        }
+    }
+
+    private static let updateClaimsName = Array("gateway-update-claims".utf8)
+
+    private static func isUpdateClaimsField(_ head: HTTPHead, _ field: HTTPField) -> Bool {
+        let name = head.bytes[field.name]
+        guard name.count == updateClaimsName.count else { return false }
+        return zip(name, updateClaimsName).allSatisfy { a, b in (a | 0x20) == b || a == b }
+    }
 
     // MARK: - Stream the response body
 

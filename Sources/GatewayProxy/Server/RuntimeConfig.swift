@@ -20,6 +20,11 @@ final class RuntimeConfig: Sendable {
     let keys: KeySet
     let verifier: JWTVerifier
     let extractor: TokenExtractor
+    /// Signs refreshed tokens (SPEC §6); nil when refresh is off or no
+    /// signing key is configured.
+    let reissuer: TokenReissuer?
+    /// `refresh.header`, as bytes for the response writer.
+    let refreshHeader: [UInt8]
     /// Host names the routes are configured for, lower-case, without port:
     /// absolute-form targets may name these.
     let ownHosts: Set<String>
@@ -31,6 +36,16 @@ final class RuntimeConfig: Sendable {
         self.keys = keys
         verifier = JWTVerifier(keys: keys, tokens: config.tokens)
         extractor = TokenExtractor(sources: config.tokens.sources)
+        refreshHeader = Array(config.refresh.header.utf8)
+        if config.refresh.enabled, let kid = config.refresh.signingKey, let key = keys.signingKey(kid: kid) {
+            do {
+                reissuer = try TokenReissuer(signingKey: key, config: config.refresh)
+            } catch {
+                throw .address("refresh.signing_key \(kid): \(error)")
+            }
+        } else {
+            reissuer = nil
+        }
         forwardClaims = config.tokens.forwardClaims.map { ($0.claim, Array($0.header.utf8)) }
         self.generation = generation
         router = Router(routes: config.routes)

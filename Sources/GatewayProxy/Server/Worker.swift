@@ -45,6 +45,9 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
     /// Tokens that verified recently: a repeat skips the signature check.
     /// Emptied whenever a reload brings a new key set.
     let tokenCache = VerifiedTokenCache(capacity: 4096)
+    /// Old token -> its refreshed successor within the current 30 s
+    /// quantum, so a page that keeps sending its old token costs a lookup.
+    let reissueCache = ReissueCache(capacity: 1024)
     /// Reusable buffer for heads written on this thread.
     var scratch: [UInt8] = []
     /// Round-robin cursor per upstream group index.
@@ -180,6 +183,7 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
         self.runtime = runtime
         accessLog = runtime.config.server.accessLog
         tokenCache.clear()
+        reissueCache.clear()
     }
 
     /// Stop accepting, close idle connections, let busy ones finish.
