@@ -40,6 +40,9 @@ let package = Package(
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: strict),
 
+        // Fuzz driver for the HTTP parser (scripts/fuzz-parser.sh); replays files when built normally.
+        .executableTarget(name: "ParserFuzz", dependencies: ["GatewayCore"], swiftSettings: strict),
+
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"], swiftSettings: strict),
         .testTarget(name: "GatewayAuthTests", dependencies: ["GatewayAuth", "GatewayCore"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
