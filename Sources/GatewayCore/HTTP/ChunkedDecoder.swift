@@ -55,6 +55,11 @@ public struct ChunkedDecoder: Sendable {
     public var isFinished: Bool { if case .done = state { return true } else { return false } }
 
     public mutating func next(_ input: UnsafeRawBufferPointer) -> ChunkStep {
+        switch state {
+        case .done: return .end(consumed: 0)
+        case .failed: return .failed(failure)
+        default: break
+        }
         let n = input.count
         var i = 0
         while i < n {
@@ -75,11 +80,7 @@ public struct ChunkedDecoder: Sendable {
                 return .failed(e)
             }
         }
-        switch state {
-        case .failed: return .failed(failure)
-        case .done: return .end(consumed: 0)
-        default: return .needMore(consumed: n)
-        }
+        return .needMore(consumed: n)
     }
 
     private enum ByteOutcome { case ok, end, fail(HTTPParseError) }
@@ -137,7 +138,7 @@ public struct ChunkedDecoder: Sendable {
             guard trailerBytes <= maxTrailerBytes else { return .fail(.trailerTooLarge) }
             return stepTrailer(b)
         case .done, .failed:
-            return .fail(failure)
+            return .fail(failure)        // unreachable: `next` answers these first
         }
     }
 

@@ -78,6 +78,7 @@ public enum HeadWriter {
         out.append(contentsOf: b[head.startLine.lowerBound..<head.target.upperBound])
         S.append(" HTTP/1.1\r\n", to: &out)
         var hasRequestID = false
+        let connectionNames = ConnectionNames(head)
         for f in head.fields {
             switch f.known {
             case .connection, .keepAlive, .proxyConnection, .te, .trailer, .upgrade,
@@ -85,7 +86,7 @@ public enum HeadWriter {
                  .xForwardedFor, .xForwardedProto, .xForwardedHost:
                 continue
             case .other:
-                if namedByConnection(head, f.name) { continue }
+                if connectionNames.contains(f.name) { continue }
             default:
                 break
             }
@@ -127,7 +128,7 @@ public enum HeadWriter {
         let b = head.bytes
         if options.clientIsHTTP10 { S.append("HTTP/1.0 ", to: &out) } else { S.append("HTTP/1.1 ", to: &out) }
         let s = head.startLine.lowerBound
-        if head.startLine.count >= 12 {
+        if head.startLine.count > 12 {
             out.append(contentsOf: b[(s + 9)..<head.startLine.upperBound])   // "200 OK" verbatim
         } else {
             out.append(contentsOf: b[(s + 9)..<(s + 12)])                    // lenient: no SP, no reason
@@ -136,6 +137,7 @@ public enum HeadWriter {
         S.append("\r\n", to: &out)
         let keepLength = options.framing == .none && head.framing == .none
             && !(100...199).contains(head.status) && head.status != 204
+        let connectionNames = ConnectionNames(head)
         for f in head.fields {
             switch f.known {
             case .connection, .keepAlive, .proxyConnection, .te, .trailer, .transferEncoding:
@@ -147,7 +149,7 @@ public enum HeadWriter {
             case .accessControlExposeHeaders:
                 if options.exposeHeader != nil { continue }
             case .other:
-                if namedByConnection(head, f.name) { continue }
+                if connectionNames.contains(f.name) { continue }
             default:
                 break
             }
@@ -234,27 +236,50 @@ public enum HeadWriter {
 
     // MARK: helpers
 
-    /// True when a Connection field of `head` lists the field name `name`
-    /// (RFC 9110 §7.6.1: those fields are hop-by-hop). Host, Authorization
-    /// and Cookie are never dropped this way: a client must not be able to
+    /// The field names listed in the Connection fields of a head (RFC 9110
+    /// §7.6.1: those fields are hop-by-hop). Built once per write so a head
+    /// with thousands of fields and tokens still costs linear time; nothing
+    /// is allocated unless Connection names something besides
+    /// close/keep-alive/upgrade. Only `.other` fields are looked up: Host,
+    /// Authorization and Cookie are never dropped this way, so a client cannot
     /// strip end-to-end credentials by naming them in Connection.
-    static func namedByConnection(_ head: HTTPHead, _ name: Range<Int>) -> Bool {
-        let b = head.bytes
-        for f in head.fields where f.known == .connection {
-            var hit = false
-            S.forEachListElement(b, f.value) { el in
-                guard el.count == name.count else { return true }
-                var p = el.lowerBound, q = name.lowerBound
-                while p < el.upperBound {
-                    if S.lower(b[p]) != S.lower(b[q]) { return true }
-                    p += 1; q += 1
+    struct ConnectionNames {
+        private var table: [Int: Range<Int>] = [:]   // seeded SipHash of the lowercased name -> first token
+        private let bytes: [UInt8]
+
+        init(_ head: HTTPHead) {
+            bytes = head.bytes
+            let b = head.bytes
+            var table: [Int: Range<Int>] = [:]
+            for f in head.fields where f.known == .connection {
+                S.forEachListElement(b, f.value) { el in
+                    if S.equalsLower(b, el, "close") || S.equalsLower(b, el, "keep-alive")
+                        || S.equalsLower(b, el, "upgrade") { return true }
+                    let h = Self.hash(b, el)
+                    if table[h] == nil { table[h] = el }
+                    return true
                 }
-                hit = true
+            }
+            self.table = table
+        }
+
+        func contains(_ name: Range<Int>) -> Bool {
+            guard !table.isEmpty, let token = table[Self.hash(bytes, name)], token.count == name.count else {
                 return false
             }
-            if hit { return true }
+            var p = token.lowerBound, q = name.lowerBound
+            while p < token.upperBound {
+                if S.lower(bytes[p]) != S.lower(bytes[q]) { return false }
+                p += 1; q += 1
+            }
+            return true
         }
-        return false
+
+        static func hash(_ b: [UInt8], _ r: Range<Int>) -> Int {
+            var h = Hasher()
+            for i in r { h.combine(S.lower(b[i])) }
+            return h.finalize()
+        }
     }
 
     static func isRemoved(_ b: [UInt8], _ name: Range<Int>, _ names: [[UInt8]]) -> Bool {
