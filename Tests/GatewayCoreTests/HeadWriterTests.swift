@@ -20,6 +20,7 @@ enum WriterFixture {
         "x-forwarded-for: 3.3.3.3\r\n" +
         "X-Forwarded-Proto: http\r\n" +
         "X-User-Id: forged\r\n" +
+        "x-user_id: forged too\r\n" +
         "Authorization: Bearer abc\r\n" +
         "Cookie: a=b\r\n" +
         "X-Custom:   spaced value  \r\n" +

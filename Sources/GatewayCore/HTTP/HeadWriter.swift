@@ -282,8 +282,20 @@ public enum HeadWriter {
         }
     }
 
+    /// True when `b[name]` is one of `names` (lowercase), counting `_` and
+    /// `-` as the same byte: CGI-style upstreams map both to `_`, so a client
+    /// sending `X-User_Id` must not slip past the removal of `x-user-id`.
     static func isRemoved(_ b: [UInt8], _ name: Range<Int>, _ names: [[UInt8]]) -> Bool {
-        for n in names where S.equalsLower(b, name, n) { return true }
+        for n in names where n.count == name.count {
+            var p = name.lowerBound
+            var same = true
+            for o in n {
+                let c = S.lower(b[p])
+                if c != o && !((c == 0x5F || c == 0x2D) && (o == 0x5F || o == 0x2D)) { same = false; break }
+                p += 1
+            }
+            if same { return true }
+        }
         return false
     }
 
