@@ -1,0 +1,407 @@
+/// What one call to `HTTPHeadParser.parse` produced.
+public enum HeadParseStep: Sendable {
+    /// The head is not complete yet; all `consumed` bytes (always the whole
+    /// input) were taken. Call again with more bytes.
+    case needMore(consumed: Int)
+    /// The head ended inside the input after `consumed` bytes; bytes after
+    /// that (body, a pipelined request) were not touched.
+    case complete(HTTPHead, consumed: Int)
+    /// The message is refused; the connection cannot be reused.
+    case failed(HTTPParseError)
+}
+
+/// Incremental, strict HTTP/1.1 head parser (RFC 9112 §2-§6, RFC 9110).
+///
+/// Feed bytes as they arrive, split anywhere. The parser copies head bytes
+/// into its own buffer (capacity kept across `reset`), checks `maxHeadBytes`
+/// before it grows, validates each line as soon as its LF arrives and derives
+/// framing, keep-alive, upgrade and expectation once the empty line ends the
+/// head. After `.complete` it is ready for the next head of the same kind;
+/// after `.failed` it keeps answering the same failure until `reset`.
+/// A value type with no shared state: one per connection, one thread.
+public struct HTTPHeadParser: Sendable {
+    public enum Kind: Sendable, Equatable {
+        case request
+        /// An upstream response; whether it answers a HEAD request decides
+        /// that it has no body (RFC 9112 §6.3 rule 1).
+        case response(requestMethodIsHEAD: Bool)
+    }
+
+    /// Empty lines tolerated before a request line (RFC 9112 §2.2 asks for
+    /// at least one); more than this is not a client being robust.
+    static let maxLeadingEmptyLines = 4
+
+    public private(set) var kind: Kind
+    public let maxHeadBytes: Int
+
+    private var buffer: [UInt8] = []
+    private var fields: [HTTPField] = []
+    private var lineStart = 0
+    private var startLineDone = false
+    private var emptyLinesSkipped = 0
+    private var failure: HTTPParseError?
+    private var startLine = 0..<0
+    private var method = 0..<0
+    private var target = 0..<0
+    private var version = HTTPVersion.http11
+    private var status = 0
+
+    public init(kind: Kind, maxHeadBytes: Int) {
+        self.kind = kind
+        self.maxHeadBytes = max(0, maxHeadBytes)
+        buffer.reserveCapacity(min(self.maxHeadBytes, 4096))
+        fields.reserveCapacity(24)
+    }
+
+    /// Prepares for a new head, keeping the buffers' capacity.
+    public mutating func reset(kind: Kind) {
+        self.kind = kind
+        buffer.removeAll(keepingCapacity: true)
+        fields.removeAll(keepingCapacity: true)
+        lineStart = 0
+        startLineDone = false
+        emptyLinesSkipped = 0
+        failure = nil
+        startLine = 0..<0; method = 0..<0; target = 0..<0
+        version = .http11
+        status = 0
+    }
+
+    /// Consumes bytes of the head from `input`; see `HeadParseStep`.
+    public mutating func parse(_ input: UnsafeRawBufferPointer) -> HeadParseStep {
+        if let failure { return .failed(failure) }
+        let n = input.count
+        var i = 0
+        while i < n {
+            var j = i
+            while j < n && input[j] != HTTPSyntax.lf { j += 1 }
+            let found = j < n
+            let take = found ? j - i + 1 : n - i
+            // The limit is checked before the buffer grows (STYLE §5).
+            if take > maxHeadBytes - buffer.count { return fail(.headTooLarge) }
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[i..<(i + take)]))
+            i += take
+            guard found else { break }
+            switch lineEnded() {
+            case .more: continue
+            case .failed(let e): return fail(e)
+            case .done(let head):
+                reset(kind: kind)
+                return .complete(head, consumed: i)
+            }
+        }
+        return .needMore(consumed: n)
+    }
+
+    private mutating func fail(_ e: HTTPParseError) -> HeadParseStep {
+        failure = e
+        return .failed(e)
+    }
+
+    private enum LineOutcome {
+        case more
+        case done(HTTPHead)
+        case failed(HTTPParseError)
+    }
+
+    /// A line (ending with the LF just appended) is complete in `buffer`.
+    private mutating func lineEnded() -> LineOutcome {
+        let end = buffer.count
+        let start = lineStart
+        lineStart = end
+        // RFC 9112 §2.2 lets a recipient accept a bare LF; a proxy must not,
+        // since the upstream may split lines differently (request smuggling).
+        guard end - start >= 2, buffer[end - 2] == HTTPSyntax.cr else { return .failed(.bareLF) }
+        let content = start..<(end - 2)
+        if !startLineDone {
+            if content.isEmpty {
+                guard kind == .request, emptyLinesSkipped < Self.maxLeadingEmptyLines else {
+                    return .failed(.badStartLine)
+                }
+                emptyLinesSkipped += 1
+                buffer.removeAll(keepingCapacity: true)
+                lineStart = 0
+                return .more
+            }
+            let error = kind == .request ? parseRequestLine(content) : parseStatusLine(content)
+            if let error { return .failed(error) }
+            startLineDone = true
+            return .more
+        }
+        if content.isEmpty { return finish() }
+        if let error = parseField(line: start..<end, content: content) { return .failed(error) }
+        return .more
+    }
+
+    // MARK: start line
+
+    /// request-line = method SP request-target SP HTTP-version (RFC 9112 §3).
+    private mutating func parseRequestLine(_ r: Range<Int>) -> HTTPParseError? {
+        var p = r.lowerBound
+        let e = r.upperBound
+        while p < e && HTTPSyntax.isTchar(buffer[p]) { p += 1 }
+        guard p > r.lowerBound, p < e, buffer[p] == HTTPSyntax.sp else { return .badStartLine }
+        let m = r.lowerBound..<p
+        p += 1
+        let tStart = p
+        while p < e && buffer[p] != HTTPSyntax.sp { p += 1 }
+        guard p > tStart, p < e else { return .badStartLine }
+        let t = tStart..<p
+        p += 1
+        switch parseVersion(p..<e) {
+        case .failure(let err): return err
+        case .success(let v): version = v
+        }
+        for k in t where buffer[k] < 0x21 || buffer[k] == 0x7F { return .badStartLine }
+        let targetOK = buffer.withUnsafeBytes { TargetValidator.validate(UnsafeRawBufferPointer(rebasing: $0[t])) }
+        guard targetOK else { return .badTarget }
+        startLine = r; method = m; target = t
+        return nil
+    }
+
+    /// status-line = HTTP-version SP status-code SP [ reason-phrase ]
+    /// (RFC 9112 §4). A missing SP before an empty reason is accepted from
+    /// upstreams, the one leniency here.
+    private mutating func parseStatusLine(_ r: Range<Int>) -> HTTPParseError? {
+        let s = r.lowerBound
+        guard r.count >= 12 else {
+            if r.count >= 8, case .failure(.unsupportedVersion) = parseVersion(s..<(s + 8)) {
+                return .unsupportedVersion
+            }
+            return .badStartLine
+        }
+        switch parseVersion(s..<(s + 8)) {
+        case .failure(let err): return err
+        case .success(let v): version = v
+        }
+        guard buffer[s + 8] == HTTPSyntax.sp else { return .badStartLine }
+        var code = 0
+        for k in (s + 9)..<(s + 12) {
+            let b = buffer[k]
+            guard b >= 0x30 && b <= 0x39 else { return .badStartLine }
+            code = code * 10 + Int(b - 0x30)
+        }
+        guard code >= 100 && code <= 599 else { return .badStartLine }
+        var p = s + 12
+        if p < r.upperBound {
+            guard buffer[p] == HTTPSyntax.sp else { return .badStartLine }
+            p += 1
+            while p < r.upperBound {
+                guard HTTPSyntax.isFieldValueByte(buffer[p]) else { return .badStartLine }
+                p += 1
+            }
+        }
+        status = code
+        startLine = r
+        return nil
+    }
+
+    /// HTTP-version = "HTTP" "/" DIGIT "." DIGIT, case-sensitive (RFC 9112 §2.3).
+    private func parseVersion(_ r: Range<Int>) -> Result<HTTPVersion, HTTPParseError> {
+        guard r.count == 8 else { return .failure(.badStartLine) }
+        let p = r.lowerBound
+        guard buffer[p] == 0x48, buffer[p + 1] == 0x54, buffer[p + 2] == 0x54, buffer[p + 3] == 0x50,
+              buffer[p + 4] == 0x2F, buffer[p + 6] == 0x2E else { return .failure(.badStartLine) }
+        let major = buffer[p + 5], minor = buffer[p + 7]
+        guard major >= 0x30 && major <= 0x39, minor >= 0x30 && minor <= 0x39 else { return .failure(.badStartLine) }
+        if major == 0x31 && minor == 0x31 { return .success(.http11) }
+        if major == 0x31 && minor == 0x30 { return .success(.http10) }
+        return .failure(.unsupportedVersion)
+    }
+
+    // MARK: field lines
+
+    /// field-line = field-name ":" OWS field-value OWS (RFC 9112 §5).
+    private mutating func parseField(line: Range<Int>, content: Range<Int>) -> HTTPParseError? {
+        let s = content.lowerBound
+        let e = content.upperBound
+        // A line starting with whitespace continues the previous one (obs-fold,
+        // RFC 9112 §5.2): refused, as a proxy may not pass it on.
+        if HTTPSyntax.isWS(buffer[s]) { return .obsFold }
+        var p = s
+        while p < e && HTTPSyntax.isTchar(buffer[p]) { p += 1 }
+        // No whitespace between name and colon (RFC 9112 §5.1): 400.
+        guard p > s, p < e, buffer[p] == HTTPSyntax.colon else { return .badFieldName }
+        let name = s..<p
+        p += 1
+        while p < e && HTTPSyntax.isWS(buffer[p]) { p += 1 }
+        let vStart = p
+        var vEnd = p
+        while p < e {
+            let b = buffer[p]
+            if b >= 0x21 && b != 0x7F {
+                vEnd = p + 1
+            } else if b != HTTPSyntax.sp && b != HTTPSyntax.htab {
+                return .badFieldValue
+            }
+            p += 1
+        }
+        fields.append(HTTPField(line: line, name: name, value: vStart..<vEnd,
+                                known: KnownField.lookup(buffer, name)))
+        return nil
+    }
+
+    // MARK: semantics
+
+    /// The empty line arrived: derive framing and connection handling.
+    private mutating func finish() -> LineOutcome {
+        var hostIndex: Int?
+        var contentLength: UInt64?
+        var hasTE = false
+        var teCodings = 0
+        var teLastIsChunked = false
+        var connClose = false, connKeepAlive = false, connUpgrade = false
+        var upgradeWebsocket = false
+        var expectContinue = false
+        let isRequest = kind == .request
+        let b = buffer
+
+        for index in fields.indices {
+            let f = fields[index]
+            switch f.known {
+            case .host where isRequest:
+                guard hostIndex == nil else { return .failed(.duplicateHost) }
+                // RFC 9112 §3.2: a Host that is not a valid uri-host[:port] is a 400.
+                for k in f.value where !TargetValidator.isHostByte(b[k]) { return .failed(.badFieldValue) }
+                hostIndex = index
+            case .contentLength:
+                // RFC 9110 §8.6: identical repeated values may be accepted as
+                // one; anything else is an unrecoverable framing error.
+                guard let v = Self.parseContentLength(b, f.value),
+                      contentLength == nil || contentLength == v else { return .failed(.badContentLength) }
+                contentLength = v
+            case .transferEncoding:
+                hasTE = true
+                HTTPSyntax.forEachListElement(b, f.value) { el in
+                    teCodings += 1
+                    teLastIsChunked = HTTPSyntax.equalsLower(b, el, "chunked")
+                    return true
+                }
+            case .connection:
+                HTTPSyntax.forEachListElement(b, f.value) { el in
+                    if HTTPSyntax.equalsLower(b, el, "close") { connClose = true }
+                    else if HTTPSyntax.equalsLower(b, el, "keep-alive") { connKeepAlive = true }
+                    else if HTTPSyntax.equalsLower(b, el, "upgrade") { connUpgrade = true }
+                    return true
+                }
+            case .upgrade:
+                HTTPSyntax.forEachListElement(b, f.value) { el in
+                    var end = el.lowerBound
+                    while end < el.upperBound && b[end] != 0x2F { end += 1 }   // protocol-name "/" version
+                    if HTTPSyntax.equalsLower(b, el.lowerBound..<end, "websocket") { upgradeWebsocket = true }
+                    return true
+                }
+            case .expect where isRequest:
+                // RFC 9110 §10.1.1: the only expectation defined is 100-continue.
+                let ok = HTTPSyntax.forEachListElement(b, f.value) { el in
+                    HTTPSyntax.equalsLower(b, el, "100-continue")
+                }
+                guard ok else { return .failed(.unsupportedExpectation) }
+                if !f.value.isEmpty { expectContinue = true }
+            default:
+                break
+            }
+        }
+
+        // RFC 9112 §6.1: a message with both is a smuggling attempt or a broken
+        // intermediary; a proxy must not forward it either way.
+        if hasTE && contentLength != nil { return .failed(.conflictingFraming) }
+
+        let framing: BodyFraming
+        var keepAlive: Bool
+        let isUpgrade: Bool
+        switch kind {
+        case .request:
+            if version == .http11 && hostIndex == nil { return .failed(.missingHost) }
+            if hasTE {
+                // RFC 9112 §6.1: chunked must be final; we accept no other
+                // coding at all, and none from HTTP/1.0 (which has no TE).
+                guard version == .http11, teCodings == 1, teLastIsChunked else {
+                    return .failed(.unsupportedTransferEncoding)
+                }
+                framing = .chunked
+            } else if let contentLength {
+                framing = .contentLength(contentLength)
+            } else {
+                framing = .none
+            }
+            keepAlive = version == .http11 ? !connClose : (connKeepAlive && !connClose)
+            isUpgrade = connUpgrade && upgradeWebsocket
+            // RFC 9110 §10.1.1: ignore 100-continue from an HTTP/1.0 client.
+            if version == .http10 { expectContinue = false }
+        case .response(let requestMethodIsHEAD):
+            // RFC 9112 §6.3, in order.
+            if requestMethodIsHEAD || (100...199).contains(status) || status == 204 || status == 304 {
+                framing = .none
+            } else if hasTE {
+                // A 1.0 message with TE has faulty framing (§6.1): read to close.
+                framing = (teLastIsChunked && version == .http11) ? .chunked : .untilClose
+            } else if let contentLength {
+                framing = .contentLength(contentLength)
+            } else {
+                framing = .untilClose
+            }
+            keepAlive = version == .http11 ? !connClose : (connKeepAlive && !connClose)
+            if framing == .untilClose { keepAlive = false }
+            isUpgrade = status == 101
+            expectContinue = false
+        }
+
+        let head = HTTPHead(bytes: Array(buffer), startLine: startLine, version: version, fields: Array(fields),
+                            method: method, target: target, status: status, framing: framing,
+                            keepAlive: keepAlive, expectContinue: expectContinue, isUpgrade: isUpgrade,
+                            hostField: hostIndex)
+        return .done(head)
+    }
+
+    /// Content-Length = 1*DIGIT, possibly as a list of identical values.
+    /// Nil on a sign, an empty element, differing values or overflow.
+    static func parseContentLength(_ b: [UInt8], _ r: Range<Int>) -> UInt64? {
+        var result: UInt64?
+        var p = r.lowerBound
+        let end = r.upperBound
+        while true {
+            while p < end && HTTPSyntax.isWS(b[p]) { p += 1 }
+            var v: UInt64 = 0
+            let digitsStart = p
+            while p < end, b[p] >= 0x30 && b[p] <= 0x39 {
+                let (m, o1) = v.multipliedReportingOverflow(by: 10)
+                let (a, o2) = m.addingReportingOverflow(UInt64(b[p] - 0x30))
+                if o1 || o2 { return nil }
+                v = a
+                p += 1
+            }
+            guard p > digitsStart else { return nil }
+            if let result, result != v { return nil }
+            result = v
+            while p < end && HTTPSyntax.isWS(b[p]) { p += 1 }
+            if p == end { return result }
+            guard b[p] == HTTPSyntax.comma else { return nil }
+            p += 1
+        }
+    }
+}
+
+extension HTTPHead {
+    /// The path and query of the target: the whole target for origin-form,
+    /// the part after the authority for absolute-form (may be empty).
+    public var targetPathAndQuery: Range<Int> {
+        guard let split = bytes.withUnsafeBytes({ TargetValidator.split(UnsafeRawBufferPointer(rebasing: $0[target])) })
+        else { return target }
+        return (target.lowerBound + split.path)..<target.upperBound
+    }
+
+    /// The host[:port] of an absolute-form target (RFC 9112 §3.2.2: it
+    /// replaces Host), nil for origin-form.
+    public var targetAuthority: Range<Int>? {
+        guard let split = bytes.withUnsafeBytes({ TargetValidator.split(UnsafeRawBufferPointer(rebasing: $0[target])) }),
+              let a = split.authority else { return nil }
+        return (target.lowerBound + a.lowerBound)..<(target.lowerBound + a.upperBound)
+    }
+
+    /// The value bytes of field `index`.
+    public func value(of index: Int) -> ArraySlice<UInt8> { bytes[fields[index].value] }
+
+    /// The first field with this known name, if any.
+    public func firstIndex(of known: KnownField) -> Int? { fields.firstIndex { $0.known == known } }
+}

@@ -1,0 +1,159 @@
+/// Byte classes and small helpers shared by the HTTP/1.1 parser, chunked
+/// decoder and writer (RFC 9110 §5.6, RFC 9112). Internal: callers use the
+/// parser's results, not these.
+enum HTTPSyntax {
+    static let cr: UInt8 = 0x0D
+    static let lf: UInt8 = 0x0A
+    static let sp: UInt8 = 0x20
+    static let htab: UInt8 = 0x09
+    static let colon: UInt8 = 0x3A
+    static let comma: UInt8 = 0x2C
+    static let semicolon: UInt8 = 0x3B
+    static let dquote: UInt8 = 0x22
+    static let backslash: UInt8 = 0x5C
+
+    /// tchar (RFC 9110 §5.6.2).
+    @inline(__always)
+    static func isTchar(_ b: UInt8) -> Bool {
+        switch b {
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
+        case 0x21, 0x23, 0x24, 0x25, 0x26, 0x27, 0x2A, 0x2B, 0x2D, 0x2E, 0x5E, 0x5F, 0x60, 0x7C, 0x7E:
+            return true
+        default: return false
+        }
+    }
+
+    /// SP or HTAB (OWS/BWS, RFC 9110 §5.6.3).
+    @inline(__always)
+    static func isWS(_ b: UInt8) -> Bool { b == sp || b == htab }
+
+    /// field-vchar, SP or HTAB (RFC 9110 §5.5): VCHAR / obs-text.
+    @inline(__always)
+    static func isFieldValueByte(_ b: UInt8) -> Bool { (b >= 0x21 && b != 0x7F) || b == sp || b == htab }
+
+    @inline(__always)
+    static func hexValue(_ b: UInt8) -> UInt8? {
+        switch b {
+        case 0x30...0x39: return b - 0x30
+        case 0x41...0x46: return b - 0x41 + 10
+        case 0x61...0x66: return b - 0x61 + 10
+        default: return nil
+        }
+    }
+
+    /// ASCII case-insensitive comparison of `bytes[range]` with a lowercase literal.
+    @inline(__always)
+    static func equalsLower(_ bytes: [UInt8], _ range: Range<Int>, _ literal: StaticString) -> Bool {
+        guard range.count == literal.utf8CodeUnitCount else { return false }
+        return literal.withUTF8Buffer { lit in
+            var i = 0
+            var p = range.lowerBound
+            while i < lit.count {
+                if lower(bytes[p]) != lit[i] { return false }
+                i += 1; p += 1
+            }
+            return true
+        }
+    }
+
+    /// Same comparison against a lowercase byte array (caller-supplied names).
+    @inline(__always)
+    static func equalsLower(_ bytes: [UInt8], _ range: Range<Int>, _ other: [UInt8]) -> Bool {
+        guard range.count == other.count else { return false }
+        var p = range.lowerBound
+        for o in other {
+            if lower(bytes[p]) != o { return false }
+            p += 1
+        }
+        return true
+    }
+
+    @inline(__always)
+    static func lower(_ b: UInt8) -> UInt8 { (b >= 0x41 && b <= 0x5A) ? b | 0x20 : b }
+
+    /// Calls `body` with each non-empty element of the comma-separated list in
+    /// `bytes[range]`, OWS trimmed (RFC 9110 §5.6.1: empty elements are ignored).
+    /// Stops early when `body` returns false; returns false in that case.
+    @inline(__always)
+    @discardableResult
+    static func forEachListElement(_ bytes: [UInt8], _ range: Range<Int>,
+                                   _ body: (Range<Int>) -> Bool) -> Bool {
+        var p = range.lowerBound
+        let end = range.upperBound
+        while p <= end {
+            var q = p
+            while q < end && bytes[q] != comma { q += 1 }
+            var s = p
+            var e = q
+            while s < e && isWS(bytes[s]) { s += 1 }
+            while e > s && isWS(bytes[e - 1]) { e -= 1 }
+            if s < e && !body(s..<e) { return false }
+            p = q + 1
+        }
+        return true
+    }
+
+    /// Appends the decimal digits of `value`.
+    static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
+        if value == 0 { out.append(0x30); return }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = 0
+        var v = value
+        withUnsafeMutableBytes(of: &digits) { d in
+            while v > 0 {
+                d[n] = 0x30 + UInt8(v % 10)
+                v /= 10
+                n += 1
+            }
+            while n > 0 {
+                n -= 1
+                out.append(d[n])
+            }
+        }
+    }
+
+    static func append(_ s: StaticString, to out: inout [UInt8]) {
+        s.withUTF8Buffer { out.append(contentsOf: $0) }
+    }
+}
+
+extension KnownField {
+    /// Recognises `bytes[name]` (a token) case-insensitively: switch on the
+    /// length first so most names cost one comparison at most.
+    static func lookup(_ bytes: [UInt8], _ name: Range<Int>) -> KnownField {
+        typealias S = HTTPSyntax
+        switch name.count {
+        case 2: return S.equalsLower(bytes, name, "te") ? .te : .other
+        case 4: return S.equalsLower(bytes, name, "host") ? .host : .other
+        case 6:
+            if S.equalsLower(bytes, name, "cookie") { return .cookie }
+            if S.equalsLower(bytes, name, "expect") { return .expect }
+            return .other
+        case 7:
+            if S.equalsLower(bytes, name, "trailer") { return .trailer }
+            if S.equalsLower(bytes, name, "upgrade") { return .upgrade }
+            return .other
+        case 10:
+            if S.equalsLower(bytes, name, "connection") { return .connection }
+            if S.equalsLower(bytes, name, "keep-alive") { return .keepAlive }
+            return .other
+        case 12: return S.equalsLower(bytes, name, "x-request-id") ? .xRequestID : .other
+        case 13: return S.equalsLower(bytes, name, "authorization") ? .authorization : .other
+        case 14: return S.equalsLower(bytes, name, "content-length") ? .contentLength : .other
+        case 15: return S.equalsLower(bytes, name, "x-forwarded-for") ? .xForwardedFor : .other
+        case 16:
+            if S.equalsLower(bytes, name, "proxy-connection") { return .proxyConnection }
+            if S.equalsLower(bytes, name, "x-forwarded-host") { return .xForwardedHost }
+            return .other
+        case 17:
+            if S.equalsLower(bytes, name, "transfer-encoding") { return .transferEncoding }
+            if S.equalsLower(bytes, name, "x-forwarded-proto") { return .xForwardedProto }
+            return .other
+        case 29:
+            return S.equalsLower(bytes, name, "access-control-expose-headers") ? .accessControlExposeHeaders : .other
+        default: return .other
+        }
+    }
+}

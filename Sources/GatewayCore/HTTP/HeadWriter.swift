@@ -1,0 +1,358 @@
+/// How the gateway rewrites a request head before it goes upstream.
+public struct UpstreamRequestOptions: Sendable {
+    /// Framing the writer emits (`Content-Length: n`, `Transfer-Encoding:
+    /// chunked`, or nothing for `.none`); the client's own framing fields are dropped.
+    public var framing: BodyFraming
+    /// Tunnel a WebSocket upgrade: send `Connection: upgrade` + `Upgrade: websocket`
+    /// instead of `Connection: keep-alive`.
+    public var tunnelUpgrade: Bool
+    /// Lowercased field names to drop (forward_claims headers, fields the gateway sets itself).
+    public var removeFieldNames: [[UInt8]]
+    /// Appended last to X-Forwarded-For; nothing added when empty.
+    public var clientAddress: [UInt8]
+    /// Appended last to X-Forwarded-Proto (`http` / `https`); nothing added when empty.
+    public var forwardedProto: [UInt8]
+    /// Appended last to X-Forwarded-Host (the Host the client asked for); nothing added when empty.
+    public var forwardedHost: [UInt8]
+    /// Sent as X-Request-Id when the request has none; nothing added when empty.
+    public var requestID: [UInt8]
+    /// Fields appended after the kept ones (e.g. forward_claims values).
+    /// CR, LF and other controls in values become spaces; names keep token bytes only.
+    public var extraFields: [(name: [UInt8], value: [UInt8])]
+
+    public init(framing: BodyFraming, tunnelUpgrade: Bool = false, removeFieldNames: [[UInt8]] = [],
+                clientAddress: [UInt8] = [], forwardedProto: [UInt8] = [], forwardedHost: [UInt8] = [],
+                requestID: [UInt8] = [], extraFields: [(name: [UInt8], value: [UInt8])] = []) {
+        self.framing = framing; self.tunnelUpgrade = tunnelUpgrade; self.removeFieldNames = removeFieldNames
+        self.clientAddress = clientAddress; self.forwardedProto = forwardedProto
+        self.forwardedHost = forwardedHost; self.requestID = requestID; self.extraFields = extraFields
+    }
+}
+
+/// How the gateway rewrites an upstream response head for the client.
+public struct ClientResponseOptions: Sendable {
+    /// Framing towards the client: `.contentLength(n)`, `.chunked`, or
+    /// `.none` (no body, or a close-delimited one). For a response without a
+    /// body (`head.framing == .none`, e.g. to HEAD, or a 304) and `.none`
+    /// here, the upstream's Content-Length is kept as metadata.
+    public var framing: BodyFraming
+    /// False: `Connection: close` is sent.
+    public var keepAlive: Bool
+    /// Status line `HTTP/1.0` (and `Connection: keep-alive` when keeping it).
+    public var clientIsHTTP10: Bool
+    /// A 101 being tunnelled: Upgrade fields kept, `Connection: upgrade` sent.
+    public var tunnelUpgrade: Bool
+    /// Lowercased field names to drop (e.g. `gateway-update-claims`).
+    public var removeFieldNames: [[UInt8]]
+    /// Fields appended after the kept ones (e.g. the refreshed token).
+    public var extraFields: [(name: [UInt8], value: [UInt8])]
+    /// A field name to add to Access-Control-Expose-Headers, after the upstream's own list.
+    public var exposeHeader: [UInt8]?
+
+    public init(framing: BodyFraming, keepAlive: Bool, clientIsHTTP10: Bool = false, tunnelUpgrade: Bool = false,
+                removeFieldNames: [[UInt8]] = [], extraFields: [(name: [UInt8], value: [UInt8])] = [],
+                exposeHeader: [UInt8]? = nil) {
+        self.framing = framing; self.keepAlive = keepAlive; self.clientIsHTTP10 = clientIsHTTP10
+        self.tunnelUpgrade = tunnelUpgrade; self.removeFieldNames = removeFieldNames
+        self.extraFields = extraFields; self.exposeHeader = exposeHeader
+    }
+}
+
+/// Builds outgoing heads into a caller-owned buffer (the caller empties it
+/// with `removeAll(keepingCapacity: true)`; the writer only appends). Kept
+/// lines are copied byte for byte from the parsed head.
+public enum HeadWriter {
+    typealias S = HTTPSyntax
+
+    // MARK: request towards the upstream
+
+    /// Start line verbatim but as HTTP/1.1; fields verbatim except hop-by-hop
+    /// ones (RFC 9110 §7.6.1), framing fields (re-emitted from
+    /// `options.framing`), Expect (the gateway answers 100-continue itself) and
+    /// `options.removeFieldNames`; X-Forwarded-For/-Proto/-Host merged into one
+    /// line each with the gateway's value last; X-Request-Id added when absent;
+    /// then `options.extraFields`, then the Connection field, then CRLF.
+    public static func writeUpstreamRequest(_ head: HTTPHead, into out: inout [UInt8],
+                                            options: UpstreamRequestOptions) {
+        let b = head.bytes
+        out.append(contentsOf: b[head.startLine.lowerBound..<head.target.upperBound])
+        S.append(" HTTP/1.1\r\n", to: &out)
+        var hasRequestID = false
+        let connectionNames = ConnectionNames(head)
+        for f in head.fields {
+            switch f.known {
+            case .connection, .keepAlive, .proxyConnection, .te, .trailer, .upgrade,
+                 .transferEncoding, .contentLength, .expect,
+                 .xForwardedFor, .xForwardedProto, .xForwardedHost:
+                continue
+            case .other:
+                if connectionNames.contains(f.name) { continue }
+            default:
+                break
+            }
+            if isRemoved(b, f.name, options.removeFieldNames) { continue }
+            if f.known == .xRequestID { hasRequestID = true }
+            out.append(contentsOf: b[f.line])
+        }
+        writeMerged(head, .xForwardedFor, "X-Forwarded-For: ", own: options.clientAddress,
+                    removed: options.removeFieldNames, into: &out)
+        writeMerged(head, .xForwardedProto, "X-Forwarded-Proto: ", own: options.forwardedProto,
+                    removed: options.removeFieldNames, into: &out)
+        writeMerged(head, .xForwardedHost, "X-Forwarded-Host: ", own: options.forwardedHost,
+                    removed: options.removeFieldNames, into: &out)
+        if !hasRequestID && !options.requestID.isEmpty {
+            S.append("X-Request-Id: ", to: &out)
+            appendSanitizedValue(options.requestID, to: &out)
+            S.append("\r\n", to: &out)
+        }
+        writeFraming(options.framing, into: &out)
+        writeExtra(options.extraFields, into: &out)
+        if options.tunnelUpgrade {
+            S.append("Connection: upgrade\r\nUpgrade: websocket\r\n", to: &out)
+        } else {
+            S.append("Connection: keep-alive\r\n", to: &out)
+        }
+        S.append("\r\n", to: &out)
+    }
+
+    // MARK: response towards the client
+
+    /// `HTTP/1.1 <status> <reason verbatim>` (HTTP/1.0 to a 1.0 client);
+    /// fields verbatim except hop-by-hop ones (including those the response's
+    /// Connection names), framing fields (re-emitted from `options.framing`)
+    /// and `options.removeFieldNames`; then `options.extraFields`, the merged
+    /// Access-Control-Expose-Headers when `exposeHeader` is set, the Connection
+    /// field, CRLF.
+    public static func writeClientResponse(_ head: HTTPHead, into out: inout [UInt8],
+                                           options: ClientResponseOptions) {
+        let b = head.bytes
+        if options.clientIsHTTP10 { S.append("HTTP/1.0 ", to: &out) } else { S.append("HTTP/1.1 ", to: &out) }
+        let s = head.startLine.lowerBound
+        if head.startLine.count > 12 {
+            out.append(contentsOf: b[(s + 9)..<head.startLine.upperBound])   // "200 OK" verbatim
+        } else {
+            out.append(contentsOf: b[(s + 9)..<(s + 12)])                    // lenient: no SP, no reason
+            out.append(S.sp)
+        }
+        S.append("\r\n", to: &out)
+        let keepLength = options.framing == .none && head.framing == .none
+            && !(100...199).contains(head.status) && head.status != 204
+        let connectionNames = ConnectionNames(head)
+        for f in head.fields {
+            switch f.known {
+            case .connection, .keepAlive, .proxyConnection, .te, .trailer, .transferEncoding:
+                continue
+            case .upgrade:
+                if !options.tunnelUpgrade { continue }
+            case .contentLength:
+                if !keepLength { continue }
+            case .accessControlExposeHeaders:
+                if options.exposeHeader != nil { continue }
+            case .other:
+                if connectionNames.contains(f.name) { continue }
+            default:
+                break
+            }
+            if isRemoved(b, f.name, options.removeFieldNames) { continue }
+            out.append(contentsOf: b[f.line])
+        }
+        writeFraming(options.framing, into: &out)
+        writeExtra(options.extraFields, into: &out)
+        if let expose = options.exposeHeader {
+            writeMerged(head, .accessControlExposeHeaders, "Access-Control-Expose-Headers: ", own: expose,
+                        removed: options.removeFieldNames, into: &out)
+        }
+        if options.tunnelUpgrade {
+            S.append("Connection: upgrade\r\n", to: &out)
+        } else if !options.keepAlive {
+            S.append("Connection: close\r\n", to: &out)
+        } else if options.clientIsHTTP10 {
+            S.append("Connection: keep-alive\r\n", to: &out)
+        }
+        S.append("\r\n", to: &out)
+    }
+
+    // MARK: the gateway's own answers
+
+    /// A complete response (head and body) for answers the gateway makes
+    /// itself: Content-Length always, `Connection: close` when !keepAlive.
+    public static func writeSimpleResponse(status: Int, reason: String, headers: [(String, String)],
+                                           body: [UInt8], keepAlive: Bool, into out: inout [UInt8]) {
+        S.append("HTTP/1.1 ", to: &out)
+        S.appendDecimal(UInt64(min(max(status, 100), 999)), to: &out)
+        out.append(S.sp)
+        appendSanitizedValue(Array(reason.utf8), to: &out)
+        S.append("\r\n", to: &out)
+        for (name, value) in headers {
+            appendSanitizedName(Array(name.utf8), to: &out)
+            S.append(": ", to: &out)
+            appendSanitizedValue(Array(value.utf8), to: &out)
+            S.append("\r\n", to: &out)
+        }
+        S.append("Content-Length: ", to: &out)
+        S.appendDecimal(UInt64(body.count), to: &out)
+        S.append("\r\n", to: &out)
+        if !keepAlive { S.append("Connection: close\r\n", to: &out) }
+        S.append("\r\n", to: &out)
+        out.append(contentsOf: body)
+    }
+
+    /// `HTTP/1.1 100 Continue` with no fields (RFC 9110 §15.2.1).
+    public static func write100Continue(into out: inout [UInt8]) {
+        S.append("HTTP/1.1 100 Continue\r\n\r\n", to: &out)
+    }
+
+    /// The reason phrase for the statuses the gateway sends ("" for others).
+    public static func reasonPhrase(for status: Int) -> String {
+        switch status {
+        case 100: return "Continue"
+        case 101: return "Switching Protocols"
+        case 200: return "OK"
+        case 204: return "No Content"
+        case 301: return "Moved Permanently"
+        case 302: return "Found"
+        case 304: return "Not Modified"
+        case 400: return "Bad Request"
+        case 401: return "Unauthorized"
+        case 403: return "Forbidden"
+        case 404: return "Not Found"
+        case 405: return "Method Not Allowed"
+        case 408: return "Request Timeout"
+        case 411: return "Length Required"
+        case 413: return "Content Too Large"
+        case 414: return "URI Too Long"
+        case 417: return "Expectation Failed"
+        case 429: return "Too Many Requests"
+        case 431: return "Request Header Fields Too Large"
+        case 500: return "Internal Server Error"
+        case 501: return "Not Implemented"
+        case 502: return "Bad Gateway"
+        case 503: return "Service Unavailable"
+        case 504: return "Gateway Timeout"
+        case 505: return "HTTP Version Not Supported"
+        default: return ""
+        }
+    }
+
+    // MARK: helpers
+
+    /// The field names listed in the Connection fields of a head (RFC 9110
+    /// §7.6.1: those fields are hop-by-hop). Built once per write so a head
+    /// with thousands of fields and tokens still costs linear time; nothing
+    /// is allocated unless Connection names something besides
+    /// close/keep-alive/upgrade. Only `.other` fields are looked up: Host,
+    /// Authorization and Cookie are never dropped this way, so a client cannot
+    /// strip end-to-end credentials by naming them in Connection.
+    struct ConnectionNames {
+        private var table: [Int: Range<Int>] = [:]   // seeded SipHash of the lowercased name -> first token
+        private let bytes: [UInt8]
+
+        init(_ head: HTTPHead) {
+            bytes = head.bytes
+            let b = head.bytes
+            var table: [Int: Range<Int>] = [:]
+            for f in head.fields where f.known == .connection {
+                S.forEachListElement(b, f.value) { el in
+                    if S.equalsLower(b, el, "close") || S.equalsLower(b, el, "keep-alive")
+                        || S.equalsLower(b, el, "upgrade") { return true }
+                    let h = Self.hash(b, el)
+                    if table[h] == nil { table[h] = el }
+                    return true
+                }
+            }
+            self.table = table
+        }
+
+        func contains(_ name: Range<Int>) -> Bool {
+            guard !table.isEmpty, let token = table[Self.hash(bytes, name)], token.count == name.count else {
+                return false
+            }
+            var p = token.lowerBound, q = name.lowerBound
+            while p < token.upperBound {
+                if S.lower(bytes[p]) != S.lower(bytes[q]) { return false }
+                p += 1; q += 1
+            }
+            return true
+        }
+
+        static func hash(_ b: [UInt8], _ r: Range<Int>) -> Int {
+            var h = Hasher()
+            for i in r { h.combine(S.lower(b[i])) }
+            return h.finalize()
+        }
+    }
+
+    /// True when `b[name]` is one of `names` (lowercase), counting `_` and
+    /// `-` as the same byte: CGI-style upstreams map both to `_`, so a client
+    /// sending `X-User_Id` must not slip past the removal of `x-user-id`.
+    static func isRemoved(_ b: [UInt8], _ name: Range<Int>, _ names: [[UInt8]]) -> Bool {
+        for n in names where n.count == name.count {
+            var p = name.lowerBound
+            var same = true
+            for o in n {
+                let c = S.lower(b[p])
+                if c != o && !((c == 0x5F || c == 0x2D) && (o == 0x5F || o == 0x2D)) { same = false; break }
+                p += 1
+            }
+            if same { return true }
+        }
+        return false
+    }
+
+    /// One line `prefix <existing values joined by ", ">, <own>`; nothing when
+    /// both are empty. Existing values are skipped when the name is in `removed`.
+    static func writeMerged(_ head: HTTPHead, _ known: KnownField, _ prefix: StaticString, own: [UInt8],
+                            removed: [[UInt8]], into out: inout [UInt8]) {
+        let b = head.bytes
+        let mark = out.count
+        S.append(prefix, to: &out)
+        let valueStart = out.count
+        for f in head.fields where f.known == known && !f.value.isEmpty {
+            if isRemoved(b, f.name, removed) { continue }
+            if out.count > valueStart { S.append(", ", to: &out) }
+            out.append(contentsOf: b[f.value])
+        }
+        if !own.isEmpty {
+            if out.count > valueStart { S.append(", ", to: &out) }
+            appendSanitizedValue(own, to: &out)
+        }
+        if out.count == valueStart {
+            out.removeSubrange(mark..<out.count)
+        } else {
+            S.append("\r\n", to: &out)
+        }
+    }
+
+    static func writeFraming(_ framing: BodyFraming, into out: inout [UInt8]) {
+        switch framing {
+        case .contentLength(let n):
+            S.append("Content-Length: ", to: &out)
+            S.appendDecimal(n, to: &out)
+            S.append("\r\n", to: &out)
+        case .chunked:
+            S.append("Transfer-Encoding: chunked\r\n", to: &out)
+        case .none, .untilClose:
+            break
+        }
+    }
+
+    static func writeExtra(_ fields: [(name: [UInt8], value: [UInt8])], into out: inout [UInt8]) {
+        for (name, value) in fields {
+            appendSanitizedName(name, to: &out)
+            S.append(": ", to: &out)
+            appendSanitizedValue(value, to: &out)
+            S.append("\r\n", to: &out)
+        }
+    }
+
+    /// Values built from tokens or config could carry CR/LF (header
+    /// injection): every control byte except HTAB becomes a space.
+    static func appendSanitizedValue(_ v: [UInt8], to out: inout [UInt8]) {
+        for c in v { out.append((c < 0x20 && c != S.htab) || c == 0x7F ? S.sp : c) }
+    }
+
+    /// Names keep token bytes only.
+    static func appendSanitizedName(_ n: [UInt8], to out: inout [UInt8]) {
+        for c in n where S.isTchar(c) { out.append(c) }
+    }
+}
