@@ -78,7 +78,7 @@ import Testing
     }
 
     @Test func openRouteNeedsNoToken() throws {
-        guard case .pass(.none, nil) = try decide("/open/x") else { Issue.record("expected pass"); return }
+        guard case .pass(.none, nil, _) = try decide("/open/x") else { Issue.record("expected pass"); return }
     }
 
     @Test func requiredRouteWithoutTokenIsMissing() throws {
@@ -88,7 +88,7 @@ import Testing
     }
 
     @Test func optionalRouteWithoutTokenPasses() throws {
-        guard case .pass(.none, nil) = try decide("/maybe/x") else { Issue.record("expected pass"); return }
+        guard case .pass(.none, nil, _) = try decide("/maybe/x") else { Issue.record("expected pass"); return }
     }
 
     @Test func optionalRouteWithBadTokenIsRefused() throws {
@@ -100,7 +100,7 @@ import Testing
 
     @Test func validTokenPassesAndForwardsClaims() throws {
         let t = try token(extra: ["roles": .array([.string("a"), .string("b")])])
-        guard case .pass(.ok, let verified?) = try decide("/x", authorization: "Bearer \(t)") else {
+        guard case .pass(.ok, let verified?, _) = try decide("/x", authorization: "Bearer \(t)") else {
             Issue.record("expected pass"); return
         }
         #expect(verified.sub == "alice")
@@ -129,7 +129,7 @@ import Testing
 
     @Test func scopePresentPasses() throws {
         let t = try token(extra: ["scope": .string("read admin")])
-        guard case .pass(.ok, _) = try decide("/admin/x", authorization: "Bearer \(t)") else {
+        guard case .pass(.ok, _, _) = try decide("/admin/x", authorization: "Bearer \(t)") else {
             Issue.record("expected pass"); return
         }
     }
