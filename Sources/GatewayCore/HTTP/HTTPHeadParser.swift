@@ -46,18 +46,23 @@ public struct HTTPHeadParser: Sendable {
     private var version = HTTPVersion.http11
     private var status = 0
 
+    /// First reservation for a head; most request heads are well under it.
+    static let initialCapacity = 2048
+
     public init(kind: Kind, maxHeadBytes: Int) {
         self.kind = kind
         self.maxHeadBytes = max(0, maxHeadBytes)
-        buffer.reserveCapacity(min(self.maxHeadBytes, 4096))
-        fields.reserveCapacity(24)
     }
 
-    /// Prepares for a new head, keeping the buffers' capacity.
+    /// Prepares for a new head. The buffers are released, not kept: the last
+    /// head took them over (`HTTPHead.bytes` shares their storage), so keeping
+    /// capacity would copy them now, and an idle keep-alive connection should
+    /// hold no parser memory (10,000 idle clients). They are reserved again
+    /// on the next head's first byte, once, at a size most heads fit.
     public mutating func reset(kind: Kind) {
         self.kind = kind
-        buffer.removeAll(keepingCapacity: true)
-        fields.removeAll(keepingCapacity: true)
+        buffer = []
+        fields = []
         lineStart = 0
         startLineDone = false
         emptyLinesSkipped = 0
@@ -70,6 +75,10 @@ public struct HTTPHeadParser: Sendable {
     /// Consumes bytes of the head from `input`; see `HeadParseStep`.
     public mutating func parse(_ input: UnsafeRawBufferPointer) -> HeadParseStep {
         if let failure { return .failed(failure) }
+        if buffer.capacity == 0, input.count > 0 {
+            buffer.reserveCapacity(min(maxHeadBytes, Self.initialCapacity))
+            fields.reserveCapacity(16)
+        }
         let n = input.count
         var i = 0
         while i < n {

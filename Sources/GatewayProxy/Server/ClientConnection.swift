@@ -270,6 +270,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         options.requestID = requestID
         if let token { options.extraFields = AuthPhase.claimHeaders(token, runtime: runtime) }
         upstreamHead.removeAll(keepingCapacity: true)
+        upstreamHead.reserveCapacity(head.bytes.count + 256)
         HeadWriter.writeUpstreamRequest(head, into: &upstreamHead, options: options)
     }
 
@@ -704,7 +705,10 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         group = nil
         state = .readingHead
         lastCountedBody = 0
+        // Idle keep-alive connections keep no per-request memory.
         parser.reset(kind: .request)
+        responseParser.reset(kind: .response(requestMethodIsHEAD: false))
+        upstreamHead = []
         socket.enableRead()
         armHeadTimer()
         if socket.inputLength > 0 {
