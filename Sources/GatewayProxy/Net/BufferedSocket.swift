@@ -20,7 +20,12 @@ enum SocketEvent {
 /// Only the owning loop's thread may touch it.
 final class BufferedSocket {
     private(set) var bev: OpaquePointer?
-    weak var delegate: (any BufferedSocketDelegate)?
+    /// Not weak: the delegate owns this socket, and `free()` (called by the
+    /// owner's close, or by deinit when the owner goes away) unhooks the
+    /// callbacks first, so no callback can reach a dead delegate. The
+    /// callback trampolines hold a strong local for the call. A weak load on
+    /// every callback showed in profiles.
+    unowned(unsafe) var delegate: (any BufferedSocketDelegate)?
 
     enum Transport {
         case plain
@@ -47,12 +52,16 @@ final class BufferedSocket {
         let readCB: bufferevent_data_cb = { _, arg in
             guard let arg else { return }
             let s = Unmanaged<BufferedSocket>.fromOpaque(arg).takeUnretainedValue()
-            s.delegate?.socketReadable(s)
+            // A strong local keeps the delegate alive while it runs, even
+            // if it closes itself and drops its last other reference.
+            guard let d = s.delegate else { return }
+            d.socketReadable(s)
         }
         let writeCB: bufferevent_data_cb = { _, arg in
             guard let arg else { return }
             let s = Unmanaged<BufferedSocket>.fromOpaque(arg).takeUnretainedValue()
-            s.delegate?.socketWritable(s)
+            guard let d = s.delegate else { return }
+            d.socketWritable(s)
         }
         let eventCB: bufferevent_event_cb = { bev, what, arg in
             guard let arg else { return }
@@ -68,7 +77,8 @@ final class BufferedSocket {
             } else {
                 ev = .error(gw_errno())
             }
-            s.delegate?.socketEvent(s, ev)
+            guard let d = s.delegate else { return }
+            d.socketEvent(s, ev)
         }
         bufferevent_setcb(b, readCB, writeCB, eventCB, Unmanaged.passUnretained(self).toOpaque())
     }

@@ -45,7 +45,9 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     static let highWater = 256 << 10
     static let lowWater = 64 << 10
 
-    private unowned let worker: Worker
+    /// The worker outlives every connection it holds (it closes them all
+    /// before its loop ends), so no reference counting here.
+    private unowned(unsafe) let worker: Worker
     let socket: BufferedSocket
     private let peer: SocketAddress
     private let peerText: [UInt8]
