@@ -785,7 +785,13 @@ class TestKey:
         self.secret_path = self.private_path = self.public_path = None
         if alg.startswith("HS"):
             size = int(alg[2:]) // 8
-            self.private = self.public = os.urandom(size)
+            # The gateway drops one trailing newline from a secret_file (SPEC
+            # §3): a random secret must not end in one, or it would be one
+            # byte shorter there (and under 32 bytes for HS256).
+            secret = os.urandom(size)
+            while secret.endswith(b"\n"):
+                secret = os.urandom(size)
+            self.private = self.public = secret
             self.secret_path = d / ("%s.secret" % self.kid)
             self.secret_path.write_bytes(self.private)
             return

@@ -174,6 +174,16 @@ def test_jwks_file_with_several_keys(start_gateway, tmp_path):
     rejected(gateway, bearer(keys["ES384"].sign(std_claims(), kid=False)))
 
 
+def test_secret_file_trailing_newline_dropped(start_gateway, tmp_path):
+    # SPEC §3: secret_file is raw bytes; one trailing newline is dropped.
+    secret = b"0123456789abcdefghijklmnopqrstuvwxyzABCD"
+    path = tmp_path / "nl.secret"
+    path.write_bytes(secret + b"\n")
+    gateway = start_gateway(keys=[{"kid": "nl", "alg": "HS256", "secret_file": str(path)}])
+    passes(gateway, bearer(jwt.encode(std_claims(), secret, algorithm="HS256", headers={"kid": "nl"})))
+    rejected(gateway, bearer(jwt.encode(std_claims(), secret + b"\n", algorithm="HS256", headers={"kid": "nl"})))
+
+
 # --------------------------------------------------------------------------
 # Claims
 
