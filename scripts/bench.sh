@@ -2,14 +2,20 @@
 # One benchmark run on loopback: the gateway against the bare upstream,
 # nginx proxy_pass and HAProxy, each with one worker and the same CPU
 # pinning, driven by wrk. Prints markdown tables of req/s, p99 latency, CPU
-# microseconds per request and RSS; then idle memory (at start, and holding
-# 10,000 idle keep-alive connections), and 1 vs 2 gateway workers.
+# microseconds per request and RSS; then token validation (gateway
+# `auth = "required"` vs HAProxy `jwt_verify`, HS256/RS256/ES256, one token
+# reused vs a different token per request) with the `openssl speed` verify
+# rates that bound it; then idle memory (at start, and holding 10,000 idle
+# keep-alive connections), and 1 vs 2 gateway workers.
 #
 #   scripts/bench.sh
 #
 # Environment: BENCH_DURATION (seconds per wrk run, default 10),
 # GATEWAY_BIN (default .build/release/gateway, built when missing or
-# stale), BENCH_IDLE_CONNS (default 10000), BENCH_PORT_BASE (default 18080).
+# stale), BENCH_IDLE_CONNS (default 10000), BENCH_PORT_BASE (default 18080),
+# BENCH_JWT_TOKENS (distinct tokens per alg, default 20000; made up front by
+# scripts/bench_jwt.py with PyJWT), BENCH_ONLY (comma list of the sections
+# to run: proxy, jwt, memory, workers; default all).
 # Installs nginx, haproxy and wrk when missing (scripts/setup.sh --bench).
 # Every listener is on 127.0.0.1; every process started here is stopped by
 # PID on exit.
@@ -25,6 +31,9 @@ GW_PORT=$((base + 2))        # gateway
 GW_ADMIN=$((base + 12))
 NGX_PORT=$((base + 3))       # nginx proxy_pass
 HAP_PORT=$((base + 4))       # haproxy
+JWT_TOKENS=${BENCH_JWT_TOKENS:-20000}
+ONLY=${BENCH_ONLY:-proxy,jwt,memory,workers}
+want() { [[ ",$ONLY," == *",$1,"* ]]; }
 
 scripts/setup.sh --bench
 
@@ -208,7 +217,9 @@ backend be
     server s1 127.0.0.1:$UP_PORT
 EOF
 
-gateway_conf() {  # gateway_conf WORKERS FILE
+gateway_conf() {  # gateway_conf WORKERS FILE [ALG]: with ALG, auth = "required" (bench_jwt)
+    local route_auth=none
+    [[ -n "${3:-}" ]] && route_auth=required
     cat >"$2" <<EOF
 [server]
 listen = ["127.0.0.1:$GW_PORT"]
@@ -227,8 +238,9 @@ max_idle_connections = 128
 [[routes]]
 prefix = "/"
 upstream = "app"
-auth = "none"
+auth = "$route_auth"
 EOF
+    if [[ -n "${3:-}" ]]; then gateway_jwt_conf "$3" >>"$2"; fi
 }
 
 # ---------------------------------------------------------------- targets
@@ -242,17 +254,17 @@ start_nginx() {  # start_nginx NAME CPU PORT
     wait_port "$3" "$TARGET_PID"
 }
 
-start_haproxy() {
-    taskset -c "$PROXY_CPU" "$HAPROXY" -db -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
+start_haproxy() {  # start_haproxy [CONFIG] (default $work/haproxy.cfg)
+    taskset -c "$PROXY_CPU" "$HAPROXY" -db -f "${1:-$work/haproxy.cfg}" >"$work/haproxy.log" 2>&1 &
     TARGET_PID=$!
     pids+=("$TARGET_PID")
     TARGET_PORT=$HAP_PORT
     wait_port "$HAP_PORT" "$TARGET_PID"
 }
 
-start_gateway() {  # start_gateway WORKERS CPUS
+start_gateway() {  # start_gateway WORKERS CPUS [ALG]
     [[ -x "$GATEWAY_BIN" ]] || { echo "bench.sh: no gateway binary at $GATEWAY_BIN" >&2; return 1; }
-    gateway_conf "$1" "$work/gateway-$1.conf"
+    gateway_conf "$1" "$work/gateway-$1.conf" "${3:-}"
     if ! "$GATEWAY_BIN" check --config "$work/gateway-$1.conf" >"$work/gateway-check.log" 2>&1; then
         echo "bench.sh: gateway check failed:" >&2; cat "$work/gateway-check.log" >&2
         return 1
@@ -282,12 +294,16 @@ run_wrk() {
     shift 6
     local measured=("$@") out t0 t1 reqs rps p99 errs cpu_us rss
     (( threads > conns )) && threads=$conns
-    out="$work/wrk-${label// /_}-$scenario-$conns.txt"
+    out="$work/wrk-${label// /_}-${scenario//[ ,\/]/_}-$conns.txt"
+    # WRK_LUA (a wrk script) and WRK_LUA_ARGS (its arguments), when set.
+    local pre=() post=()
+    if [[ -n "${WRK_LUA:-}" ]]; then pre=(-s "$WRK_LUA"); post=(-- "${WRK_LUA_ARGS[@]}"); fi
     # Short warm-up: fills pools, caches and the kernel's socket buffers.
-    taskset -c "$cpus" "$WRK" -t"$threads" -c"$conns" -d2s "http://127.0.0.1:$TARGET_PORT$path" >/dev/null 2>&1 || true
+    taskset -c "$cpus" "$WRK" -t"$threads" -c"$conns" -d2s "${pre[@]}" "http://127.0.0.1:$TARGET_PORT$path" \
+        "${post[@]}" >/dev/null 2>&1 || true
     t0=$(cpu_ticks "${measured[@]}")
-    if ! taskset -c "$cpus" "$WRK" -t"$threads" -c"$conns" -d"${D}s" --latency \
-            "http://127.0.0.1:$TARGET_PORT$path" >"$out" 2>&1; then
+    if ! taskset -c "$cpus" "$WRK" -t"$threads" -c"$conns" -d"${D}s" --latency "${pre[@]}" \
+            "http://127.0.0.1:$TARGET_PORT$path" "${post[@]}" >"$out" 2>&1; then
         row "$label | $scenario | $conns | n/a (wrk failed) | | | | "
         return
     fi
@@ -321,17 +337,168 @@ na_rows() {  # na_rows LABEL REASON
     row "$1 | GET 16 KiB | 50 | $2 | | | | "
 }
 
-# Placeholder, filled by the token-validation benchmark issue: HAProxy 2.5+
-# `http-request ... jwt_verify(alg,key)` rows next to the gateway with
-# `auth = "required"`, for ES256, HS256 and RS256 tokens minted with
-# `gateway token mint`. Until the gateway validates tokens there is nothing
-# to compare against.
+# ---------------------------------------------------------------- tokens
+# Token validation: the gateway with `auth = "required"` against HAProxy
+# `jwt_verify`, for HS256, RS256 and ES256, each with one token reused for
+# every request (the gateway's verified-token cache answers after the first
+# check) and with a different token per request (JWT_TOKENS of them, more
+# than the gateway's 4096-entry cache holds, so every request costs a
+# signature check). Both sides do the same work: the token's alg and kid must
+# be the key's, then signature, exp and iat (30 s leeway), iss and aud; a
+# failure is a 401 that never reaches the upstream. HAProxy has no cache, so
+# its two rows differ only by noise. A sanity check before the rows proves
+# each side accepts a good token and refuses a forged one and none.
+JWT_ISSUER="https://issuer.bench"
+JWT_AUDIENCE="api"
+JWT_ALGS=(HS256 RS256 ES256)
+JWT_DIR=""
+JWT_SANITY=""
+
+gateway_jwt_conf() {  # gateway_jwt_conf ALG: [tokens] and its one [[keys]] entry
+    local alg=$1 stem=${1,,}
+    cat <<EOF
+
+[tokens]
+issuers = ["$JWT_ISSUER"]
+audiences = ["$JWT_AUDIENCE"]
+
+[[keys]]
+kid = "$stem"
+alg = "$alg"
+EOF
+    if [[ $alg == HS* ]]; then
+        echo "secret_file = \"$JWT_DIR/$stem.secret\""
+    else
+        echo "public_key_file = \"$JWT_DIR/$stem.pub.pem\""
+    fi
+}
+
+haproxy_jwt_cfg() {  # haproxy_jwt_cfg ALG FILE
+    local alg=$1 stem=${1,,} key
+    # HMAC: the secret itself (printable, made so by bench_jwt.py); otherwise
+    # the path of the SPKI public key, loaded at start.
+    if [[ $alg == HS* ]]; then key=$(cat "$JWT_DIR/$stem.secret"); else key="$JWT_DIR/$stem.pub.pem"; fi
+    # jwt_verify answers 1 on success, 0 or negative otherwise: match 1 exactly.
+    cat >"$2" <<EOF
+global
+    nbthread 1
+    maxconn $hap_maxconn
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 300s
+    timeout server 300s
+    timeout http-keep-alive 300s
+    option http-keep-alive
+    http-reuse always
+frontend fe
+    bind 127.0.0.1:$HAP_PORT
+    http-request set-var(txn.bearer) http_auth_bearer
+    http-request set-var(txn.jwt_alg) var(txn.bearer),jwt_header_query('\$.alg')
+    http-request deny deny_status 401 unless { var(txn.jwt_alg) -m str $alg }
+    http-request deny deny_status 401 unless { var(txn.bearer),jwt_header_query('\$.kid') -m str $stem }
+    http-request deny deny_status 401 unless { var(txn.bearer),jwt_verify(txn.jwt_alg,"$key") -m int 1 }
+    http-request set-var(txn.now) date()
+    http-request deny deny_status 401 unless { var(txn.bearer),jwt_payload_query('\$.exp','int'),add(30),sub(txn.now) -m int gt 0 }
+    http-request deny deny_status 401 unless { var(txn.bearer),jwt_payload_query('\$.iat','int'),sub(txn.now) -m int le 30 }
+    http-request deny deny_status 401 unless { var(txn.bearer),jwt_payload_query('\$.iss') -m str $JWT_ISSUER }
+    http-request deny deny_status 401 unless { var(txn.bearer),jwt_payload_query('\$.aud') -m str $JWT_AUDIENCE }
+    default_backend be
+backend be
+    server s1 127.0.0.1:$UP_PORT
+EOF
+}
+
+jwt_sanity() {  # jwt_sanity ALG: on TARGET_PORT a good token is 200, a forged one and none 401
+    local stem=${1,,} url="http://127.0.0.1:$TARGET_PORT/small" good bad none
+    good=$(curl -s -o /dev/null -w '%{http_code}' \
+        -H "Authorization: Bearer $(head -n1 "$JWT_DIR/$stem-reused.tokens")" "$url" || true)
+    bad=$(curl -s -o /dev/null -w '%{http_code}' \
+        -H "Authorization: Bearer $(head -n1 "$JWT_DIR/$stem-forged.token")" "$url" || true)
+    none=$(curl -s -o /dev/null -w '%{http_code}' "$url" || true)
+    [[ $good == 200 && $bad == 401 && $none == 401 ]] && return 0
+    JWT_SANITY="good token $good, forged $bad, none $none"
+    return 1
+}
+
+jwt_rows() {  # jwt_rows LABEL ALG PID...
+    local label=$1 stem=${2,,}
+    shift 2
+    WRK_LUA=$JWT_DIR/tokens.lua
+    WRK_LUA_ARGS=("$JWT_DIR/$stem-reused.tokens" /small)
+    run_wrk "$label" "GET 5 B, one token" 50 /small "$WRK_CPUS" "$WRK_THREADS" "$@"
+    WRK_LUA_ARGS=("$JWT_DIR/$stem-distinct.tokens" /small)
+    run_wrk "$label" "GET 5 B, $JWT_TOKENS tokens" 50 /small "$WRK_CPUS" "$WRK_THREADS" "$@"
+    WRK_LUA=""
+}
+
+jwt_na_rows() {  # jwt_na_rows LABEL REASON
+    row "$1 | GET 5 B, one token | 50 | $2 | | | | "
+    row "$1 | GET 5 B, $JWT_TOKENS tokens | 50 | $2 | | | | "
+}
+
 bench_jwt() {
-    local alg
-    for alg in ES256 HS256 RS256; do
-        row "haproxy jwt_verify $alg | GET 5 B + token | 50 | n/a (auth not built yet) | | | | "
-        row "gateway auth $alg | GET 5 B + token | 50 | n/a (auth not built yet) | | | | "
+    local alg cfg
+    JWT_DIR=$work/jwt
+    echo "==> tokens: $JWT_TOKENS per alg (scripts/bench_jwt.py)" >&2
+    if ! python3 scripts/bench_jwt.py --dir "$JWT_DIR" --count "$JWT_TOKENS" \
+            --algs "$(IFS=,; echo "${JWT_ALGS[*]}")" --issuer "$JWT_ISSUER" --audience "$JWT_AUDIENCE" \
+            >/dev/null 2>"$work/bench_jwt.err"; then
+        cat "$work/bench_jwt.err" >&2
+        for alg in "${JWT_ALGS[@]}"; do
+            jwt_na_rows "gateway auth $alg" "n/a (token generation failed)"
+            jwt_na_rows "haproxy jwt_verify $alg" "n/a (token generation failed)"
+        done
+        return
+    fi
+    cat "$work/bench_jwt.err" >&2
+    for alg in "${JWT_ALGS[@]}"; do
+        echo "==> gateway auth $alg" >&2
+        if start_gateway 1 "$PROXY_CPU" "$alg"; then
+            if jwt_sanity "$alg"; then
+                jwt_rows "gateway auth $alg" "$alg" "$TARGET_PID"
+            else
+                jwt_na_rows "gateway auth $alg" "n/a (sanity check failed: $JWT_SANITY)"
+            fi
+            forget "$TARGET_PID"
+        else
+            jwt_na_rows "gateway auth $alg" "n/a (gateway did not start)"
+        fi
+        echo "==> haproxy jwt_verify $alg" >&2
+        cfg=$work/haproxy-jwt-${alg,,}.cfg
+        haproxy_jwt_cfg "$alg" "$cfg"
+        if start_haproxy "$cfg"; then
+            if jwt_sanity "$alg"; then
+                jwt_rows "haproxy jwt_verify $alg" "$alg" "$TARGET_PID"
+            else
+                jwt_na_rows "haproxy jwt_verify $alg" "n/a (sanity check failed: $JWT_SANITY)"
+            fi
+            forget "$TARGET_PID"
+        else
+            jwt_na_rows "haproxy jwt_verify $alg" "n/a (did not start: $(tail -n1 "$work/haproxy.log"))"
+        fi
     done
+}
+
+# The crypto floor: `openssl speed` on the proxy's core. A request with a
+# token not seen before costs at least one verify, so 1e6 / (verify/s) is the
+# least CPU µs per request such a row can show.
+crypto_rows=()
+crypto_speed() {  # crypto_speed LABEL ALGORITHM LINE_REGEX
+    local out="$work/openssl-speed-$2.txt" line sign verify
+    if taskset -c "$PROXY_CPU" openssl speed -seconds 3 "$2" >"$out" 2>&1 \
+            && line=$(grep -E "$3" "$out" | tail -n1) && [[ -n $line ]]; then
+        read -r sign verify <<<"$(awk '{print $(NF-1), $NF}' <<<"$line")"
+        crypto_rows+=("| $1 | openssl speed $2 | $sign | $verify | $(awk -v v="$verify" 'BEGIN {printf "%.1f", 1e6 / v}') |")
+    else
+        crypto_rows+=("| $1 | openssl speed $2 | n/a | n/a | |")
+    fi
+}
+
+crypto_floor() {
+    echo "==> openssl speed (3 s each, CPU $PROXY_CPU)" >&2
+    crypto_speed ES256 ecdsap256 '^ *256 bits ecdsa'
+    crypto_speed RS256 rsa2048 '^rsa +2048 bits'
 }
 
 # ---------------------------------------------------------------- run
@@ -343,34 +510,44 @@ UP_PID=$TARGET_PID
 # Bare upstream: wrk gets the other core (there is no proxy to pin).
 bare_cpus=$WRK_CPUS
 (( ncpu == 2 )) && bare_cpus=$PROXY_CPU
-echo "==> bare upstream" >&2
-scenarios "bare upstream (nginx)" "$bare_cpus" "$WRK_THREADS" $(family "$UP_PID")
+if want proxy; then
+    echo "==> bare upstream" >&2
+    scenarios "bare upstream (nginx)" "$bare_cpus" "$WRK_THREADS" $(family "$UP_PID")
 
-echo "==> gateway (workers = 1)" >&2
-if start_gateway 1 "$PROXY_CPU"; then
-    scenarios "gateway" "$WRK_CPUS" "$WRK_THREADS" "$TARGET_PID"
-    forget "$TARGET_PID"
-else
-    na_rows "gateway" "n/a (gateway did not start)"
+    echo "==> gateway (workers = 1)" >&2
+    if start_gateway 1 "$PROXY_CPU"; then
+        scenarios "gateway" "$WRK_CPUS" "$WRK_THREADS" "$TARGET_PID"
+        forget "$TARGET_PID"
+    else
+        na_rows "gateway" "n/a (gateway did not start)"
+    fi
+
+    echo "==> nginx proxy_pass" >&2
+    if start_nginx nginx-proxy "$PROXY_CPU" "$NGX_PORT"; then
+        scenarios "nginx proxy_pass" "$WRK_CPUS" "$WRK_THREADS" $(family "$TARGET_PID")
+        forget "$TARGET_PID"
+    else
+        na_rows "nginx proxy_pass" "n/a (did not start)"
+    fi
+
+    echo "==> haproxy" >&2
+    if start_haproxy; then
+        scenarios "haproxy" "$WRK_CPUS" "$WRK_THREADS" "$TARGET_PID"
+        forget "$TARGET_PID"
+    else
+        na_rows "haproxy" "n/a (did not start)"
+    fi
 fi
 
-echo "==> nginx proxy_pass" >&2
-if start_nginx nginx-proxy "$PROXY_CPU" "$NGX_PORT"; then
-    scenarios "nginx proxy_pass" "$WRK_CPUS" "$WRK_THREADS" $(family "$TARGET_PID")
-    forget "$TARGET_PID"
-else
-    na_rows "nginx proxy_pass" "n/a (did not start)"
+jwt_table=()
+if want jwt; then
+    saved=("${rows[@]}")
+    rows=()
+    bench_jwt
+    jwt_table=("${rows[@]}")
+    rows=("${saved[@]}")
+    crypto_floor
 fi
-
-echo "==> haproxy" >&2
-if start_haproxy; then
-    scenarios "haproxy" "$WRK_CPUS" "$WRK_THREADS" "$TARGET_PID"
-    forget "$TARGET_PID"
-else
-    na_rows "haproxy" "n/a (did not start)"
-fi
-
-bench_jwt
 
 # ---------------------------------------------------------------- memory
 mem_rows=()
@@ -403,20 +580,22 @@ idle_memory() {
     mem_rows+=("| $label | $(awk -v k="$idle" 'BEGIN {printf "%.1f", k/1024}') | $(awk -v k="$held" 'BEGIN {printf "%.1f", k/1024}') ($ok conns) | $(awk -v a="$idle" -v b="$held" -v n="$ok" 'BEGIN {if (n > 0) printf "%.2f", (b-a)/n; else print "n/a"}') |")
 }
 
-echo "==> idle memory ($IDLE_CONNS keep-alive connections)" >&2
-if start_gateway 1 "$PROXY_CPU"; then
-    idle_memory "gateway (workers = 1)" "$TARGET_PID"
-    forget "$TARGET_PID"
-else
-    mem_rows+=("| gateway (workers = 1) | n/a (gateway did not start) | | |")
-fi
-if start_nginx nginx-proxy "$PROXY_CPU" "$NGX_PORT"; then
-    idle_memory "nginx proxy_pass" $(family "$TARGET_PID")
-    forget "$TARGET_PID"
-fi
-if start_haproxy; then
-    idle_memory "haproxy" "$TARGET_PID"
-    forget "$TARGET_PID"
+if want memory; then
+    echo "==> idle memory ($IDLE_CONNS keep-alive connections)" >&2
+    if start_gateway 1 "$PROXY_CPU"; then
+        idle_memory "gateway (workers = 1)" "$TARGET_PID"
+        forget "$TARGET_PID"
+    else
+        mem_rows+=("| gateway (workers = 1) | n/a (gateway did not start) | | |")
+    fi
+    if start_nginx nginx-proxy "$PROXY_CPU" "$NGX_PORT"; then
+        idle_memory "nginx proxy_pass" $(family "$TARGET_PID")
+        forget "$TARGET_PID"
+    fi
+    if start_haproxy; then
+        idle_memory "haproxy" "$TARGET_PID"
+        forget "$TARGET_PID"
+    fi
 fi
 
 # ---------------------------------------------------------------- workers
@@ -426,6 +605,7 @@ fi
 worker_rows=()
 all_cpus="0-$((ncpu - 1))"
 for w in 1 2; do
+    want workers || break
     echo "==> gateway workers = $w (unpinned)" >&2
     if start_gateway "$w" "$all_cpus"; then
         saved=("${rows[@]}")
@@ -456,27 +636,63 @@ Pinning: $pin_note.
 CPU µs/req: user+system CPU of the target's processes over the run / requests.
 RSS: VmRSS of the target's processes after the run. Access logs off everywhere.
 
+EOF
+if want proxy; then
+    cat <<EOF
 | target | request | conns | req/s | p99 | CPU µs/req | RSS MiB | errors |
 | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |
 EOF
-printf '%s\n' "${rows[@]}"
+    if (( ${#rows[@]} )); then printf '%s\n' "${rows[@]}"; fi
+fi
 
-cat <<EOF
+if want jwt; then
+    cat <<EOF
+
+### token validation: gateway auth = "required" vs HAProxy jwt_verify
+
+Same pinning. Each side checks alg and kid against its one key, the
+signature, exp and iat (30 s leeway), iss and aud; failures are 401s (the
+errors column counts any non-2xx). "one token": the same token on every
+request (the gateway verifies it once, then its per-worker cache answers);
+"$JWT_TOKENS tokens": a different token per request, cycling through more
+tokens than the cache holds, so every request pays a signature check.
+HAProxy 2.6 cannot verify PS* tokens and has no cache.
+
+| target | request | conns | req/s | p99 | CPU µs/req | RSS MiB | errors |
+| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |
+EOF
+    if (( ${#jwt_table[@]} )); then printf '%s\n' "${jwt_table[@]}"; fi
+    cat <<EOF
+
+Crypto floor on the proxy's core (one verify per request with a fresh
+token; floor µs = 1e6 / verify/s):
+
+| alg | measured with | sign/s | verify/s | floor CPU µs/req |
+| --- | --- | ---: | ---: | ---: |
+EOF
+    if (( ${#crypto_rows[@]} )); then printf '%s\n' "${crypto_rows[@]}"; fi
+fi
+
+if want memory; then
+    cat <<EOF
 
 ### memory: idle, and holding $IDLE_CONNS idle keep-alive connections
 
 | target | idle RSS MiB | RSS MiB with connections | KiB per connection |
 | --- | ---: | ---: | ---: |
 EOF
-printf '%s\n' "${mem_rows[@]}"
+    if (( ${#mem_rows[@]} )); then printf '%s\n' "${mem_rows[@]}"; fi
+fi
 
-cat <<EOF
+if want workers; then
+    cat <<EOF
 
 ### gateway workers: 1 vs 2 (unpinned, wrk -t2; same machine as the upstream)
 
 | target | request | conns | req/s | p99 | CPU µs/req | RSS MiB | errors |
 | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |
 EOF
-printf '%s\n' "${worker_rows[@]}"
+    if (( ${#worker_rows[@]} )); then printf '%s\n' "${worker_rows[@]}"; fi
+fi
 echo
 versions

@@ -20,6 +20,12 @@ they work behind any route prefix: `/public/echo` is `/echo`.
                    echoes raw bytes until the peer closes.
   /sink            reads a body of any size (streamed) and answers
                    {"bytes": count, "sha256": hex}.
+  /__stats         {"requests": N, "paths": {path: count}}: requests this
+                   process has served (every endpoint except /__stats
+                   itself), in total and per path (query dropped; at most
+                   MAX_TRACKED_PATHS distinct paths are tracked). With
+                   ?path=P, also "path": count for P. Lets tests prove a
+                   request never reached the upstream.
 
 Usage: demo_upstream.py [--listen 127.0.0.1:9000] [--verbose]
 Prints "ready HOST:PORT" to stderr once listening (port 0 picks a free one).
@@ -33,6 +39,7 @@ import re
 import signal
 import socket
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -45,6 +52,30 @@ PATTERN = bytes(i % 251 for i in range(BLOCK_SIZE + 251))
 ECHO_LIMIT = 16 * 1024 * 1024
 
 _ENDPOINT = re.compile(r"/(echo|sink|close-mid|ws)$|/(bytes|slow|status)/(\d+)$")
+MAX_TRACKED_PATHS = 100_000
+
+
+class Stats:
+    """Request counters for /__stats (shared by the handler threads)."""
+
+    lock = threading.Lock()
+    total = 0
+    by_path = {}
+
+    @classmethod
+    def count(cls, path):
+        with cls.lock:
+            cls.total += 1
+            if path in cls.by_path or len(cls.by_path) < MAX_TRACKED_PATHS:
+                cls.by_path[path] = cls.by_path.get(path, 0) + 1
+
+    @classmethod
+    def snapshot(cls, path=None):
+        with cls.lock:
+            out = {"requests": cls.total, "paths": dict(cls.by_path)}
+            if path is not None:
+                out["path"] = cls.by_path.get(path, 0)
+            return out
 
 
 def pattern_bytes(offset, n):
@@ -171,6 +202,10 @@ class Handler(BaseHTTPRequestHandler):
         arg = int(m.group(3)) if m and m.group(3) else None
         query = parse_qs(parts.query)
 
+        if parts.path.endswith("/__stats"):
+            self.drain()
+            return self.send_json(200, Stats.snapshot(query.get("path", [None])[0]))
+        Stats.count(parts.path)
         if name == "echo":
             return self.ep_echo()
         if name == "sink":

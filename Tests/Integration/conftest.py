@@ -113,3 +113,45 @@ def make_gateway_config():
 @pytest.fixture
 def gw_helpers():
     return gwtest
+
+
+# --------------------------------------------------------------------------
+# Authentication tests (test_auth*.py)
+
+@pytest.fixture(scope="session")
+def auth_keys(tmp_path_factory):
+    """{alg: gwtest.TestKey} for every JWS alg the gateway supports, kid = alg
+    lowercased ("hs256", "rs256", ... "eddsa"), files in a session tmp dir.
+    Needs PyJWT and cryptography."""
+    pytest.importorskip("jwt")
+    pytest.importorskip("cryptography")
+    directory = tmp_path_factory.mktemp("authkeys")
+    return {alg: gwtest.TestKey(alg, directory) for alg in gwtest.ALL_ALGS}
+
+
+@pytest.fixture(scope="module")
+def start_module_gateway(request, tmp_path_factory, upstream):
+    """As start_gateway, but the gateways live for the whole test module
+    (stopped by PID at module teardown; the stderr tail is printed when a
+    test of the module failed). Same arguments, minus config_text."""
+    started = []
+    failures_before = request.session.testsfailed
+    base = tmp_path_factory.mktemp("modgw")
+
+    def start(routes=None, extra=None, upstream_port=None, keys="default", wait=True, env=None):
+        listen_port, admin_port = free_port(), free_port()
+        up = upstream.port if upstream_port is None else upstream_port
+        text = make_config(up, listen_port, admin_port, routes=routes, extra=extra, keys=keys)
+        gw = Gateway(base / ("gw%d" % len(started)), text, listen_port, admin_port, upstream_port=up, env=env)
+        started.append(gw)
+        if wait:
+            gw.wait_healthy(10)
+        return gw
+
+    yield start
+    failed = request.session.testsfailed > failures_before
+    for gw in started:
+        gw.stop(timeout=5)
+        if failed:
+            print("---- module gateway %d stderr (tail) ----" % gw.pid)
+            print(gw.stderr_text()[-3000:])

@@ -645,3 +645,248 @@ def parse_status(raw):
         return int(raw.split(b" ", 2)[1])
     except (IndexError, ValueError):
         return None
+
+
+# --------------------------------------------------------------------------
+# Authentication tests: upstream counters, RFC 6750 answers, keys and tokens.
+# The key/token helpers need PyJWT and cryptography; they import them lazily
+# so the rest of this module stays standard-library only.
+
+ALL_ALGS = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+            "ES256", "ES384", "ES512", "EdDSA"]
+
+
+def upstream_stats(port, path=None, timeout=5.0):
+    """The demo upstream's /__stats: {"requests": N, "paths": {...}[, "path": n]}."""
+    from urllib.parse import quote
+    target = "/__stats" + ("?path=" + quote(path, safe="/") if path is not None else "")
+    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, target), timeout=timeout) as r:
+        return json.loads(r.read())
+
+
+def upstream_hits(port, path):
+    """How many requests for `path` (query dropped) the demo upstream served."""
+    return upstream_stats(port, path)["path"]
+
+
+_unique_counter = [0]
+
+
+def unique_path(prefix="/auth/"):
+    """A path no other request has used, so the upstream's count for it is
+    this test's alone."""
+    import uuid
+    _unique_counter[0] += 1
+    return "%s%d-%s" % (prefix, _unique_counter[0], uuid.uuid4().hex[:12])
+
+
+def parse_www_authenticate(value):
+    """(scheme, {param: value}) of a WWW-Authenticate with one challenge."""
+    scheme, _, rest = value.partition(" ")
+    params = {}
+    i, n = 0, len(rest)
+    while i < n:
+        while i < n and rest[i] in " ,":
+            i += 1
+        j = rest.find("=", i)
+        if j < 0:
+            break
+        name = rest[i:j].strip()
+        i = j + 1
+        if i < n and rest[i] == '"':
+            i += 1
+            val = ""
+            while i < n and rest[i] != '"':
+                if rest[i] == "\\" and i + 1 < n:
+                    i += 1
+                val += rest[i]
+                i += 1
+            i += 1
+        else:
+            k = rest.find(",", i)
+            k = n if k < 0 else k
+            val = rest[i:k].strip()
+            i = k
+        params[name] = val
+    return scheme, params
+
+
+def assert_auth_answer(r, status, error, description=None, scope=None):
+    """Asserts an RFC 6750 answer (SPEC §5 table): status, JSON body with
+    `error` (and `error_description` when given), and WWW-Authenticate."""
+    assert r.status == status, "expected %d %s, got %r body=%r" % (status, error, r, r.body[:300])
+    body = json.loads(r.body)
+    assert body.get("error") == error, body
+    assert isinstance(body.get("error_description"), str), body
+    if description is not None:
+        assert body["error_description"] == description, body
+    challenges = r.header_all("WWW-Authenticate")
+    assert len(challenges) == 1, r.headers
+    scheme, params = parse_www_authenticate(challenges[0])
+    assert scheme == "Bearer", challenges[0]
+    assert params.get("realm") == "gateway", challenges[0]
+    if error == "missing_token":
+        assert "error" not in params, challenges[0]
+    else:
+        assert params.get("error") == ("insufficient_scope" if error == "insufficient_scope"
+                                       else "invalid_token"), challenges[0]
+    if description is not None:
+        assert params.get("error_description") == description, challenges[0]
+    if scope is not None:
+        assert set(params.get("scope", "").split()) == set(scope.split()), challenges[0]
+    return body, params
+
+
+def b64url(data):
+    import base64
+    if isinstance(data, str):
+        data = data.encode()
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_decode(text):
+    import base64
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def std_claims(sub="alice", ttl=600, **extra):
+    """iss/aud of the default test config, iat now, exp now+ttl, and extra
+    (a value of None drops the claim)."""
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": sub, "iat": now, "exp": now + ttl}
+    for k, v in extra.items():
+        if v is None:
+            claims.pop(k, None)
+        else:
+            claims[k] = v
+    return claims
+
+
+class TestKey:
+    """A key for one JWS alg, with its files written to `directory`.
+
+    .alg, .kid, .private (cryptography key or HMAC secret bytes), .public,
+    .secret_path (HS), .private_path / .public_path (PEM, asymmetric),
+    .config(source) -> a [[keys]] dict, .jwk() -> public JWK dict,
+    .sign(claims, headers=None) -> PyJWT token.
+    """
+
+    __test__ = False  # not a pytest class
+
+    _rsa_cache = {}
+
+    def __init__(self, alg, directory, kid=None, rsa_bits=2048):
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+        self.alg = alg
+        self.kid = kid if kid is not None else alg.lower()
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        self.secret_path = self.private_path = self.public_path = None
+        if alg.startswith("HS"):
+            size = int(alg[2:]) // 8
+            # The gateway drops one trailing newline from a secret_file (SPEC
+            # §3): a random secret must not end in one, or it would be one
+            # byte shorter there (and under 32 bytes for HS256).
+            secret = os.urandom(size)
+            while secret.endswith(b"\n"):
+                secret = os.urandom(size)
+            self.private = self.public = secret
+            self.secret_path = d / ("%s.secret" % self.kid)
+            self.secret_path.write_bytes(self.private)
+            return
+        if alg[:2] in ("RS", "PS"):
+            self.private = rsa.generate_private_key(public_exponent=65537, key_size=rsa_bits)
+        elif alg.startswith("ES"):
+            curve = {"ES256": ec.SECP256R1(), "ES384": ec.SECP384R1(), "ES512": ec.SECP521R1()}[alg]
+            self.private = ec.generate_private_key(curve)
+        elif alg == "EdDSA":
+            self.private = ed25519.Ed25519PrivateKey.generate()
+        else:
+            raise ValueError(alg)
+        self.public = self.private.public_key()
+        self.private_path = d / ("%s.key.pem" % self.kid)
+        self.private_path.write_bytes(self.private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        self.public_path = d / ("%s.pub.pem" % self.kid)
+        self.public_path.write_bytes(self.public_pem())
+
+    def public_pem(self):
+        from cryptography.hazmat.primitives import serialization
+        return self.public.public_bytes(serialization.Encoding.PEM,
+                                        serialization.PublicFormat.SubjectPublicKeyInfo)
+
+    def config(self, source="public"):
+        """[[keys]] entry: source "public" (public_key_file; secret_file for HS)
+        or "private" (private_key_file; secret_file for HS)."""
+        entry = {"kid": self.kid, "alg": self.alg}
+        if self.secret_path is not None:
+            entry["secret_file"] = str(self.secret_path)
+        elif source == "private":
+            entry["private_key_file"] = str(self.private_path)
+        else:
+            entry["public_key_file"] = str(self.public_path)
+        return entry
+
+    def jwk(self, with_alg=True):
+        import jwt
+        algs = jwt.algorithms
+        if self.secret_path is not None:
+            out = {"kty": "oct", "k": b64url(self.private)}
+        elif self.alg[:2] in ("RS", "PS"):
+            out = json.loads(algs.RSAAlgorithm.to_jwk(self.public))
+        elif self.alg.startswith("ES"):
+            out = json.loads(algs.ECAlgorithm.to_jwk(self.public))
+        else:
+            out = json.loads(algs.OKPAlgorithm.to_jwk(self.public))
+        out["kid"] = self.kid
+        if with_alg:
+            out["alg"] = self.alg
+        return out
+
+    def sign(self, claims, headers=None, kid=True):
+        """A token signed by PyJWT. kid=True puts this key's kid in the header."""
+        import jwt
+        h = dict(headers or {})
+        if kid and "kid" not in h:
+            h["kid"] = self.kid
+        return jwt.encode(claims, self.private, algorithm=self.alg, headers=h)
+
+    def sign_input(self, signing_input):
+        """Raw signature bytes (JWS form: raw r||s for ECDSA) over signing_input bytes."""
+        import hashlib as _h
+        import hmac
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec, padding
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+        if self.secret_path is not None:
+            return hmac.new(self.private, signing_input, getattr(_h, "sha" + self.alg[2:])).digest()
+        if self.alg == "EdDSA":
+            return self.private.sign(signing_input)
+        digest = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}[self.alg[2:]]
+        if self.alg.startswith("RS"):
+            return self.private.sign(signing_input, padding.PKCS1v15(), digest)
+        if self.alg.startswith("PS"):
+            return self.private.sign(signing_input, padding.PSS(padding.MGF1(digest), digest.digest_size), digest)
+        der = self.private.sign(signing_input, ec.ECDSA(digest))
+        r, s = decode_dss_signature(der)
+        size = (self.private.curve.key_size + 7) // 8
+        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+
+
+def raw_token(header, payload, key=None, signature=None):
+    """A compact JWS built by hand. header/payload: dict (compact JSON) or
+    bytes/str (used as they are, e.g. JSON with duplicate names). Signed with
+    key.sign_input unless `signature` (bytes) is given."""
+    def enc(part):
+        if isinstance(part, dict):
+            part = json.dumps(part, separators=(",", ":"))
+        return b64url(part)
+    signing_input = enc(header) + "." + enc(payload)
+    if signature is None:
+        signature = key.sign_input(signing_input.encode()) if key is not None else b""
+    return signing_input + "." + b64url(signature)
+
+
+def bearer(token):
+    return {"Authorization": "Bearer " + token}
