@@ -73,14 +73,19 @@ public struct TokenExtractor: Sendable {
     /// nil: not a Bearer credential. Otherwise the token range, or malformed
     /// when the scheme is Bearer but the rest is not `1*SP token68`-shaped
     /// with a single space.
+    private static let bearerScheme: [UInt8] = Array("bearer".utf8)
+
     private func bearer(_ bytes: UnsafeRawBufferPointer, _ value: Range<Int>) -> Result<Range<Int>, AuthFailure>? {
-        let scheme = Array("bearer".utf8)
+        let scheme = Self.bearerScheme
         guard value.count >= scheme.count else { return nil }
         for i in 0..<scheme.count where bytes[value.lowerBound + i] | 0x20 != scheme[i] { return nil }
         let rest = (value.lowerBound + scheme.count)..<value.upperBound
         if rest.isEmpty { return .failure(.malformed("Bearer without a token")) }
         guard bytes[rest.lowerBound] == 0x20 else { return nil }  // e.g. "Bearerish"
-        let token = (rest.lowerBound + 1)..<rest.upperBound
+        // RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token.
+        var start = rest.lowerBound
+        while start < rest.upperBound, bytes[start] == 0x20 { start += 1 }
+        let token = start..<rest.upperBound
         guard !token.isEmpty else { return .failure(.malformed("Bearer without a token")) }
         for i in token where !isToken68(bytes[i]) {
             return .failure(.malformed("bad Authorization header"))

@@ -37,7 +37,9 @@ import GatewayCore
         #expect(token(e, Self.head([("Authorization", "Basic dXNlcjpwYXNz", .authorization)])) == .failure(.missingToken))
         #expect(token(e, Self.head([])) == .failure(.missingToken))
         #expect(token(e, Self.head([("Authorization", "Bearer", .authorization)])).isMalformedFailure)
-        #expect(token(e, Self.head([("Authorization", "Bearer  a.b.c", .authorization)])).isMalformedFailure)
+        // RFC 6750 §2.1: one or more spaces after the scheme.
+        #expect(token(e, Self.head([("Authorization", "Bearer  a.b.c", .authorization)])) == .success("a.b.c"))
+        #expect(token(e, Self.head([("Authorization", "Bearer   ", .authorization)])).isMalformedFailure)
         #expect(token(e, Self.head([("Authorization", "Bearer a.b.c extra", .authorization)])).isMalformedFailure)
         #expect(token(e, Self.head([("Authorization", "Bearerx a.b.c", .authorization)])) == .failure(.missingToken))
     }

@@ -310,8 +310,6 @@ def test_bearer_scheme_case_insensitive(gw, auth_keys, scheme):
     passes(gw, {"Authorization": scheme + " " + token})
 
 
-@pytest.mark.xfail(strict=True, reason="gateway bug: RFC 6750 §2.1 allows 1*SP after 'Bearer'; "
-                                       "the gateway answers 401 invalid_token to two spaces")
 def test_bearer_several_spaces(gw, auth_keys):
     token = auth_keys["HS256"].sign(std_claims())
     passes(gw, {"Authorization": "Bearer  " + token})
