@@ -58,6 +58,9 @@ def test_http10_without_host_is_served(gateway):
         c.send(b"GET /public/nohost HTTP/1.0\r\n\r\n")
         r = c.read_response()
         assert r.status == 200
+        # Forwarded as HTTP/1.1, which needs a Host: the upstream group's name.
+        hosts = [v for k, v in r.json()["headers"] if k.lower() == "host"]
+        assert hosts == ["app"]
         assert c.is_closed(2.0)
 
 

@@ -271,6 +271,11 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         options.forwardedHost = head.hostField.map { Array(head.bytes[head.fields[$0].value]) } ?? []
         options.requestID = requestID
         if let token { options.extraFields = AuthPhase.claimHeaders(token, runtime: runtime) }
+        // We speak HTTP/1.1 upstream, which requires Host; an HTTP/1.0 client
+        // may not have sent one. Like nginx's $proxy_host: the group's name.
+        if head.hostField == nil, let group {
+            options.extraFields.append((Self.hostName, Array(group.name.utf8)))
+        }
         upstreamHead.removeAll(keepingCapacity: true)
         upstreamHead.reserveCapacity(head.bytes.count + 256)
         HeadWriter.writeUpstreamRequest(head, into: &upstreamHead, options: options)
@@ -615,6 +620,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     }
 
     private static let updateClaimsName = Array("gateway-update-claims".utf8)
+    private static let hostName = Array("Host".utf8)
 
     private static func isUpdateClaimsField(_ head: HTTPHead, _ field: HTTPField) -> Bool {
         let name = head.bytes[field.name]
