@@ -204,6 +204,7 @@ final class AdminConnection: BufferedSocketDelegate {
         HeadWriter.writeSimpleResponse(status: a.status, reason: HeadWriter.reasonPhrase(for: a.status),
                                        headers: headers, body: isHEAD ? [] : a.body, keepAlive: keepAlive, into: &out)
         socket.write(out.withUnsafeBytes { $0 })
+        socket.flush()
         if !keepAlive {
             closing = true
             socket.disableRead()

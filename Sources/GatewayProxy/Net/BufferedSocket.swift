@@ -35,8 +35,16 @@ final class BufferedSocket {
         case tlsClient(TLSContext, host: String)
     }
 
+    /// Plain sockets write directly (`flush`) and arm EV_WRITE only when the
+    /// kernel would block, as nginx does: a bufferevent otherwise waits for
+    /// EPOLLOUT before every write, which costs two epoll_ctl calls and a
+    /// loop wake-up per response. TLS sockets leave writing to bufferevent.
+    private let directWrite: Bool
+    private var writeArmed = false
+
     /// Wraps an accepted fd, or creates an unconnected socket when fd is -1.
     init?(loop: EventLoop, fd: Int32, transport: Transport = .plain) {
+        if case .plain = transport { directWrite = true } else { directWrite = false }
         let made: OpaquePointer?
         switch transport {
         case .plain:
@@ -60,6 +68,7 @@ final class BufferedSocket {
         let writeCB: bufferevent_data_cb = { _, arg in
             guard let arg else { return }
             let s = Unmanaged<BufferedSocket>.fromOpaque(arg).takeUnretainedValue()
+            s.disarmWriteIfDrained()
             guard let d = s.delegate else { return }
             d.socketWritable(s)
         }
@@ -81,6 +90,30 @@ final class BufferedSocket {
             d.socketEvent(s, ev)
         }
         bufferevent_setcb(b, readCB, writeCB, eventCB, Unmanaged.passUnretained(self).toOpaque())
+        if directWrite, fd >= 0 { bufferevent_disable(b, Int16(EV_WRITE)) }
+    }
+
+    /// Sends queued output now, as far as the kernel takes it; what is left
+    /// (EAGAIN, or an error for bufferevent to report) is handed to the
+    /// bufferevent by arming EV_WRITE until the output has drained. Call at
+    /// the end of each piece of work that wrote to this socket.
+    func flush() {
+        guard directWrite, !writeArmed, let bev, let out = bufferevent_get_output(bev) else { return }
+        let fd = bufferevent_getfd(bev)
+        guard fd >= 0 else { return }
+        while evbuffer_get_length(out) > 0 {
+            if evbuffer_write(out, fd) <= 0 { break }
+        }
+        if evbuffer_get_length(out) > 0 {
+            writeArmed = true
+            bufferevent_enable(bev, Int16(EV_WRITE))
+        }
+    }
+
+    private func disarmWriteIfDrained() {
+        guard directWrite, writeArmed, let bev, outputLength == 0 else { return }
+        writeArmed = false
+        bufferevent_disable(bev, Int16(EV_WRITE))
     }
 
     deinit { free() }
@@ -105,8 +138,11 @@ final class BufferedSocket {
     var outputLength: Int { output.map { evbuffer_get_length($0) } ?? 0 }
 
     /// Starts a non-blocking connect; `.connected` or an error event follows.
+    /// bufferevent watches for writability to see the connect finish, and
+    /// writes what was queued meanwhile; direct writes start after that.
     func connect(to address: SocketAddress) -> Bool {
         guard let bev else { return false }
+        writeArmed = true
         let rc = address.withSockaddr { sa, len in
             bufferevent_socket_connect(bev, UnsafeMutablePointer(mutating: sa), Int32(len))
         }
@@ -115,7 +151,6 @@ final class BufferedSocket {
 
     func enableRead() { if let bev { bufferevent_enable(bev, Int16(EV_READ)) } }
     func disableRead() { if let bev { bufferevent_disable(bev, Int16(EV_READ)) } }
-    func enableWrite() { if let bev { bufferevent_enable(bev, Int16(EV_WRITE)) } }
     var isReading: Bool { bev.map { Int32(bufferevent_get_enabled($0)) & Int32(EV_READ) != 0 } ?? false }
 
     /// Write callback fires when output drops to `low` bytes.

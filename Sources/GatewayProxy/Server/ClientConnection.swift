@@ -128,6 +128,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     }
 
     private func clientTimedOut() {
+        defer { flushAll() }
         switch state {
         case .readingHead:
             if headBytesSeen == 0 {
@@ -318,6 +319,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     }
 
     private func upstreamTimedOut() {
+        defer { flushAll() }
         guard state == .exchanging || state == .tunnelling, let group else { return }
         switch upstreamTimerPurpose {
         case .connect:
@@ -450,6 +452,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         if progressed { bytesInAdd() }
         if !bodyIsDone {
             clientTimer?.schedule(afterMs: runtime.config.server.clientTimeoutMs)
+            up.socket.flush()
             if up.socket.outputLength > Self.highWater { socket.disableRead() }
         }
     }
@@ -671,6 +674,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
                 break loop
             }
         }
+        socket.flush()
         if socket.outputLength > Self.highWater { up.socket.disableRead() }
     }
 
@@ -751,6 +755,8 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     private func pumpTunnel(_ up: UpstreamConnection) {
         bytesOut += UInt64(up.socket.moveAllInput(to: socket))
         bytesIn += UInt64(socket.moveAllInput(to: up.socket))
+        socket.flush()
+        up.socket.flush()
         if up.socket.outputLength > Self.highWater { socket.disableRead() }
         if socket.outputLength > Self.highWater { up.socket.disableRead() }
     }
@@ -804,6 +810,13 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
 
     // MARK: - Closing
 
+    /// Sends what this exchange queued on either socket (see
+    /// `BufferedSocket.flush`); every entry point ends with it.
+    private func flushAll() {
+        socket.flush()
+        upstream?.socket.flush()
+    }
+
     /// Lingering close, as nginx and HAProxy do: write the answer, half-close,
     /// and keep reading (and discarding) for a moment. Closing with unread
     /// input makes the kernel send RST, which can destroy the answer before
@@ -815,6 +828,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         socket.setWriteLowWatermark(0)
         // Do not wait forever on a client that neither reads nor closes.
         clientTimer?.schedule(afterMs: min(runtime.config.server.clientTimeoutMs, Self.lingerMs))
+        socket.flush()
         if socket.outputLength == 0 { halfClose() }
     }
 
@@ -851,6 +865,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     // MARK: - BufferedSocketDelegate (the client side)
 
     func socketReadable(_ socket: BufferedSocket) {
+        defer { flushAll() }
         switch state {
         case .readingHead: readHeads()
         case .exchanging: if !bodyIsDone { pumpRequestBody() }
@@ -861,6 +876,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     }
 
     func socketWritable(_ socket: BufferedSocket) {
+        defer { flushAll() }
         switch state {
         case .closing:
             if socket.outputLength == 0 { halfClose() }
@@ -876,6 +892,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     }
 
     func socketEvent(_ socket: BufferedSocket, _ event: SocketEvent) {
+        defer { flushAll() }
         switch state {
         case .closing:
             close()
@@ -899,6 +916,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     // MARK: - UpstreamConnectionOwner
 
     func upstreamConnected(_ connection: UpstreamConnection) {
+        defer { flushAll() }
         guard connection === upstream, state == .exchanging else { return }
         upstreamTimer?.cancel()
         connection.server.health.markSucceeded()
@@ -906,6 +924,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     }
 
     func upstreamReadable(_ connection: UpstreamConnection) {
+        defer { flushAll() }
         guard connection === upstream else { return }
         switch state {
         case .exchanging:
@@ -918,6 +937,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     }
 
     func upstreamWritable(_ connection: UpstreamConnection) {
+        defer { flushAll() }
         guard connection === upstream else { return }
         if state == .exchanging, !bodyIsDone, !socket.isReading,
            connection.socket.outputLength <= Self.lowWater {
@@ -930,6 +950,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     }
 
     func upstreamClosed(_ connection: UpstreamConnection, _ event: SocketEvent) {
+        defer { flushAll() }
         guard connection === upstream else { return }
         upstream = nil
         upstreamTimer?.cancel()
