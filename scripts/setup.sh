@@ -7,6 +7,7 @@
 #   scripts/setup.sh --test     also the Python test deps: pytest, PyJWT[crypto],
 #                               cryptography
 #   scripts/setup.sh --bench    also nginx, haproxy, wrk (for scripts/bench.sh)
+#   scripts/setup.sh --browser  also chromium (Tests/Integration/test_browser.py)
 #
 # Debian/Ubuntu (apt). Uses sudo when not root. Runs `apt-get update` only
 # when a package is missing. The Swift toolchain is not an apt package: it is
@@ -15,11 +16,13 @@ set -euo pipefail
 
 want_test=0
 want_bench=0
+want_browser=0
 for arg in "$@"; do
     case "$arg" in
         --test) want_test=1 ;;
         --bench) want_bench=1 ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        --browser) want_browser=1 ;;
+        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
         *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
     esac
 done
@@ -71,6 +74,17 @@ if (( want_bench )); then
     need_cmd nginx nginx-light
     need_cmd haproxy haproxy
     need_cmd wrk wrk
+fi
+
+# Any Chromium or Chrome on PATH (or $CHROMIUM) will do for the browser test;
+# it drives the browser with a stdlib DevTools client, so no Python package.
+if (( want_browser )); then
+    if [[ -n "${CHROMIUM:-}" ]]; then
+        command -v "$CHROMIUM" >/dev/null 2>&1 || fail "CHROMIUM=$CHROMIUM is not an executable"
+    elif ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 \
+            && ! command -v google-chrome >/dev/null 2>&1 && ! command -v google-chrome-stable >/dev/null 2>&1; then
+        missing+=(chromium)
+    fi
 fi
 
 # Test deps for the system Python come from apt (pip refuses to install into
