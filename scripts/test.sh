@@ -49,6 +49,8 @@ finish() {
 }
 
 step "setup (scripts/setup.sh --test)" scripts/setup.sh --test || finish
+# Chromium for the browser end-to-end test; without it that test is skipped.
+scripts/setup.sh --browser || echo "test.sh: chromium could not be installed; Tests/Integration/test_browser.py will be skipped" >&2
 
 if (( ! only_integration )); then
     built=0
