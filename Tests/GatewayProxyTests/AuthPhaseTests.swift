@@ -134,3 +134,27 @@ import Testing
         }
     }
 }
+
+@Suite struct CORSPreflightTests {
+    func head(_ text: String) throws -> HTTPHead {
+        var parser = HTTPHeadParser(kind: .request, maxHeadBytes: 16384)
+        guard case .complete(let h, _) = Array(text.utf8).withUnsafeBytes({ parser.parse($0) }) else {
+            throw AuthPhaseTests.TestFailure.unparsed
+        }
+        return h
+    }
+
+    @Test func preflightIsRecognised() throws {
+        let h = try head("OPTIONS /x HTTP/1.1\r\nHost: a\r\nOrigin: https://app.test\r\n"
+                         + "Access-Control-Request-Method: POST\r\n\r\n")
+        #expect(AuthPhase.isCORSPreflight(h))
+    }
+
+    @Test func optionsWithoutPreflightHeadersIsNot() throws {
+        #expect(!AuthPhase.isCORSPreflight(try head("OPTIONS /x HTTP/1.1\r\nHost: a\r\nOrigin: https://app.test\r\n\r\n")))
+        #expect(!AuthPhase.isCORSPreflight(try head("OPTIONS /x HTTP/1.1\r\nHost: a\r\n"
+                                                   + "Access-Control-Request-Method: POST\r\n\r\n")))
+        #expect(!AuthPhase.isCORSPreflight(try head("GET /x HTTP/1.1\r\nHost: a\r\nOrigin: o\r\n"
+                                                   + "Access-Control-Request-Method: POST\r\n\r\n")))
+    }
+}

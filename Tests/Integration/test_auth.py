@@ -541,3 +541,32 @@ def test_auth_results_metric_counts(start_gateway, auth_keys):
         assert got[k] == v, got
     for k in ("revoked", "refreshed"):
         assert got.get(k, 0) == 0, got
+
+
+# --------------------------------------------------------------------------
+# CORS preflight: browsers never send credentials on it, so it passes to the
+# upstream unauthenticated; anything else without a token is still refused.
+
+def test_cors_preflight_passes_without_token(gw):
+    path = gwtest.unique_path("/preflight/")
+    r = gw.request("OPTIONS", path, headers={"Origin": "https://app.test",
+                                             "Access-Control-Request-Method": "POST",
+                                             "Access-Control-Request-Headers": "authorization"})
+    assert r.status == 200
+    assert gwtest.upstream_hits(gw.upstream_port, path) == 1
+
+
+def test_options_without_preflight_headers_needs_a_token(gw):
+    path = gwtest.unique_path("/preflight/")
+    r = gw.request("OPTIONS", path, headers={"Origin": "https://app.test"})
+    assert r.status == 401
+    assert gwtest.upstream_hits(gw.upstream_port, path) == 0
+
+
+def test_preflight_with_a_bad_token_is_still_refused(gw):
+    path = gwtest.unique_path("/preflight/")
+    r = gw.request("OPTIONS", path, headers={"Origin": "https://app.test",
+                                             "Access-Control-Request-Method": "POST",
+                                             "Authorization": "Bearer a.b.c"})
+    assert r.status == 401
+    assert gwtest.upstream_hits(gw.upstream_port, path) == 0

@@ -22,6 +22,12 @@ enum AuthPhase {
                        cache: VerifiedTokenCache, nowSeconds: Int64) -> Decision {
         if route.auth == .none { return .pass(.none, nil) }
         switch runtime.extractor.extract(from: head) {
+        case .failure(.missingToken) where isCORSPreflight(head):
+            // Browsers never send credentials on a preflight; refusing it
+            // would make every cross-origin call fail. The upstream answers
+            // it; the real request that follows carries the token and is
+            // checked (Envoy's jwt_authn does the same).
+            return .pass(.none, nil)
         case .failure(.missingToken):
             return route.auth == .optional ? .pass(.none, nil) : .reject(.missingToken)
         case .failure(let failure):
@@ -39,6 +45,29 @@ enum AuthPhase {
             case .failure(let failure):
                 return .reject(failure)
             }
+        }
+    }
+
+    private static let optionsMethod = Array("OPTIONS".utf8)
+    private static let preflightField = Array("access-control-request-method".utf8)
+    private static let originField = Array("origin".utf8)
+
+    /// A CORS preflight (Fetch standard): OPTIONS with Origin and
+    /// Access-Control-Request-Method.
+    static func isCORSPreflight(_ head: HTTPHead) -> Bool {
+        guard head.bytes[head.method].elementsEqual(optionsMethod) else { return false }
+        var origin = false, method = false
+        for f in head.fields where f.known == .other {
+            let name = head.bytes[f.name]
+            if equalsLowercased(name, preflightField) { method = true }
+            else if equalsLowercased(name, originField) { origin = true }
+        }
+        return origin && method
+    }
+
+    private static func equalsLowercased(_ a: ArraySlice<UInt8>, _ lower: [UInt8]) -> Bool {
+        a.count == lower.count && zip(a, lower).allSatisfy { x, y in
+            (x >= 0x41 && x <= 0x5A ? x | 0x20 : x) == y
         }
     }
 
