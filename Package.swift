@@ -43,7 +43,7 @@ let package = Package(
         // Fuzz driver for JWS/JSON decoding and verification; replays files when built normally.
         .executableTarget(name: "JWSFuzz", dependencies: ["GatewayAuth"], swiftSettings: strict),
 
-        // Fuzz driver for the HTTP parser (scripts/fuzz-parser.sh); replays files when built normally.
+        // Fuzz driver for the HTTP parser (scripts/fuzz.sh http); replays files when built normally.
         .executableTarget(name: "ParserFuzz", dependencies: ["GatewayCore"], swiftSettings: strict),
 
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"], swiftSettings: strict),

@@ -4,12 +4,8 @@
 // Built normally it replays files (or directories of files) given as
 // arguments: how crashes are re-run and how the seed corpus in
 // Tests/Fuzz/corpus/jws stays exercised (`swift run JWSFuzz Tests/Fuzz/corpus/jws`).
-// Built with `-D JWS_FUZZ -sanitize=fuzzer` it hands control to libFuzzer.
-// NOT YET WORKING under SwiftPM here: ld.gold crashes on the instrumented
-// link, and with `-use-ld=lld` the fuzzer runtime's `main` clashes with
-// SwiftPM's renamed entry point (`--allow-multiple-definition` links, but the
-// run shows no coverage). The invariants below are what to fuzz once the
-// recipe is settled (see the HTTP parser's scripts/fuzz-parser.sh).
+// Built with `-D JWS_FUZZ -sanitize=fuzzer,address` (one combined flag) it
+// hands control to libFuzzer: `scripts/fuzz.sh jws 600`.
 //
 // Invariants (a violation aborts, which libFuzzer records as a crash):
 //  - base64url: a decoded input re-encodes to exactly the input (canonical);

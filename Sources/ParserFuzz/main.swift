@@ -3,7 +3,7 @@
 // Built normally it replays files (or directories of files) given as
 // arguments, which is how crashes found by the fuzzer are re-run and how the
 // seed corpus stays exercised. Built with `-D PARSER_FUZZ -sanitize=fuzzer`
-// (see scripts/fuzz-parser.sh) `main` hands control to libFuzzer.
+// (see scripts/fuzz.sh http) `main` hands control to libFuzzer.
 //
 // Invariants checked on every input (a violation aborts, which libFuzzer
 // records as a crash):

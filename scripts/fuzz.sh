@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Runs one libFuzzer target with AddressSanitizer for N seconds (default 60).
+#
+#   scripts/fuzz.sh http [seconds]   # HTTP/1.1 head parser, chunked decoder, writer (Sources/ParserFuzz)
+#   scripts/fuzz.sh jws  [seconds]   # JWS decoder, JSON parser, base64url (Sources/JWSFuzz)
+#
+# Extra arguments go to libFuzzer. Seeds come from Tests/Fuzz/corpus/<target>;
+# the growing corpus and any crash artifacts go to fuzz-corpus-work/ (ignored
+# by git). The sanitizers must be one combined -sanitize= flag: with two, the
+# driver keeps only the last and the code loses coverage instrumentation.
+# Built normally (without -D ..._FUZZ), each target replays files instead,
+# so the package never needs libFuzzer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+target="${1:?usage: scripts/fuzz.sh http|jws [seconds] [libFuzzer args]}"; shift
+seconds="${1:-60}"; shift || true
+case "$target" in
+    http) product=ParserFuzz; define=PARSER_FUZZ; max_len=4096 ;;
+    jws)  product=JWSFuzz;    define=JWS_FUZZ;    max_len=8192 ;;
+    *) echo "fuzz.sh: unknown target $target (http or jws)" >&2; exit 2 ;;
+esac
+scratch=.build-fuzz
+swift build -c debug --scratch-path "$scratch" --product "$product" \
+    -Xswiftc -sanitize=fuzzer,address -Xswiftc -D -Xswiftc "$define"
+work="fuzz-corpus-work/$target"
+mkdir -p "$work/corpus" "$work/artifacts"
+cp -n "Tests/Fuzz/corpus/$target/"* "$work/corpus/" 2>/dev/null || true
+if [[ $target == http ]]; then
+    cat > "$work/dict" <<'DICT'
+"\x0d\x0a"
+"\x0d\x0a\x0d\x0a"
+" HTTP/1.1\x0d\x0a"
+" HTTP/1.0\x0d\x0a"
+"HTTP/1.1 200 OK\x0d\x0a"
+"HTTP/1.1 "
+"GET /"
+"POST /"
+"HEAD "
+"Host: a\x0d\x0a"
+"Content-Length: "
+"Transfer-Encoding: "
+"chunked"
+"identity"
+"Connection: "
+"close"
+"keep-alive"
+"upgrade"
+"Upgrade: websocket\x0d\x0a"
+"Expect: 100-continue\x0d\x0a"
+"X-Forwarded-For: "
+"Access-Control-Expose-Headers: "
+"Keep-Alive"
+"Proxy-Connection"
+"TE"
+"Trailer"
+"http://"
+"https://"
+"%2e"
+"%2E"
+"%2F"
+"%5C"
+"%00"
+"/../"
+"/./"
+"..;"
+";ext=\"v\""
+"0\x0d\x0a\x0d\x0a"
+"ffffffffffffffff"
+DICT
+else
+    cat > "$work/dict" <<'DICT'
+"eyJ"
+"."
+"\"alg\""
+"\"kid\""
+"\"crit\""
+"\"exp\""
+"\"HS256\""
+"\"ES256\""
+"\"none\""
+"\\u0000"
+"\\ud800"
+"1e400"
+"-0"
+"[]"
+"{}"
+DICT
+fi
+# Swift's own crash backtracer trips ASan; libFuzzer reports crashes itself.
+export SWIFT_BACKTRACE=enable=no
+exec "$scratch/debug/$product" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 \
+    -artifact_prefix="$work/artifacts/" -print_final_stats=1 -dict="$work/dict" "$@" \
+    "$work/corpus" "Tests/Fuzz/corpus/$target"
