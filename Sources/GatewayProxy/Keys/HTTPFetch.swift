@@ -166,8 +166,7 @@ final class HTTPFetch: BufferedSocketDelegate {
                 s.free()
                 continue
             }
-            s.enableRead()
-            s.enableWrite()
+            s.enableRead()  // (bufferevent_socket_connect arms writing itself)
             socket = s
             state = .connecting
             return
