@@ -74,6 +74,7 @@ import Testing
             runtime.router.route(path: PathPart.of(UnsafeRawBufferPointer(rebasing: raw[h.target])), host: nil)
         })
         return AuthPhase.decide(head: h, route: runtime.config.routes[routeIndex], runtime: runtime,
+                                verifier: JWTVerifier(keys: runtime.keys, tokens: runtime.config.tokens),
                                 cache: VerifiedTokenCache(capacity: 16), nowSeconds: now)
     }
 

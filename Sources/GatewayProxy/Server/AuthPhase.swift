@@ -18,7 +18,7 @@ enum AuthPhase {
         case reject(AuthFailure)
     }
 
-    static func decide(head: HTTPHead, route: RouteConfig, runtime: RuntimeConfig,
+    static func decide(head: HTTPHead, route: RouteConfig, runtime: RuntimeConfig, verifier: JWTVerifier,
                        cache: VerifiedTokenCache, nowSeconds: Int64) -> Decision {
         if route.auth == .none { return .pass(.none, nil) }
         switch runtime.extractor.extract(from: head) {
@@ -34,7 +34,7 @@ enum AuthPhase {
             return .reject(failure)
         case .success(let range):
             let result = head.bytes.withUnsafeBytes { raw in
-                runtime.verifier.verify(UnsafeRawBufferPointer(rebasing: raw[range]), scopes: route.scopes,
+                verifier.verify(UnsafeRawBufferPointer(rebasing: raw[range]), scopes: route.scopes,
                                         now: nowSeconds, cache: cache)
             }
             switch result {

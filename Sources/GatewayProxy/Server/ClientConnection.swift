@@ -179,6 +179,8 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         headBytesSeen = 0
         request = head
         resetResponseParser(head)
+        exchangeNumber &+= 1
+        awaitingKeys = false
         state = .exchanging
         keepAlive = head.keepAlive && !worker.draining
         requestID = existingRequestID(head) ?? worker.nextRequestID()
@@ -228,16 +230,36 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
             return
         }
 
-        switch AuthPhase.decide(head: head, route: route, runtime: runtime, cache: worker.tokenCache,
-                                nowSeconds: worker.loop.nowMs() / 1000) {
+        authenticateAndForward(head, route: route, routeIndex: r, mayWaitForKeys: true)
+    }
+
+    /// Phase 3 and on: authenticate, then pick the upstream and forward. An
+    /// unknown kid with JWKS URLs configured waits (at most fetch_timeout)
+    /// for one refetch and tries again (SPEC §3), once.
+    private func authenticateAndForward(_ head: HTTPHead, route: RouteConfig, routeIndex r: Int, mayWaitForKeys: Bool) {
+        switch AuthPhase.decide(head: head, route: route, runtime: runtime, verifier: worker.verifier,
+                                cache: worker.tokenCache, nowSeconds: worker.loop.nowMs() / 1000) {
         case .pass(let label, let token, let range):
             authLabel = label
             self.token = token
             tokenRange = range
+        case .reject(.unknownKeyID) where mayWaitForKeys && worker.mayRefetchKeys():
+            awaitingKeys = true
+            let exchange = exchangeNumber
+            worker.requestKeyRefetch { [weak self] arrived in
+                guard let self, self.awaitingKeys, self.exchangeNumber == exchange,
+                      self.state == .exchanging, let request = self.request else { return }
+                defer { self.flushAll() }
+                self.awaitingKeys = false
+                if arrived {
+                    self.authenticateAndForward(request, route: route, routeIndex: r, mayWaitForKeys: false)
+                } else {
+                    self.reject(.unknownKeyID)
+                }
+            }
+            return
         case .reject(let failure):
-            authLabel = AuthPhase.label(failure)
-            answer(status: failure.httpStatus, error: failure.errorCode, description: failure.description,
-                   headers: [("WWW-Authenticate", failure.wwwAuthenticate)], close: !bodyIsDone)
+            reject(failure)
             return
         }
 
@@ -245,6 +267,18 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         buildUpstreamHead(head)
         connectUpstream()
     }
+
+    private func reject(_ failure: AuthFailure) {
+        authLabel = AuthPhase.label(failure)
+        answer(status: failure.httpStatus, error: failure.errorCode, description: failure.description,
+               headers: [("WWW-Authenticate", failure.wwwAuthenticate)], close: !bodyIsDone)
+    }
+
+    /// Waiting for a JWKS refetch (unknown kid); the answer comes from the worker.
+    private var awaitingKeys = false
+    /// Counts exchanges on this connection, so a late callback can tell it
+    /// belongs to one that is over.
+    private var exchangeNumber = 0
 
     private var bodyIsDone: Bool {
         switch requestBody {

@@ -14,6 +14,10 @@ public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thre
     private let loop: EventLoop
     private var workers: [Worker] = []
     private var admin: AdminServer?
+    /// Fetches `jwks_url` key sets on the admin loop; nil without any.
+    private var keyRefresher: KeyRefresher?
+    /// `jwks_url` entries of the loaded configuration.
+    private var pendingKeyURLs: [KeyConfig]
     private let logSink: LogSink
     private let processMetrics = ProcessMetrics(version: GatewayCoreVersion.string)
     private let shared = SharedCounters()
@@ -29,6 +33,7 @@ public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thre
         self.environment = environment
         loop = try EventLoop()
         for w in keys.warnings { OpsLog.warning("\(config.sourcePath):\(w.line): \(w.source): \(w.message)") }
+        pendingKeyURLs = keys.pendingURLs
         runtime = try RuntimeConfig(config: config, keys: keys.keySet, generation: 1, registry: registry)
         logSink = LogSink(fd: 1)
     }
@@ -76,6 +81,7 @@ public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thre
         let adminServer = try AdminServer(runtime: runtime, workers: workers, processMetrics: processMetrics,
                                           environment: environment)
         admin = adminServer
+        startKeyRefresher(on: adminServer)
         for (i, w) in workers.enumerated() { w.start(listenFDs: perWorker[i], tls: tls) }
         adminServer.start(listenFD: adminFD)
 
@@ -83,10 +89,31 @@ public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thre
         OpsLog.info("gateway \(GatewayCoreVersion.string) started: \(workerCount) worker(s), config \(configPath)")
         loop.run()
 
-        adminServer.loop.post { adminServer.stop() }
+        let refresher = keyRefresher
+        adminServer.loop.post {
+            refresher?.stop()
+            adminServer.stop()
+        }
         logSink.close()
         OpsLog.info("stopped")
         return 0
+    }
+
+    /// JWKS URLs are fetched on the admin loop; every new merged set goes to
+    /// every worker. Until a URL's first set arrives /readyz says why.
+    /// Created even without URLs when the configuration has none now, so a
+    /// reload can add some.
+    private func startKeyRefresher(on adminServer: AdminServer) {
+        let workers = self.workers
+        let refresher = KeyRefresher(
+            loop: adminServer.loop, base: runtime.keys, urls: pendingKeyURLs, metrics: processMetrics,
+            staticLabels: KeyRefresher.staticLabels(of: runtime.config.keys)) { merged in
+                for w in workers { w.loop.post { w.applyKeys(merged) } }
+            }
+        keyRefresher = refresher
+        if !pendingKeyURLs.isEmpty { for w in workers { w.keyRefresher = refresher } }
+        adminServer.extraReadinessReasons = { refresher.notReadyReasons }
+        adminServer.loop.post { refresher.start() }
     }
 
     // MARK: Signals
@@ -133,7 +160,20 @@ public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thre
             return
         }
         runtime = fresh
-        for w in workers { w.loop.post { w.apply(fresh) } }
+        pendingKeyURLs = keys.pendingURLs
+        let hasURLs = !keys.pendingURLs.isEmpty
+        let refresher = keyRefresher
+        for w in workers {
+            w.loop.post {
+                w.apply(fresh)
+                w.keyRefresher = hasURLs ? refresher : nil
+            }
+        }
+        if let refresher, let admin {
+            let urls = keys.pendingURLs, base = keys.keySet
+            let labels = KeyRefresher.staticLabels(of: next.keys)
+            admin.loop.post { refresher.apply(base: base, urls: urls, staticLabels: labels) }
+        }
         if let admin { admin.loop.post { admin.apply(fresh) } }
         processMetrics.countConfigReload(succeeded: true)
         OpsLog.info("configuration reloaded (generation \(fresh.generation))")

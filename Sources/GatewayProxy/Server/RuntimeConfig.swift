@@ -17,8 +17,10 @@ final class RuntimeConfig: Sendable {
     let removeRequestFields: [[UInt8]]
     /// Claim name -> header to set from the verified token.
     let forwardClaims: [(claim: String, header: [UInt8])]
+    /// The keys loaded from files and the environment at start or reload.
+    /// Workers verify with these merged with the JWKS URL sets
+    /// (`KeyRefresher`), which arrive on their own.
     let keys: KeySet
-    let verifier: JWTVerifier
     let extractor: TokenExtractor
     /// Signs refreshed tokens (SPEC §6); nil when refresh is off or no
     /// signing key is configured.
@@ -34,7 +36,6 @@ final class RuntimeConfig: Sendable {
     init(config: GatewayConfig, keys: KeySet, generation: Int, registry: ServerRegistry) throws(RuntimeError) {
         self.config = config
         self.keys = keys
-        verifier = JWTVerifier(keys: keys, tokens: config.tokens)
         extractor = TokenExtractor(sources: config.tokens.sources)
         refreshHeader = Array(config.refresh.header.utf8)
         if config.refresh.enabled, let kid = config.refresh.signingKey, let key = keys.signingKey(kid: kid) {

@@ -42,6 +42,21 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
     private var bindings: [Binding] = []
     private var connections: [ObjectIdentifier: ClientConnection] = [:]
     private(set) var draining = false
+    /// The key set in force on this worker: the configuration's keys merged
+    /// with the JWKS URL sets, replaced by `applyKeys` (posted by the
+    /// `KeyRefresher` on the admin loop).
+    private(set) var verifier: JWTVerifier
+    private var keys: KeySet
+    /// Set once at start when the configuration has `jwks_url` keys.
+    var keyRefresher: KeyRefresher?
+    /// Unknown-kid refetch: requests waiting for the round under way on this
+    /// worker, and when this worker last started one. The refresher throttles
+    /// across workers; this mirror keeps a flood of random kids from ever
+    /// leaving the worker (SPEC §3: at most one triggered fetch per 30 s).
+    private var keyWaiters: [(Bool) -> Void] = []
+    private var lastKeyTriggerMs: Int64?
+    static let keyTriggerIntervalMs: Int64 = 30_000
+
     /// Tokens that verified recently: a repeat skips the signature check.
     /// Emptied whenever a reload brings a new key set.
     let tokenCache = VerifiedTokenCache(capacity: 4096)
@@ -61,6 +76,8 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
         self.index = index
         loop = try EventLoop()
         self.runtime = runtime
+        keys = runtime.keys
+        verifier = JWTVerifier(keys: runtime.keys, tokens: runtime.config.tokens)
         self.metrics = metrics
         metricsBox = Mutex(metrics)
         self.shared = shared
@@ -182,8 +199,48 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
         }
         self.runtime = runtime
         accessLog = runtime.config.server.accessLog
+        // Keys follow from the refresher (it publishes the merged set of this
+        // reload right after); the claim rules of [tokens] apply now.
+        verifier = JWTVerifier(keys: keys, tokens: runtime.config.tokens)
         tokenCache.clear()
         reissueCache.clear()
+    }
+
+    /// A new merged key set (start of JWKS, refresh, reload).
+    func applyKeys(_ set: KeySet) {
+        keys = set
+        verifier = JWTVerifier(keys: set, tokens: runtime.config.tokens)
+        tokenCache.clear()
+    }
+
+    /// True when an unknown kid may wait for a key refetch: JWKS URLs are
+    /// configured and this worker has a round under way or none in 30 s.
+    func mayRefetchKeys() -> Bool {
+        guard keyRefresher != nil else { return false }
+        if !keyWaiters.isEmpty { return true }
+        guard let last = lastKeyTriggerMs else { return true }
+        return loop.nowMs() - last >= Self.keyTriggerIntervalMs
+    }
+
+    /// Waits for a refetch of the JWKS URLs; `done(true)` on this loop when
+    /// new keys arrived (they are applied first). Concurrent callers share
+    /// one round.
+    func requestKeyRefetch(_ done: @escaping (Bool) -> Void) {
+        keyWaiters.append(done)
+        guard keyWaiters.count == 1, let refresher = keyRefresher else { return }
+        lastKeyTriggerMs = loop.nowMs()
+        let worker = UncheckedBox(self)
+        refresher.requestRefetch { arrived in
+            // The refresher's loop: hop back. Its publish was posted first,
+            // so the new keys are in place when the waiters run.
+            worker.value.loop.post { worker.value.finishKeyRefetch(arrived) }
+        }
+    }
+
+    private func finishKeyRefetch(_ arrived: Bool) {
+        let waiters = keyWaiters
+        keyWaiters.removeAll()
+        for w in waiters { w(arrived) }
     }
 
     /// Stop accepting, close idle connections, let busy ones finish.
@@ -212,4 +269,11 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
     }
 
     var openConnectionCount: Int { connections.count }
+}
+
+/// Carries a loop-confined reference through a `@Sendable` closure that
+/// only hands it back to that same loop (`EventLoop.post`).
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }
