@@ -25,8 +25,7 @@ from jwt.algorithms import ECAlgorithm
 
 from gwtest import AUDIENCE, ISSUER, admin_get, make_config, metric_values, run_cli, wait_until
 
-wired = pytest.mark.skipif(os.environ.get("GATEWAY_JWKS_WIRED") != "1",
-                           reason="needs the KeyRefresher wired into the runtime (set GATEWAY_JWKS_WIRED=1)")
+
 
 
 # --------------------------------------------------------------------------
@@ -224,7 +223,6 @@ def test_plain_http_to_a_remote_host_is_a_config_error(tmp_path, upstream):
 # --------------------------------------------------------------------------
 # With the wiring
 
-@wired
 def test_readyz_waits_for_the_first_set_then_tokens_verify(start_gateway, jwks_server):
     key = SigningKey()
     server = jwks_server(status=503)
@@ -246,7 +244,6 @@ def test_readyz_waits_for_the_first_set_then_tokens_verify(start_gateway, jwks_s
     assert key_set_age(gw, server.url) < 60
 
 
-@wired
 def test_rotation_new_kid_is_fetched_at_once(start_gateway, jwks_server):
     old, new = SigningKey("old"), SigningKey("new")
     server = jwks_server(document=jwks_document(old))
@@ -263,7 +260,6 @@ def test_rotation_new_kid_is_fetched_at_once(start_gateway, jwks_server):
     assert api_status(gw, old.token()) == 401
 
 
-@wired
 def test_flood_of_unknown_kids_costs_at_most_one_fetch(start_gateway, jwks_server):
     key = SigningKey()
     server = jwks_server(document=jwks_document(key))
@@ -281,7 +277,6 @@ def test_flood_of_unknown_kids_costs_at_most_one_fetch(start_gateway, jwks_serve
     assert server.count() - before <= 1
 
 
-@wired
 def test_concurrent_unknown_kids_share_one_fetch(start_gateway, jwks_server):
     key, rotated = SigningKey(), SigningKey()
     server = jwks_server(document=jwks_document(key))
@@ -304,7 +299,6 @@ def test_concurrent_unknown_kids_share_one_fetch(start_gateway, jwks_server):
     assert results == [200] * 10
 
 
-@wired
 def test_server_down_keeps_the_last_good_set(start_gateway, jwks_server):
     key = SigningKey()
     server = jwks_server(document=jwks_document(key))
@@ -321,7 +315,6 @@ def test_server_down_keeps_the_last_good_set(start_gateway, jwks_server):
     assert "fetch failed" in gw.stderr_text()
 
 
-@wired
 def test_refused_jwk_is_skipped_and_the_rest_serves(start_gateway, jwks_server):
     key = SigningKey()
     no_kid = SigningKey().jwk()
@@ -333,7 +326,6 @@ def test_refused_jwk_is_skipped_and_the_rest_serves(start_gateway, jwks_server):
     assert re.search(r"keys %s: .*refused" % re.escape(server.url), gw.stderr_text())
 
 
-@wired
 def test_https_with_ca_file(start_gateway, jwks_server, tmp_path):
     cert, private = make_certificate(tmp_path, "jwks", "IP:127.0.0.1,DNS:localhost")
     key = SigningKey()
@@ -344,7 +336,6 @@ def test_https_with_ca_file(start_gateway, jwks_server, tmp_path):
     assert fetch_counts(gw, server.url)[0] >= 1
 
 
-@wired
 def test_https_certificate_for_another_host_is_a_fetch_error(start_gateway, jwks_server, tmp_path):
     cert, private = make_certificate(tmp_path, "other", "DNS:other.example")
     server = jwks_server(document=jwks_document(SigningKey()), tls=(cert, private))
