@@ -60,10 +60,12 @@ final class BufferedSocket {
         let readCB: bufferevent_data_cb = { _, arg in
             guard let arg else { return }
             let s = Unmanaged<BufferedSocket>.fromOpaque(arg).takeUnretainedValue()
+            s.readBeyondLibeventCap()
             // A strong local keeps the delegate alive while it runs, even
             // if it closes itself and drops its last other reference.
             guard let d = s.delegate else { return }
             d.socketReadable(s)
+            s.inputAfterCallback = s.inputLength
         }
         let writeCB: bufferevent_data_cb = { _, arg in
             guard let arg else { return }
@@ -101,12 +103,60 @@ final class BufferedSocket {
         guard directWrite, !writeArmed, let bev, let out = bufferevent_get_output(bev) else { return }
         let fd = bufferevent_getfd(bev)
         guard fd >= 0 else { return }
+        // bufferevent keeps its output frozen at the front except while it
+        // writes itself; do as it does around our own write.
+        evbuffer_unfreeze(out, 1)
         while evbuffer_get_length(out) > 0 {
             if evbuffer_write(out, fd) <= 0 { break }
         }
+        evbuffer_freeze(out, 1)
         if evbuffer_get_length(out) > 0 {
             writeArmed = true
             bufferevent_enable(bev, Int16(EV_WRITE))
+        }
+    }
+
+    /// libevent reads at most 4096 bytes per readiness event, so a 16 KiB
+    /// response would take five callbacks, five pumps and several writes.
+    /// When a read hit that cap, read on with our own readv into reserved
+    /// evbuffer space, up to the read high-water mark.
+    static let libeventReadCap = 4096
+    private var readHighWater = 0
+    fileprivate var inputAfterCallback = 0
+
+    fileprivate func readBeyondLibeventCap() {
+        guard directWrite, let bev, let input = bufferevent_get_input(bev) else { return }
+        let have = evbuffer_get_length(input)
+        guard have - inputAfterCallback == Self.libeventReadCap else { return }
+        let limit = readHighWater > 0 ? readHighWater : 256 << 10
+        let fd = bufferevent_getfd(bev)
+        // bufferevent keeps its input frozen at the end except while it reads.
+        evbuffer_unfreeze(input, 0)
+        defer { evbuffer_freeze(input, 0) }
+        var vecs = (iovec(), iovec())
+        while evbuffer_get_length(input) < limit {
+            let want = min(64 << 10, limit - evbuffer_get_length(input))
+            let got: Int = withUnsafeMutableBytes(of: &vecs) { raw in
+                let v = raw.baseAddress!.assumingMemoryBound(to: iovec.self)
+                let n = evbuffer_reserve_space(input, want, v, 2)
+                guard n > 0 else { return 0 }
+                var total = 0
+                for i in 0..<Int(n) { total += v[i].iov_len }
+                let r = readv(fd, v, n)
+                guard r > 0 else {
+                    evbuffer_commit_space(input, v, 0)
+                    return 0  // EAGAIN, EOF or error: libevent's next read sees it
+                }
+                // Trim the vectors to what arrived, then commit.
+                var left = r
+                for i in 0..<Int(n) {
+                    v[i].iov_len = min(v[i].iov_len, left)
+                    left -= v[i].iov_len
+                }
+                evbuffer_commit_space(input, v, n)
+                return r < total ? -r : r  // negative: the kernel had less than asked
+            }
+            if got <= 0 { break }
         }
     }
 
@@ -160,6 +210,7 @@ final class BufferedSocket {
 
     /// Stop reading from the socket when this many bytes wait unprocessed.
     func setReadHighWatermark(_ high: Int) {
+        readHighWater = high
         if let bev { bufferevent_setwatermark(bev, Int16(EV_READ), 0, high) }
     }
 
