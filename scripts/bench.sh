@@ -32,7 +32,7 @@ GW_ADMIN=$((base + 12))
 NGX_PORT=$((base + 3))       # nginx proxy_pass
 HAP_PORT=$((base + 4))       # haproxy
 JWT_TOKENS=${BENCH_JWT_TOKENS:-20000}
-ONLY=${BENCH_ONLY:-proxy,jwt,memory,workers}
+ONLY=${BENCH_ONLY:-proxy,jwt,refresh,memory,workers}
 want() { [[ ",$ONLY," == *",$1,"* ]]; }
 
 scripts/setup.sh --bench
@@ -263,14 +263,19 @@ start_haproxy() {  # start_haproxy [CONFIG] (default $work/haproxy.cfg)
 }
 
 start_gateway() {  # start_gateway WORKERS CPUS [ALG]
-    [[ -x "$GATEWAY_BIN" ]] || { echo "bench.sh: no gateway binary at $GATEWAY_BIN" >&2; return 1; }
     gateway_conf "$1" "$work/gateway-$1.conf" "${3:-}"
-    if ! "$GATEWAY_BIN" check --config "$work/gateway-$1.conf" >"$work/gateway-check.log" 2>&1; then
+    start_gateway_conf "$work/gateway-$1.conf" "$2"
+}
+
+start_gateway_conf() {  # start_gateway_conf CONFIG [CPUS]: sets TARGET_PID
+    local cfg=$1 cpus=${2:-$PROXY_CPU} err="${1%.conf}.err"
+    [[ -x "$GATEWAY_BIN" ]] || { echo "bench.sh: no gateway binary at $GATEWAY_BIN" >&2; return 1; }
+    if ! "$GATEWAY_BIN" check --config "$cfg" >"$work/gateway-check.log" 2>&1; then
         echo "bench.sh: gateway check failed:" >&2; cat "$work/gateway-check.log" >&2
         return 1
     fi
-    taskset -c "$2" "$GATEWAY_BIN" run --config "$work/gateway-$1.conf" \
-        >"$work/gateway.out" 2>"$work/gateway-$1.err" &
+    taskset -c "$cpus" "$GATEWAY_BIN" run --config "$cfg" \
+        >"$work/gateway.out" 2>"$err" &
     TARGET_PID=$!
     pids+=("$TARGET_PID")
     TARGET_PORT=$GW_PORT
@@ -280,7 +285,7 @@ start_gateway() {  # start_gateway WORKERS CPUS [ALG]
         sleep 0.1
     done
     echo "bench.sh: the gateway did not come up:" >&2
-    tail -n 20 "$work/gateway-$1.err" >&2
+    tail -n 20 "$err" >&2
     return 1
 }
 
@@ -549,6 +554,82 @@ if want jwt; then
     crypto_floor
 fi
 
+# ---------------------------------------------------------------- refresh
+# Transparent refresh (SPEC §6), ES256 with the signing key on the gateway:
+# the same config serves a token outside the window (no reissue), one
+# near-expiry token reused (the reissue cache answers after the first), and
+# 20000 distinct near-expiry tokens (verify + sign on every request).
+gateway_refresh_conf() {  # gateway_refresh_conf FILE
+    gateway_conf 1 "$1"
+    sed -i 's/^auth = "none"/auth = "required"/' "$1"
+    cat >>"$1" <<EOF2
+
+[tokens]
+issuers = ["$JWT_ISSUER"]
+audiences = ["$JWT_AUDIENCE"]
+
+[[keys]]
+kid = "es256"
+alg = "ES256"
+private_key_file = "$REFRESH_DIR/es256.key.pem"
+
+[refresh]
+enabled = true
+window = "5m"
+ttl = "15m"
+signing_key = "es256"
+EOF2
+}
+
+bench_refresh() {
+    REFRESH_DIR=$work/jwt-refresh
+    echo "==> refresh: near-expiry ES256 tokens (scripts/bench_jwt.py --ttl 240)" >&2
+    if ! python3 scripts/bench_jwt.py --dir "$REFRESH_DIR" --count "$JWT_TOKENS" --algs ES256 \
+            --issuer "$JWT_ISSUER" --audience "$JWT_AUDIENCE" --ttl 240 >/dev/null 2>"$work/bench_refresh.err"; then
+        row "gateway refresh ES256 | all | 50 | n/a (token generation failed) | | | | "
+        return
+    fi
+    # A token outside the window, signed by the same key, for the baseline row.
+    python3 - "$REFRESH_DIR" "$JWT_ISSUER" "$JWT_AUDIENCE" <<'PY'
+import sys, time, jwt, pathlib
+d, iss, aud = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+key = (d / "es256.key.pem").read_bytes()
+now = int(time.time())
+tok = jwt.encode({"iss": iss, "aud": aud, "sub": "far", "iat": now, "exp": now + 7200, "jti": "far-1"},
+                 key, algorithm="ES256", headers={"kid": "es256"})
+(d / "far.tokens").write_text(tok + "\n")
+PY
+    local cfg=$work/gateway-refresh.conf
+    gateway_refresh_conf "$cfg"
+    echo "==> gateway refresh ES256" >&2
+    if ! start_gateway_conf "$cfg"; then
+        row "gateway refresh ES256 | all | 50 | n/a (gateway did not start) | | | | "
+        return
+    fi
+    WRK_LUA=$REFRESH_DIR/tokens.lua
+    WRK_LUA_ARGS=("$REFRESH_DIR/far.tokens" /small)
+    run_wrk "gateway refresh ES256" "outside the window, one token" 50 /small "$WRK_CPUS" "$WRK_THREADS" "$TARGET_PID"
+    WRK_LUA_ARGS=("$REFRESH_DIR/es256-reused.tokens" /small)
+    run_wrk "gateway refresh ES256" "near expiry, one token (reissued)" 50 /small "$WRK_CPUS" "$WRK_THREADS" "$TARGET_PID"
+    WRK_LUA_ARGS=("$REFRESH_DIR/es256-distinct.tokens" /small)
+    run_wrk "gateway refresh ES256" "near expiry, $JWT_TOKENS tokens (reissued)" 50 /small "$WRK_CPUS" "$WRK_THREADS" "$TARGET_PID"
+    WRK_LUA=""
+    local issued
+    issued=$(curl -s "http://127.0.0.1:$GW_ADMIN/metrics" | awk '/^gateway_refreshes_total\{outcome="issued"\}/ {print $2}')
+    refresh_note="refreshes issued during the refresh rows: ${issued:-?}"
+    forget "$TARGET_PID"
+}
+
+refresh_table=()
+refresh_note=""
+if want refresh; then
+    saved=("${rows[@]}")
+    rows=()
+    bench_refresh
+    refresh_table=("${rows[@]}")
+    rows=("${saved[@]}")
+fi
+
 # ---------------------------------------------------------------- memory
 mem_rows=()
 # idle_memory LABEL PID...: RSS at rest, then holding IDLE_CONNS keep-alive
@@ -671,6 +752,23 @@ token; floor µs = 1e6 / verify/s):
 | --- | --- | ---: | ---: | ---: |
 EOF
     if (( ${#crypto_rows[@]} )); then printf '%s\n' "${crypto_rows[@]}"; fi
+fi
+
+if want refresh; then
+    cat <<EOF
+
+### transparent refresh: ES256, signing key on the gateway (window 5m)
+
+One gateway, one config. "outside the window": a token with 2 h left (no
+reissue). "near expiry, one token": the same token with 4 min left on every
+request (reissued once per 30 s quantum, then the per-worker reissue cache
+answers). "near expiry, $JWT_TOKENS tokens": a different near-expiry token
+per request (verify + sign every time). ${refresh_note}
+
+| target | request | conns | req/s | p99 | CPU µs/req | RSS MiB | errors |
+| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |
+EOF
+    if (( ${#refresh_table[@]} )); then printf '%s\n' "${refresh_table[@]}"; fi
 fi
 
 if want memory; then

@@ -110,12 +110,17 @@ static inline EVP_PKEY *gw_pem_read_public_key(const void *data, int len) {
 // non-deprecated way to supply k in 3.0. Returns 1 on success.
 #pragma clang diagnostic push
 #pragma clang diagnostic ignored "-Wdeprecated-declarations"
-static inline int gw_ecdsa_sign_with_nonce(EVP_PKEY *pkey,
+// The legacy EC_KEY view of an EC EVP_PKEY, made once per key: in 3.0 it is
+// an exported copy, too costly to make per signature. Caller frees it with
+// gw_ec_key_free. Read-only use from several threads is safe.
+static inline EC_KEY *gw_ec_key_get1(EVP_PKEY *pkey) { return EVP_PKEY_get1_EC_KEY(pkey); }
+static inline void gw_ec_key_free(EC_KEY *ec) { EC_KEY_free(ec); }
+
+static inline int gw_ecdsa_sign_with_nonce(EC_KEY *ec,
                                            const unsigned char *dgst, int dgst_len,
                                            const unsigned char *k, int k_len,
                                            unsigned char *out, int field_len) {
     int ok = 0;
-    EC_KEY *ec = EVP_PKEY_get1_EC_KEY(pkey);
     BN_CTX *ctx = BN_CTX_new();
     BIGNUM *kbn = BN_bin2bn(k, k_len, NULL);
     BIGNUM *kinv = BN_new();
@@ -151,7 +156,6 @@ done:
     BN_free(rp);
     BN_free(x);
     BN_CTX_free(ctx);
-    EC_KEY_free(ec);
     return ok;
 }
 #pragma clang diagnostic pop

@@ -90,11 +90,12 @@ extension EVPKey {
     /// ECDSA over a precomputed message digest with a caller-chosen nonce `k`
     /// (RFC 6979); returns raw r||s, each `curve.fieldLength` bytes.
     func ecdsaSign(messageDigest: [UInt8], nonce k: [UInt8], curve: EllipticCurve) throws(OpenSSLError) -> [UInt8] {
+        guard let legacyEC else { throw OpenSSLError(operation: "ECDSA sign", detail: "no EC private key") }
         var out = [UInt8](repeating: 0, count: 2 * curve.fieldLength)
         let ok = out.withUnsafeMutableBufferPointer { o in
             messageDigest.withUnsafeBufferPointer { d in
                 k.withUnsafeBufferPointer { kb in
-                    gw_ecdsa_sign_with_nonce(pointer, d.baseAddress, Int32(d.count), kb.baseAddress,
+                    gw_ecdsa_sign_with_nonce(legacyEC, d.baseAddress, Int32(d.count), kb.baseAddress,
                                              Int32(kb.count), o.baseAddress, Int32(curve.fieldLength))
                 }
             }

@@ -31,13 +31,21 @@ final class EVPKey: @unchecked Sendable {
     let hasPrivateKey: Bool
     let type: EVPKeyType
 
+    /// For EC private keys: the legacy EC_KEY that deterministic ECDSA
+    /// signs with, made once (OpenSSL 3 exports a copy on each request).
+    let legacyEC: OpaquePointer?
+
     init(taking pointer: OpaquePointer, hasPrivateKey: Bool) {
         self.pointer = pointer
         self.hasPrivateKey = hasPrivateKey
         self.type = EVPKey.classify(pointer)
+        if hasPrivateKey, case .ec = type { legacyEC = gw_ec_key_get1(pointer) } else { legacyEC = nil }
     }
 
-    deinit { EVP_PKEY_free(pointer) }
+    deinit {
+        if let legacyEC { gw_ec_key_free(legacyEC) }
+        EVP_PKEY_free(pointer)
+    }
 
     private static func classify(_ pkey: OpaquePointer) -> EVPKeyType {
         let bits = Int(EVP_PKEY_get_bits(pkey))

@@ -13,6 +13,8 @@ public final class SigningKey: Sendable, CustomStringConvertible {
     /// A secret derived from the key material, for PSS salts and for
     /// `deriveSecret` (jti derivation etc.). Never the key itself.
     private let derivationKey: HMACKey
+    /// ECDSA keys: the private scalar for RFC 6979 nonces, read once.
+    private let ecScalar: [UInt8]?
 
     private init(kid: String?, algorithm: JWSAlgorithm, material: VerificationKey.Material,
                  derivationSeed: [UInt8], source: String) throws(KeyError) {
@@ -20,6 +22,11 @@ public final class SigningKey: Sendable, CustomStringConvertible {
         self.kid = kid
         self.algorithm = algorithm
         self.material = material
+        if case .asymmetric(let key) = material, case .ecdsa(let curve) = algorithm.family {
+            do { ecScalar = try key.ecPrivateScalar(curve: curve) } catch { throw KeyError.badKeyMaterial(error.description) }
+        } else {
+            ecScalar = nil
+        }
         do {
             // Domain-separated so the derived key never equals a MAC the key
             // itself would produce for a token.
@@ -97,7 +104,8 @@ public final class SigningKey: Sendable, CustomStringConvertible {
             case .ecdsa(let curve):
                 guard let digest = algorithm.digest else { throw OpenSSLError(operation: "sign", detail: "no digest") }
                 let h = digest.hash(signingInput)
-                let x = try key.ecPrivateScalar(curve: curve)
+                let x: [UInt8]
+                if let ecScalar { x = ecScalar } else { x = try key.ecPrivateScalar(curve: curve) }
                 let k = try DeterministicNonce.generate(privateKey: x, messageHash: h, digest: digest, curve: curve)
                 return try key.ecdsaSign(messageDigest: h, nonce: k, curve: curve)
             case .edDSA:
