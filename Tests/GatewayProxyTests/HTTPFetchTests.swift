@@ -246,17 +246,10 @@ final class ScriptedServer: @unchecked Sendable {  // fd and port fixed after in
     private let finished = DispatchSemaphore(value: 0)
 
     init(_ pieces: [String], holdMs: Int = 0) throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (fd, port): (Int32, UInt16)
+        do { (fd, port) = try LoopbackListener.open(backlog: 4) } catch { throw HTTPFetchTests.HarnessError.socket("listen") }
         self.fd = fd
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        guard fd >= 0, bound, listen(fd, 4) == 0 else { throw HTTPFetchTests.HarnessError.socket("listen") }
-        port = UInt16(bigEndian: addr.sin_port)
+        self.port = port
         OSThread.spawn(name: "test-server") { [self] in self.serve(pieces, holdMs: holdMs) }
     }
 

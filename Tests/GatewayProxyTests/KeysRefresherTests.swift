@@ -285,17 +285,10 @@ final class JWKSTestServer: @unchecked Sendable {  // fd/port fixed after init; 
 
     init(body: String, status: Int = 200) throws {
         state = Mutex(State(status: status, body: body))
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (fd, port): (Int32, UInt16)
+        do { (fd, port) = try LoopbackListener.open(backlog: 64) } catch { throw HTTPFetchTests.HarnessError.socket("listen") }
         self.fd = fd
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) { p in
-            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
-        }
-        guard fd >= 0, ok, listen(fd, 64) == 0 else { throw HTTPFetchTests.HarnessError.socket("listen") }
-        port = UInt16(bigEndian: addr.sin_port)
+        self.port = port
         OSThread.spawn(name: "test-jwks") { [self] in self.serve() }
     }
 
