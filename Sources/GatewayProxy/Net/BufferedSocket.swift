@@ -18,6 +18,17 @@ enum SocketEvent {
 
 /// Owns one libevent bufferevent over a TCP socket (closed with it).
 /// Only the owning loop's thread may touch it.
+///
+/// Plain sockets do their own I/O where libevent's costs showed in profiles,
+/// and keep the bufferevent for its buffers and for writing what the kernel
+/// would not take at once:
+/// - reads: one readv of up to 64 KiB into the input buffer per readiness
+///   event, where `evbuffer_read` adds an ioctl(FIONREAD) and caps each read
+///   at 4 KiB (a 16 KiB body took five callbacks);
+/// - writes: straight to the socket (`flush`), arming EV_WRITE only on
+///   EAGAIN, where a bufferevent waits for EPOLLOUT before every write (two
+///   epoll_ctl calls and a loop wake-up per response).
+/// TLS sockets leave both to bufferevent_openssl.
 final class BufferedSocket {
     private(set) var bev: OpaquePointer?
     /// Not weak: the delegate owns this socket, and `free()` (called by the
@@ -35,16 +46,23 @@ final class BufferedSocket {
         case tlsClient(TLSContext, host: String)
     }
 
-    /// Plain sockets write directly (`flush`) and arm EV_WRITE only when the
-    /// kernel would block, as nginx does: a bufferevent otherwise waits for
-    /// EPOLLOUT before every write, which costs two epoll_ctl calls and a
-    /// loop wake-up per response. TLS sockets leave writing to bufferevent.
-    private let directWrite: Bool
+    private let plain: Bool
+    private let loop: EventLoop
+    // Plain sockets: our read event and what decides whether it is armed.
+    private var readEvent: OpaquePointer?
+    private var readEventAdded = false
+    private var wantRead = false
+    private var readSuspended = false  // input at the high-water mark
+    private var connecting = false
+    private var readClosed = false     // EOF or error seen
+    private var readHighWater = 0
     private var writeArmed = false
+    static let maxSingleRead = 64 << 10
 
     /// Wraps an accepted fd, or creates an unconnected socket when fd is -1.
     init?(loop: EventLoop, fd: Int32, transport: Transport = .plain) {
-        if case .plain = transport { directWrite = true } else { directWrite = false }
+        self.loop = loop
+        if case .plain = transport { plain = true } else { plain = false }
         let made: OpaquePointer?
         switch transport {
         case .plain:
@@ -60,12 +78,10 @@ final class BufferedSocket {
         let readCB: bufferevent_data_cb = { _, arg in
             guard let arg else { return }
             let s = Unmanaged<BufferedSocket>.fromOpaque(arg).takeUnretainedValue()
-            s.readBeyondLibeventCap()
             // A strong local keeps the delegate alive while it runs, even
             // if it closes itself and drops its last other reference.
             guard let d = s.delegate else { return }
             d.socketReadable(s)
-            s.inputAfterCallback = s.inputLength
         }
         let writeCB: bufferevent_data_cb = { _, arg in
             guard let arg else { return }
@@ -74,7 +90,7 @@ final class BufferedSocket {
             guard let d = s.delegate else { return }
             d.socketWritable(s)
         }
-        let eventCB: bufferevent_event_cb = { bev, what, arg in
+        let eventCB: bufferevent_event_cb = { _, what, arg in
             guard let arg else { return }
             let s = Unmanaged<BufferedSocket>.fromOpaque(arg).takeUnretainedValue()
             let w = Int32(what)
@@ -88,88 +104,27 @@ final class BufferedSocket {
             } else {
                 ev = .error(gw_errno())
             }
+            s.connecting = false
+            s.updateReadEvent()
             guard let d = s.delegate else { return }
             d.socketEvent(s, ev)
         }
-        bufferevent_setcb(b, readCB, writeCB, eventCB, Unmanaged.passUnretained(self).toOpaque())
-        if directWrite, fd >= 0 { bufferevent_disable(b, Int16(EV_WRITE)) }
-    }
-
-    /// Sends queued output now, as far as the kernel takes it; what is left
-    /// (EAGAIN, or an error for bufferevent to report) is handed to the
-    /// bufferevent by arming EV_WRITE until the output has drained. Call at
-    /// the end of each piece of work that wrote to this socket.
-    func flush() {
-        guard directWrite, !writeArmed, let bev, let out = bufferevent_get_output(bev) else { return }
-        let fd = bufferevent_getfd(bev)
-        guard fd >= 0 else { return }
-        // bufferevent keeps its output frozen at the front except while it
-        // writes itself; do as it does around our own write.
-        evbuffer_unfreeze(out, 1)
-        while evbuffer_get_length(out) > 0 {
-            if evbuffer_write(out, fd) <= 0 { break }
+        bufferevent_setcb(b, plain ? nil : readCB, writeCB, eventCB, Unmanaged.passUnretained(self).toOpaque())
+        if plain, fd >= 0 {
+            bufferevent_disable(b, Int16(EV_WRITE))
+            makeReadEvent(fd: fd)
         }
-        evbuffer_freeze(out, 1)
-        if evbuffer_get_length(out) > 0 {
-            writeArmed = true
-            bufferevent_enable(bev, Int16(EV_WRITE))
-        }
-    }
-
-    /// libevent reads at most 4096 bytes per readiness event, so a 16 KiB
-    /// response would take five callbacks, five pumps and several writes.
-    /// When a read hit that cap, read on with our own readv into reserved
-    /// evbuffer space, up to the read high-water mark.
-    static let libeventReadCap = 4096
-    private var readHighWater = 0
-    fileprivate var inputAfterCallback = 0
-
-    fileprivate func readBeyondLibeventCap() {
-        guard directWrite, let bev, let input = bufferevent_get_input(bev) else { return }
-        let have = evbuffer_get_length(input)
-        guard have - inputAfterCallback == Self.libeventReadCap else { return }
-        let limit = readHighWater > 0 ? readHighWater : 256 << 10
-        let fd = bufferevent_getfd(bev)
-        // bufferevent keeps its input frozen at the end except while it reads.
-        evbuffer_unfreeze(input, 0)
-        defer { evbuffer_freeze(input, 0) }
-        var vecs = (iovec(), iovec())
-        while evbuffer_get_length(input) < limit {
-            let want = min(64 << 10, limit - evbuffer_get_length(input))
-            let got: Int = withUnsafeMutableBytes(of: &vecs) { raw in
-                let v = raw.baseAddress!.assumingMemoryBound(to: iovec.self)
-                let n = evbuffer_reserve_space(input, want, v, 2)
-                guard n > 0 else { return 0 }
-                var total = 0
-                for i in 0..<Int(n) { total += v[i].iov_len }
-                let r = readv(fd, v, n)
-                guard r > 0 else {
-                    evbuffer_commit_space(input, v, 0)
-                    return 0  // EAGAIN, EOF or error: libevent's next read sees it
-                }
-                // Trim the vectors to what arrived, then commit.
-                var left = r
-                for i in 0..<Int(n) {
-                    v[i].iov_len = min(v[i].iov_len, left)
-                    left -= v[i].iov_len
-                }
-                evbuffer_commit_space(input, v, n)
-                return r < total ? -r : r  // negative: the kernel had less than asked
-            }
-            if got <= 0 { break }
-        }
-    }
-
-    private func disarmWriteIfDrained() {
-        guard directWrite, writeArmed, let bev, outputLength == 0 else { return }
-        writeArmed = false
-        bufferevent_disable(bev, Int16(EV_WRITE))
     }
 
     deinit { free() }
 
     /// Closes the socket and releases the bufferevent; pending output is dropped.
     func free() {
+        if let readEvent {
+            event_free(readEvent)
+            self.readEvent = nil
+            readEventAdded = false
+        }
         if let b = bev {
             bufferevent_setcb(b, nil, nil, nil, nil)
             bufferevent_free(b)
@@ -189,33 +144,155 @@ final class BufferedSocket {
 
     /// Starts a non-blocking connect; `.connected` or an error event follows.
     /// bufferevent watches for writability to see the connect finish, and
-    /// writes what was queued meanwhile; direct writes start after that.
+    /// writes what was queued meanwhile; direct writes and our reads start
+    /// after that.
     func connect(to address: SocketAddress) -> Bool {
         guard let bev else { return false }
         writeArmed = true
+        connecting = true
         let rc = address.withSockaddr { sa, len in
             bufferevent_socket_connect(bev, UnsafeMutablePointer(mutating: sa), Int32(len))
         }
-        return rc == 0
+        guard rc == 0 else { connecting = false; return false }
+        if plain { makeReadEvent(fd: bufferevent_getfd(bev)) }
+        return true
     }
 
-    func enableRead() { if let bev { bufferevent_enable(bev, Int16(EV_READ)) } }
-    func disableRead() { if let bev { bufferevent_disable(bev, Int16(EV_READ)) } }
-    var isReading: Bool { bev.map { Int32(bufferevent_get_enabled($0)) & Int32(EV_READ) != 0 } ?? false }
+    // MARK: Reading
 
-    /// Write callback fires when output drops to `low` bytes.
-    func setWriteLowWatermark(_ low: Int) {
-        if let bev { bufferevent_setwatermark(bev, Int16(EV_WRITE), low, 0) }
+    func enableRead() {
+        guard let bev else { return }
+        if plain { wantRead = true; updateReadEvent() } else { bufferevent_enable(bev, Int16(EV_READ)) }
+    }
+
+    func disableRead() {
+        guard let bev else { return }
+        if plain { wantRead = false; updateReadEvent() } else { bufferevent_disable(bev, Int16(EV_READ)) }
+    }
+
+    var isReading: Bool {
+        guard let bev else { return false }
+        if plain { return wantRead }
+        return Int32(bufferevent_get_enabled(bev)) & Int32(EV_READ) != 0
     }
 
     /// Stop reading from the socket when this many bytes wait unprocessed.
     func setReadHighWatermark(_ high: Int) {
         readHighWater = high
-        if let bev { bufferevent_setwatermark(bev, Int16(EV_READ), 0, high) }
+        if !plain, let bev { bufferevent_setwatermark(bev, Int16(EV_READ), 0, high) }
     }
 
-    func setTimeouts(readMs: Int64, writeMs: Int64) {
-        if let bev { gw_bufferevent_set_timeouts_ms(bev, Int(readMs), Int(writeMs)) }
+    private func makeReadEvent(fd: Int32) {
+        guard readEvent == nil, fd >= 0 else { return }
+        let cb: event_callback_fn = { _, _, arg in
+            guard let arg else { return }
+            Unmanaged<BufferedSocket>.fromOpaque(arg).takeUnretainedValue().readFromSocket()
+        }
+        readEvent = gw_evread_new(loop.base, fd, cb, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// Arms our read event exactly when reading is wanted and possible.
+    private func updateReadEvent() {
+        guard plain, let readEvent else { return }
+        let should = wantRead && !readSuspended && !connecting && !readClosed
+        if should, !readEventAdded {
+            event_add(readEvent, nil)
+            readEventAdded = true
+        } else if !should, readEventAdded {
+            event_del(readEvent)
+            readEventAdded = false
+        }
+    }
+
+    /// After input shrank: resume reading if the high-water mark stopped it.
+    private func inputShrank() {
+        if readSuspended, inputLength < readHighWater {
+            readSuspended = false
+            updateReadEvent()
+        }
+    }
+
+    /// Plain sockets: one readv into reserved input space, then tell the
+    /// delegate (data, EOF or error).
+    private func readFromSocket() {
+        guard let bev, let input = bufferevent_get_input(bev) else { return }
+        let have = evbuffer_get_length(input)
+        let limit = readHighWater > 0 ? readHighWater : Int.max
+        guard have < limit else {
+            readSuspended = true
+            updateReadEvent()
+            return
+        }
+        let want = min(Self.maxSingleRead, limit - have)
+        let fd = bufferevent_getfd(bev)
+        // bufferevent keeps its input frozen at the end except while it
+        // reads itself; do as it does around our own read.
+        evbuffer_unfreeze(input, 0)
+        var vecs = (iovec(), iovec())
+        let (got, err): (Int, Int32) = withUnsafeMutableBytes(of: &vecs) { raw in
+            let v = raw.baseAddress!.assumingMemoryBound(to: iovec.self)
+            let n = evbuffer_reserve_space(input, want, v, 2)
+            guard n > 0 else { return (-1, ENOMEM) }
+            let r = readv(fd, v, n)
+            let e = r < 0 ? gw_errno() : 0
+            guard r > 0 else {
+                evbuffer_commit_space(input, v, 0)
+                return (r, e)
+            }
+            var left = r  // trim the vectors to what arrived, then commit
+            for i in 0..<Int(n) {
+                v[i].iov_len = min(v[i].iov_len, left)
+                left -= v[i].iov_len
+            }
+            evbuffer_commit_space(input, v, n)
+            return (r, 0)
+        }
+        evbuffer_freeze(input, 0)
+        if got > 0 {
+            guard let d = delegate else { return }
+            d.socketReadable(self)
+            inputShrank()
+            return
+        }
+        if got < 0, err == EAGAIN || err == EWOULDBLOCK || err == EINTR { return }
+        readClosed = true
+        updateReadEvent()
+        guard let d = delegate else { return }
+        d.socketEvent(self, got == 0 ? .eof : .error(err))
+    }
+
+    // MARK: Writing
+
+    /// Sends queued output now, as far as the kernel takes it; what is left
+    /// (EAGAIN, or an error for bufferevent to report) is handed to the
+    /// bufferevent by arming EV_WRITE until the output has drained. Call at
+    /// the end of each piece of work that wrote to this socket.
+    func flush() {
+        guard plain, !writeArmed, let bev, let out = bufferevent_get_output(bev) else { return }
+        let fd = bufferevent_getfd(bev)
+        guard fd >= 0 else { return }
+        // bufferevent keeps its output frozen at the front except while it
+        // writes itself; do as it does around our own write.
+        evbuffer_unfreeze(out, 1)
+        while evbuffer_get_length(out) > 0 {
+            if evbuffer_write(out, fd) <= 0 { break }
+        }
+        evbuffer_freeze(out, 1)
+        if evbuffer_get_length(out) > 0 {
+            writeArmed = true
+            bufferevent_enable(bev, Int16(EV_WRITE))
+        }
+    }
+
+    private func disarmWriteIfDrained() {
+        guard plain, writeArmed, let bev, outputLength == 0 else { return }
+        writeArmed = false
+        bufferevent_disable(bev, Int16(EV_WRITE))
+    }
+
+    /// Write callback fires when output drops to `low` bytes.
+    func setWriteLowWatermark(_ low: Int) {
+        if let bev { bufferevent_setwatermark(bev, Int16(EV_WRITE), low, 0) }
     }
 
     func write(_ bytes: [UInt8]) {
@@ -253,12 +330,15 @@ final class BufferedSocket {
         }
     }
 
+    // MARK: Moving input
+
     /// Moves up to `count` bytes from this socket's input to `other`'s output
     /// without copying (evbuffer chains change owner). Returns bytes moved.
     @discardableResult
     func moveInput(to other: BufferedSocket, count: Int) -> Int {
         guard let src = input, let dst = other.output, count > 0 else { return 0 }
         let n = evbuffer_remove_buffer(src, dst, count)
+        inputShrank()
         return Int(max(n, 0))
     }
 
@@ -269,15 +349,19 @@ final class BufferedSocket {
         let n = evbuffer_get_length(src)
         if n == 0 { return 0 }
         _ = evbuffer_add_buffer(dst, src)
+        inputShrank()
         return n
     }
 
     func drainInput(_ count: Int) {
-        if let src = input, count > 0 { evbuffer_drain(src, count) }
+        if let src = input, count > 0 {
+            evbuffer_drain(src, count)
+            inputShrank()
+        }
     }
 
-    /// Calls `body` with the first contiguous run of input bytes (at most
-    /// `limit`); returns what body returns. Empty buffer when nothing is there.
+    /// Calls `body` with the first contiguous run of input bytes; an empty
+    /// buffer when nothing is there.
     func withFirstInputChunk<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
         guard let src = input else { return body(UnsafeRawBufferPointer(start: nil, count: 0)) }
         var vec = iovec()
