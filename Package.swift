@@ -41,10 +41,12 @@ let package = Package(
                 swiftSettings: strict),
 
         // Fuzz driver for JWS/JSON decoding and verification; replays files when built normally.
-        .executableTarget(name: "JWSFuzz", dependencies: ["GatewayAuth"], swiftSettings: strict),
+        .executableTarget(name: "JWSFuzz", dependencies: ["GatewayAuth", "FuzzReplay"], swiftSettings: strict),
 
         // Fuzz driver for the HTTP parser (scripts/fuzz.sh http); replays files when built normally.
-        .executableTarget(name: "ParserFuzz", dependencies: ["GatewayCore"], swiftSettings: strict),
+        .executableTarget(name: "ParserFuzz", dependencies: ["GatewayCore", "FuzzReplay"], swiftSettings: strict),
+        // Replay mode shared by both fuzz drivers.
+        .target(name: "FuzzReplay", swiftSettings: strict),
 
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"], swiftSettings: strict),
         .testTarget(name: "GatewayAuthTests", dependencies: ["GatewayAuth", "GatewayCore"],

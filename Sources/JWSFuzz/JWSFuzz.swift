@@ -14,6 +14,7 @@
 //  - JWS: a decoded token's parts re-encode to the input, and the verifier
 //    (HS256 key, issuer/audience/scope checks) never crashes and never
 //    accepts a token whose signature does not verify.
+import FuzzReplay
 import GatewayAuth
 #if canImport(Glibc)
 import Glibc
@@ -93,33 +94,7 @@ struct JWSFuzzDriver {
 struct JWSFuzzReplay {
     /// Replay: every argument is a file, or a directory whose files are run.
     static func main() {
-        var total = 0
-        for path in CommandLine.arguments.dropFirst() { total += replay(path) }
-        print("replayed \(total) inputs, all invariants held")
-    }
-
-    static func replay(_ path: String) -> Int {
-        if let dir = opendir(path) {
-            defer { closedir(dir) }
-            var count = 0
-            while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                if name == "." || name == ".." { continue }
-                count += replay(path + "/" + name)
-            }
-            return count
-        }
-        guard let file = fopen(path, "rb") else { print("cannot open \(path)"); exit(2) }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let got = fread(&buffer, 1, buffer.count, file)
-            if got <= 0 { break }
-            bytes.append(contentsOf: buffer[0..<got])
-        }
-        bytes.withUnsafeBytes { fuzzOne($0) }
-        return 1
+        FuzzReplay.run(CommandLine.arguments.dropFirst()) { fuzzOne($0) }
     }
 }
 #endif

@@ -15,6 +15,7 @@
 //  - the chunked decoder yields the same payload and end offset whole, split
 //    and byte by byte, and always makes progress;
 //  - a head rewritten by HeadWriter parses again with the same target and framing.
+import FuzzReplay
 import GatewayCore
 #if canImport(Glibc)
 import Glibc
@@ -202,31 +203,5 @@ var argc = CommandLine.argc
 var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
 exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzerTestOneInput))
 #else
-/// Replay: every argument is a file, or a directory whose files are run.
-func replay(_ path: String) -> Int {
-    if let dir = opendir(path) {
-        defer { closedir(dir) }
-        var count = 0
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name == "." || name == ".." { continue }
-            count += replay(path + "/" + name)
-        }
-        return count
-    }
-    guard let f = fopen(path, "rb") else { print("cannot open \(path)"); exit(2) }
-    defer { fclose(f) }
-    var bytes: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let got = fread(&buf, 1, buf.count, f)
-        if got <= 0 { break }
-        bytes.append(contentsOf: buf[0..<got])
-    }
-    bytes.withUnsafeBytes { fuzzOne($0) }
-    return 1
-}
-var total = 0
-for path in CommandLine.arguments.dropFirst() { total += replay(path) }
-print("replayed \(total) inputs, all invariants held")
+FuzzReplay.run(CommandLine.arguments.dropFirst()) { fuzzOne($0) }
 #endif
