@@ -927,6 +927,9 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
 
     func socketEvent(_ socket: BufferedSocket, _ event: SocketEvent) {
         defer { flushAll() }
+        // bufferevent_openssl reports a finished server-side handshake as
+        // "connected": nothing to do, the request follows.
+        if case .connected = event { return }
         switch state {
         case .closing:
             close()
