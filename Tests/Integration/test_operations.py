@@ -1,6 +1,7 @@
 """What an operator sets and sees: the text access log, the connection cap,
 an IPv6 listener, and the admin API's bearer (SPEC §2, §3, §8)."""
 import http.client
+import json
 import socket
 import time
 
@@ -45,7 +46,6 @@ def test_ipv6_listener(start_gateway):
     c.request("GET", "/public/v6")
     r = c.getresponse()
     assert r.status == 200
-    import json
     echo = json.loads(r.read())
     xff = [v for k, v in echo["headers"] if k.lower() == "x-forwarded-for"]
     assert xff == ["::1"]  # the client address the upstream saw
