@@ -408,6 +408,21 @@ extension HTTPHead {
         return (target.lowerBound + a.lowerBound)..<(target.lowerBound + a.upperBound)
     }
 
+    /// The path of the target without its query: what routing matches. It
+    /// comes from the same split the parser validated (dot segments and
+    /// all), so routing can never read a target differently from validation.
+    public var targetPath: Range<Int> {
+        let r = targetPathAndQuery
+        let q = bytes[r].firstIndex(of: UInt8(ascii: "?")) ?? r.upperBound
+        return r.lowerBound..<q
+    }
+
+    /// Index of the first field named `lowercasedName` (ASCII
+    /// case-insensitive), for names that are not in `KnownField`.
+    public func firstIndex(ofFieldNamed lowercasedName: [UInt8]) -> Int? {
+        fields.firstIndex { HTTPSyntax.equalsLower(bytes, $0.name, lowercasedName) }
+    }
+
     /// The value bytes of field `index`.
     public func value(of index: Int) -> ArraySlice<UInt8> { bytes[fields[index].value] }
 

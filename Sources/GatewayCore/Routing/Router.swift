@@ -117,7 +117,7 @@ public struct Router: Sendable {
     /// Config hosts in comparable form: lower-cased, brackets, port and one
     /// trailing dot removed (the loader already lower-cases and strips ports;
     /// this keeps the router right even for a hand-built `RouteConfig`).
-    static func normalizedHost(_ raw: [UInt8]) -> [UInt8] {
+    public static func normalizedHost(_ raw: [UInt8]) -> [UInt8] {
         raw.withUnsafeBytes { buf in
             let r = hostNameRange(buf) ?? 0..<buf.count
             return buf[r].map(lowercaseASCII)
@@ -125,7 +125,7 @@ public struct Router: Sendable {
     }
 
     @inline(__always)
-    static func lowercaseASCII(_ b: UInt8) -> UInt8 {
+    public static func lowercaseASCII(_ b: UInt8) -> UInt8 {
         (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z")) ? b | 0x20 : b
     }
 

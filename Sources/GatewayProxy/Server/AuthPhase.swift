@@ -55,20 +55,9 @@ enum AuthPhase {
     /// A CORS preflight (Fetch standard): OPTIONS with Origin and
     /// Access-Control-Request-Method.
     static func isCORSPreflight(_ head: HTTPHead) -> Bool {
-        guard head.bytes[head.method].elementsEqual(optionsMethod) else { return false }
-        var origin = false, method = false
-        for f in head.fields where f.known == .other {
-            let name = head.bytes[f.name]
-            if equalsLowercased(name, preflightField) { method = true }
-            else if equalsLowercased(name, originField) { origin = true }
-        }
-        return origin && method
-    }
-
-    private static func equalsLowercased(_ a: ArraySlice<UInt8>, _ lower: [UInt8]) -> Bool {
-        a.count == lower.count && zip(a, lower).allSatisfy { x, y in
-            (x >= 0x41 && x <= 0x5A ? x | 0x20 : x) == y
-        }
+        head.bytes[head.method].elementsEqual(optionsMethod)
+            && head.firstIndex(ofFieldNamed: preflightField) != nil
+            && head.firstIndex(ofFieldNamed: originField) != nil
     }
 
     /// The access-log `auth` value and metric label for a failure.

@@ -203,8 +203,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         }
 
         let matched: Int? = head.bytes.withUnsafeBytes { raw in
-            let t = UnsafeRawBufferPointer(rebasing: raw[head.target])
-            let path = PathPart.of(t)
+            let path = UnsafeRawBufferPointer(rebasing: raw[head.targetPath])
             let host = head.hostField.map { UnsafeRawBufferPointer(rebasing: raw[head.fields[$0].value]) }
             return runtime.router.route(path: path, host: host)
         }
@@ -383,14 +382,15 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     private func absoluteFormIsOwnHost(_ head: HTTPHead) -> Bool {
         guard let authorityRange = head.targetAuthority else { return true }  // origin-form
         guard let h = head.hostField else { return false }
-        let authority = String(decoding: head.bytes[authorityRange], as: UTF8.self).lowercased()
-        let host = String(decoding: head.bytes[head.fields[h].value], as: UTF8.self).lowercased()
-        guard authority == host else { return false }
-        let name = HostName.withoutPort(authority)
+        let authority = head.bytes[authorityRange]
+        let host = head.bytes[head.fields[h].value]
+        guard authority.count == host.count,
+              zip(authority, host).allSatisfy({ Router.lowercaseASCII($0) == Router.lowercaseASCII($1) })
+        else { return false }
+        let name = Router.normalizedHost(Array(authority))
         if runtime.ownHosts.contains(name) { return true }
         if let local = Socket.localAddress(socket.fd) {
-            let ip = local.hostText.lowercased()
-            if name == ip || name == "[\(ip)]" { return true }
+            return name == Router.normalizedHost(Array(local.hostText.utf8))
         }
         return false
     }
@@ -619,7 +619,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
               head.status != 401, head.status != 403, let routeIndex else { return }
         var updates: JSONObject?
         if runtime.config.routes[routeIndex].claimUpdates,
-           let i = head.fields.firstIndex(where: { Self.isUpdateClaimsField(head, $0) }) {
+           let i = head.firstIndex(ofFieldNamed: Self.updateClaimsName) {
             switch TokenReissuer.parseClaimUpdates(head.bytes[head.fields[i].value]) {
             case .success(let object): updates = object
             case .failure(let error):
@@ -659,11 +659,6 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     private static let updateClaimsName = Array("gateway-update-claims".utf8)
     private static let hostName = Array("Host".utf8)
 
-    private static func isUpdateClaimsField(_ head: HTTPHead, _ field: HTTPField) -> Bool {
-        let name = head.bytes[field.name]
-        guard name.count == updateClaimsName.count else { return false }
-        return zip(name, updateClaimsName).allSatisfy { a, b in (a | 0x20) == b || a == b }
-    }
 
     // MARK: - Stream the response body
 
@@ -1034,24 +1029,4 @@ extension ClientConnection.ResponseBody {
 
 extension SocketEvent {
     var isEOF: Bool { if case .eof = self { return true } else { return false } }
-}
-
-/// The path part of a request target (origin-form, or absolute-form with
-/// the scheme and authority skipped), without query or fragment.
-enum PathPart {
-    static func of(_ target: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
-        var start = 0
-        if target.count > 0, target[0] != UInt8(ascii: "/") {
-            // absolute-form: skip "scheme://authority"
-            var i = 0
-            while i + 2 < target.count, !(target[i] == UInt8(ascii: ":") && target[i + 1] == UInt8(ascii: "/")
-                                          && target[i + 2] == UInt8(ascii: "/")) { i += 1 }
-            i += 3
-            while i < target.count, target[i] != UInt8(ascii: "/") { i += 1 }
-            start = min(i, target.count)
-        }
-        var end = start
-        while end < target.count, target[end] != UInt8(ascii: "?"), target[end] != UInt8(ascii: "#") { end += 1 }
-        return UnsafeRawBufferPointer(rebasing: target[start..<end])
-    }
 }

@@ -27,9 +27,9 @@ final class RuntimeConfig: Sendable {
     let reissuer: TokenReissuer?
     /// `refresh.header`, as bytes for the response writer.
     let refreshHeader: [UInt8]
-    /// Host names the routes are configured for, lower-case, without port:
-    /// absolute-form targets may name these.
-    let ownHosts: Set<String>
+    /// Host names the routes are configured for, normalized as the router
+    /// compares them: absolute-form targets may name these.
+    let ownHosts: Set<[UInt8]>
     /// Removed from every upstream response before it reaches the client.
     let removeResponseFields: [[UInt8]]
 
@@ -72,22 +72,9 @@ final class RuntimeConfig: Sendable {
         }
         routeUpstream = perRoute
         routeNames = config.routes.map { r in (r.host ?? "") + r.prefix }
-        ownHosts = Set(config.routes.compactMap { $0.host.map { HostName.withoutPort($0.lowercased()) } })
+        ownHosts = Set(config.routes.compactMap { $0.host.map { Router.normalizedHost(Array($0.utf8)) } })
         removeRequestFields = config.tokens.forwardClaims.map { Array($0.header.lowercased().utf8) }
         removeResponseFields = [Array("gateway-update-claims".utf8), Array("gateway-session".utf8)]
     }
 }
 
-enum HostName {
-    /// "example.com:8080" -> "example.com", "[::1]:80" -> "[::1]".
-    static func withoutPort(_ host: String) -> String {
-        if host.hasPrefix("[") {
-            if let end = host.firstIndex(of: "]") { return String(host[...end]) }
-            return host
-        }
-        if let colon = host.lastIndex(of: ":"), host.firstIndex(of: ":") == colon {
-            return String(host[..<colon])
-        }
-        return host
-    }
-}
