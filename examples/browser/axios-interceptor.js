@@ -13,7 +13,7 @@
 // status but 401/403), one retry when a parallel response already brought a
 // newer token (or renewToken gave one), then onLoginRequired.
 
-import { DEFAULT_REFRESH_HEADER, LOGIN_ERRORS, TokenStore, errorFromChallenge } from "./gateway-fetch.js";
+import { DEFAULT_REFRESH_HEADER, LOGIN_ERRORS, TokenStore, errorFromChallenge, renewSingleFlight } from "./gateway-fetch.js";
 
 // String keys, not symbols: axios's mergeConfig keeps only string keys when
 // a config is sent again.
@@ -73,18 +73,7 @@ export function install(axiosInstance, options = {}) {
   const store = options.store ?? new TokenStore(options);
   const headerName = options.header ?? DEFAULT_REFRESH_HEADER;
   const attachTo = options.attachTo ?? sameOrigin;
-  let renewing = null;
-
-  function renewOnce() {
-    if (!options.renewToken) return Promise.resolve(null);
-    if (!renewing) {
-      renewing = Promise.resolve()
-        .then(() => options.renewToken())
-        .catch(() => null)
-        .finally(() => { renewing = null; });
-    }
-    return renewing;
-  }
+  const renewOnce = renewSingleFlight(options.renewToken);
 
   const requestId = axiosInstance.interceptors.request.use((config) => {
     const token = store.get();

@@ -164,23 +164,31 @@ function sameOrigin(url) {
  *
  * Returns { fetch(input, init), store, getToken(), setToken(token) }.
  */
+/**
+ * Wraps the optional `renewToken` hook so that concurrent 401s share one
+ * call: every caller gets the same promise until it settles (a failure
+ * resolves to null).
+ */
+export function renewSingleFlight(renewToken) {
+  let renewing = null;
+  return function renewOnce() {
+    if (!renewToken) return Promise.resolve(null);
+    if (!renewing) {
+      renewing = Promise.resolve()
+        .then(() => renewToken())
+        .catch(() => null)
+        .finally(() => { renewing = null; });
+    }
+    return renewing;
+  };
+}
+
 export function createGatewayFetch(options = {}) {
   const store = options.store ?? new TokenStore(options);
   const headerName = options.header ?? DEFAULT_REFRESH_HEADER;
   const attachTo = options.attachTo ?? sameOrigin;
   const baseFetch = options.fetch ?? ((...args) => globalThis.fetch(...args));
-  let renewing = null;
-
-  function renewOnce() {
-    if (!options.renewToken) return Promise.resolve(null);
-    if (!renewing) {
-      renewing = Promise.resolve()
-        .then(() => options.renewToken())
-        .catch(() => null)
-        .finally(() => { renewing = null; });
-    }
-    return renewing;
-  }
+  const renewOnce = renewSingleFlight(options.renewToken);
 
   async function send(input, init, token) {
     const request = new Request(input, init);
