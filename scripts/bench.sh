@@ -198,8 +198,9 @@ ${nginx_common//%NAME%/nginx-proxy}
 }
 EOF
 
-cat >"$work/haproxy.cfg" <<EOF
-global
+# What every HAProxy config here starts with: one thread, keep-alive both
+# ways, connection reuse to the upstream, the frontend on HAP_PORT.
+haproxy_common="global
     nbthread 1
     maxconn $hap_maxconn
 defaults
@@ -211,7 +212,10 @@ defaults
     option http-keep-alive
     http-reuse always
 frontend fe
-    bind 127.0.0.1:$HAP_PORT
+    bind 127.0.0.1:$HAP_PORT"
+
+cat >"$work/haproxy.cfg" <<EOF
+$haproxy_common
     default_backend be
 backend be
     server s1 127.0.0.1:$UP_PORT
@@ -385,19 +389,7 @@ haproxy_jwt_cfg() {  # haproxy_jwt_cfg ALG FILE
     if [[ $alg == HS* ]]; then key=$(cat "$JWT_DIR/$stem.secret"); else key="$JWT_DIR/$stem.pub.pem"; fi
     # jwt_verify answers 1 on success, 0 or negative otherwise: match 1 exactly.
     cat >"$2" <<EOF
-global
-    nbthread 1
-    maxconn $hap_maxconn
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 300s
-    timeout server 300s
-    timeout http-keep-alive 300s
-    option http-keep-alive
-    http-reuse always
-frontend fe
-    bind 127.0.0.1:$HAP_PORT
+$haproxy_common
     http-request set-var(txn.bearer) http_auth_bearer
     http-request set-var(txn.jwt_alg) var(txn.bearer),jwt_header_query('\$.alg')
     http-request deny deny_status 401 unless { var(txn.jwt_alg) -m str $alg }
