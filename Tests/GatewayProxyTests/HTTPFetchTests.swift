@@ -269,15 +269,7 @@ final class ScriptedServer: @unchecked Sendable {  // fd and port fixed after in
         let c = accept(fd, nil, nil)
         guard c >= 0 else { return }
         defer { close(c) }
-        var tv = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var buf = [UInt8](repeating: 0, count: 4096)
-        var got: [UInt8] = []
-        while !got.suffix(4).elementsEqual(Array("\r\n\r\n".utf8)) {
-            let n = read(c, &buf, buf.count)
-            if n <= 0 { break }
-            got += buf[0..<n]
-        }
+        let got = LoopbackListener.readHead(c, timeoutSeconds: 5)
         received.withLock { $0 = got }
         for (i, p) in pieces.enumerated() {
             if i > 0 { usleep(20_000) }

@@ -315,15 +315,7 @@ final class JWKSTestServer: @unchecked Sendable {  // fd/port fixed after init; 
                 if state.withLock({ $0.stopped }) { return }
                 continue
             }
-            var tv = timeval(tv_sec: 2, tv_usec: 0)
-            setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-            var buf = [UInt8](repeating: 0, count: 4096)
-            var got: [UInt8] = []
-            while !got.suffix(4).elementsEqual(Array("\r\n\r\n".utf8)) {
-                let n = read(c, &buf, buf.count)
-                if n <= 0 { break }
-                got += buf[0..<n]
-            }
+            let got = LoopbackListener.readHead(c, timeoutSeconds: 2)
             let s = state.withLock { s -> State in s.requests += 1; return s }
             if s.delayMs > 0 { usleep(UInt32(s.delayMs) * 1000) }
             let body = Array(s.body.utf8)

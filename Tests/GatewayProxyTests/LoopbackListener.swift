@@ -21,4 +21,19 @@ enum LoopbackListener {
         }
         return (fd, UInt16(bigEndian: addr.sin_port))
     }
+
+    /// Reads from an accepted socket until the end of a request head (or EOF,
+    /// or `timeoutSeconds` without data), and returns what arrived.
+    static func readHead(_ c: Int32, timeoutSeconds: Int) -> [UInt8] {
+        var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var buf = [UInt8](repeating: 0, count: 4096)
+        var got: [UInt8] = []
+        while !got.suffix(4).elementsEqual(Array("\r\n\r\n".utf8)) {
+            let n = read(c, &buf, buf.count)
+            if n <= 0 { break }
+            got += buf[0..<n]
+        }
+        return got
+    }
 }
