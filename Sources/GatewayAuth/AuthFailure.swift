@@ -13,7 +13,8 @@ public enum AuthFailure: Error, Sendable, Equatable, CustomStringConvertible {
     case notYetValid
     case wrongIssuer
     case wrongAudience
-    /// The route's scopes the token lacks.
+    /// The token lacks one of the route's scopes; carries every scope the
+    /// route requires (RFC 6750 §3 `scope=`).
     case insufficientScope([String])
     case revoked
 

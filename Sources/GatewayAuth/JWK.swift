@@ -4,7 +4,11 @@ enum JWK {
     /// `defaultAlgorithm` when the JWK has none; a JWK whose alg does not fit
     /// its key type or curve is refused. Private members (`d`, ...) are
     /// ignored: a JWK set only ever provides public keys here.
-    static func verificationKey(_ jwk: JSONObject, defaultAlgorithm: JWSAlgorithm?,
+    ///
+    /// `allowHMAC` is false for a set fetched from a URL: a published set is
+    /// public, and a public HMAC secret lets anyone sign (SPEC §5), so
+    /// `kty: "oct"` is refused there and taken only from local files.
+    static func verificationKey(_ jwk: JSONObject, defaultAlgorithm: JWSAlgorithm?, allowHMAC: Bool,
                                 source: String) throws(KeyError) -> VerificationKey {
         guard case .string(let kid)? = jwk["kid"], !kid.isEmpty else { throw KeyError.missingKeyID }
         guard case .string(let kty)? = jwk["kty"] else { throw KeyError.badJWKS("JWK \"\(kid)\" has no kty") }
@@ -25,6 +29,7 @@ enum JWK {
         let material: VerificationKey.Material
         switch kty {
         case "oct":
+            guard allowHMAC else { throw KeyError.hmacKeyFromURL(kid) }
             material = try VerificationKey.makeHMAC(secret: try member(jwk, "k", kid), algorithm: algorithm)
         case "RSA":
             let n = try member(jwk, "n", kid), e = try member(jwk, "e", kid)

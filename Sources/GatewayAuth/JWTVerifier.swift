@@ -173,9 +173,11 @@ public struct JWTVerifier: Sendable {
         }
     }
 
-    /// `insufficientScope` listing the `required` scopes absent from both
-    /// `scope` (space-separated string, RFC 8693 §4.2) and `scp` (array or
-    /// string), or nil when all are present.
+    /// Nil when every `required` scope is in `scope` (space-separated
+    /// string, RFC 8693 §4.2) or `scp` (array or string); otherwise
+    /// `insufficientScope` listing ALL the required scopes, not only the
+    /// missing ones: RFC 6750 §3 defines `scope=` as the scope necessary to
+    /// access the resource, so a client can ask for exactly that.
     public static func checkScopes(_ token: VerifiedToken, required: [String]) -> AuthFailure? {
         guard !required.isEmpty else { return nil }
         var granted: [Substring] = []
@@ -190,7 +192,7 @@ public struct JWTVerifier: Sendable {
         default:
             break
         }
-        let missing = required.filter { want in !granted.contains { $0 == want } }
-        return missing.isEmpty ? nil : .insufficientScope(missing)
+        let allGranted = required.allSatisfy { want in granted.contains { $0 == want } }
+        return allGranted ? nil : .insufficientScope(required)
     }
 }

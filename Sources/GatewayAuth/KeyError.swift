@@ -18,6 +18,8 @@ public enum KeyError: Error, Sendable, Equatable, CustomStringConvertible {
     case missingKeyID
     case badJWKS(String)
     case noUsableKeys
+    /// A `kty: "oct"` JWK (kid given) in a set fetched from a URL.
+    case hmacKeyFromURL(String)
 
     public var description: String {
         switch self {
@@ -34,6 +36,8 @@ public enum KeyError: Error, Sendable, Equatable, CustomStringConvertible {
         case .missingKeyID: return "JWK has no kid"
         case .badJWKS(let why): return "bad JWK set: \(why)"
         case .noUsableKeys: return "JWK set has no usable key"
+        case .hmacKeyFromURL(let kid):
+            return "JWK \"\(kid)\" is an HMAC (kty oct) key; a published key set is public, so HMAC keys are taken only from jwks_file, secret_file or secret_env"
         }
     }
 }

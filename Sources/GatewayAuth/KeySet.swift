@@ -133,7 +133,7 @@ public struct KeySet: Sendable {
                     } else {
                         defaultAlg = nil
                     }
-                    let set = try fromJWKS(data: try read(path), defaultAlg: defaultAlg, source: path)
+                    let set = try fromJWKS(data: try read(path), defaultAlg: defaultAlg, allowHMAC: true, source: path)
                     verification += set.keys
                     warnings += set.warnings.map { KeyLoadWarning(line: line, source: path, message: $0) }
                 case .jwksURL:
@@ -174,9 +174,11 @@ public struct KeySet: Sendable {
     /// The keys of a JWK set (RFC 7517 §5) from `data`. Every JWK needs a
     /// `kid`; its own `alg`, or `defaultAlg` when it has none, binds it. JWKs
     /// that are refused (no kid, alg unfit for the key, unsupported type,
-    /// duplicate kid) are skipped and described in `warnings`. Throws when
+    /// duplicate kid, and `kty: "oct"` unless `allowHMAC`: only local files
+    /// may hold HMAC secrets, never a set fetched from a URL) are skipped
+    /// and described in `warnings`. Throws when
     /// the document is not a JWK set or no key is usable.
-    public static func fromJWKS(data: [UInt8], defaultAlg: JWSAlgorithm?,
+    public static func fromJWKS(data: [UInt8], defaultAlg: JWSAlgorithm?, allowHMAC: Bool = false,
                                 source: String) throws(KeyError) -> (keys: [VerificationKey], warnings: [String]) {
         let document: JSONValue
         do { document = try JSONParser.parse(data, limits: .keySet) } catch {
@@ -194,7 +196,8 @@ public struct KeySet: Sendable {
                 continue
             }
             do {
-                let key = try JWK.verificationKey(jwk, defaultAlgorithm: defaultAlg, source: source)
+                let key = try JWK.verificationKey(jwk, defaultAlgorithm: defaultAlg, allowHMAC: allowHMAC,
+                                                  source: source)
                 guard let kid = key.kid, seen.insert(kid).inserted else {
                     warnings.append("JWK #\(index) repeats kid \"\(key.kid ?? "")\"; skipped")
                     continue
@@ -210,13 +213,13 @@ public struct KeySet: Sendable {
     }
 
     /// `fromJWKS` with the default alg given by name (as in `KeyConfig.alg`).
-    public static func fromJWKS(data: [UInt8], defaultAlg: String?,
+    public static func fromJWKS(data: [UInt8], defaultAlg: String?, allowHMAC: Bool = false,
                                 source: String) throws(KeyError) -> (keys: [VerificationKey], warnings: [String]) {
         var alg: JWSAlgorithm? = nil
         if let defaultAlg {
             guard let a = JWSAlgorithm(name: defaultAlg) else { throw KeyError.unknownAlgorithm(defaultAlg) }
             alg = a
         }
-        return try fromJWKS(data: data, defaultAlg: alg, source: source)
+        return try fromJWKS(data: data, defaultAlg: alg, allowHMAC: allowHMAC, source: source)
     }
 }

@@ -70,9 +70,12 @@ public struct TokenExtractor: Sendable {
         return .success(token)
     }
 
-    /// nil: not a Bearer credential. Otherwise the token range, or malformed
-    /// when the scheme is Bearer but the rest is not `1*SP token68`-shaped
-    /// with a single space.
+    /// nil: not a Bearer credential (another scheme: `Basic ...`,
+    /// `Bearerish ...`). Otherwise the token range, or malformed when the
+    /// scheme is Bearer but the rest is not exactly `1*SP token68` (RFC 6750
+    /// §2.1): a tab after the scheme, nothing after it, a second token, a
+    /// comma-separated list. Such a field is never "no token": on an
+    /// optional route that would forward a credential nobody checked.
     private static let bearerScheme: [UInt8] = Array("bearer".utf8)
 
     private func bearer(_ bytes: UnsafeRawBufferPointer, _ value: Range<Int>) -> Result<Range<Int>, AuthFailure>? {
@@ -81,8 +84,10 @@ public struct TokenExtractor: Sendable {
         for i in 0..<scheme.count where bytes[value.lowerBound + i] | 0x20 != scheme[i] { return nil }
         let rest = (value.lowerBound + scheme.count)..<value.upperBound
         if rest.isEmpty { return .failure(.malformed("Bearer without a token")) }
-        guard bytes[rest.lowerBound] == 0x20 else { return nil }  // e.g. "Bearerish"
-        // RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token.
+        // The scheme is a token (RFC 9110 §11.1): a tchar here means it goes
+        // on and is some other scheme; anything else ends "Bearer" badly.
+        if HTTPSyntax.isTchar(bytes[rest.lowerBound]) { return nil }
+        guard bytes[rest.lowerBound] == 0x20 else { return .failure(.malformed("bad Authorization header")) }
         var start = rest.lowerBound
         while start < rest.upperBound, bytes[start] == 0x20 { start += 1 }
         let token = start..<rest.upperBound

@@ -186,7 +186,7 @@ import Testing
 
         let scoped = try token(#""iss":"https://idp","aud":"api","scope":"read  write""#)
         #expect(try run(v, scoped, scopes: ["read", "write"]).get().exp == exp)
-        #expect(run(v, scoped, scopes: ["read", "admin", "root"]) == .failure(.insufficientScope(["admin", "root"])))
+        #expect(run(v, scoped, scopes: ["read", "admin", "root"]) == .failure(.insufficientScope(["read", "admin", "root"])))
         let scp = try token(#""iss":"https://idp","aud":"api","scp":["read","admin"]"#)
         #expect(try run(v, scp, scopes: ["admin"]).get().exp == exp)
         #expect(run(v, scp, scopes: ["write"]) == .failure(.insufficientScope(["write"])))

@@ -25,6 +25,25 @@ import GatewayCore
         #expect(result.warnings.count == 7)
     }
 
+    /// 48 bytes of HMAC secret, base64url: long enough for HS256.
+    static let oct = #"{"kty":"oct","kid":"hs1","alg":"HS256","k":"\#(Base64URL.encodeToString(Array(repeating: UInt8(0x61), count: 48)))"}"#
+
+    @Test func jwksHMACKeysOnlyWhenAllowed() throws {
+        // A published set (jwks_url): the oct key is refused, the rest serves.
+        let published = try KeySet.fromJWKS(data: Self.jwks(Self.oct, Self.a2), defaultAlg: nil as String?, source: "u")
+        #expect(published.keys.map(\.kid) == ["rsa1"])
+        #expect(published.warnings.count == 1)
+        #expect(published.warnings.first?.contains("hs1") == true)
+        #expect(throws: KeyError.noUsableKeys) {
+            try KeySet.fromJWKS(data: Self.jwks(Self.oct), defaultAlg: nil as String?, source: "u")
+        }
+        // A local file (jwks_file) may carry HMAC secrets.
+        let local = try KeySet.fromJWKS(data: Self.jwks(Self.oct, Self.a2), defaultAlg: nil as String?,
+                                        allowHMAC: true, source: "f")
+        #expect(local.keys.map(\.kid) == ["hs1", "rsa1"])
+        #expect(local.keys.first?.algorithm == .hs256)
+    }
+
     @Test func jwksWithoutDefaultSkipsAlglessKeys() throws {
         let result = try KeySet.fromJWKS(data: Self.jwks(Self.a3, Self.a2), defaultAlg: nil as String?, source: "s")
         #expect(result.keys.map(\.kid) == ["rsa1"])

@@ -42,6 +42,18 @@ import GatewayCore
         #expect(token(e, Self.head([("Authorization", "Bearer   ", .authorization)])).isMalformedFailure)
         #expect(token(e, Self.head([("Authorization", "Bearer a.b.c extra", .authorization)])).isMalformedFailure)
         #expect(token(e, Self.head([("Authorization", "Bearerx a.b.c", .authorization)])) == .failure(.missingToken))
+        #expect(token(e, Self.head([("Authorization", "Bearer-x a.b.c", .authorization)])) == .failure(.missingToken))
+    }
+
+    /// A field whose scheme is Bearer but whose rest is not exactly
+    /// `1*SP token68` is malformed, never "no token" (SPEC §5).
+    @Test func malformedBearerIsNeverNoToken() {
+        let e = TokenExtractor(sources: [.header])
+        for value in ["Bearer\ta.b.c", "bearer\t a.b.c", "Bearer,a.b.c", "Bearer a.b.c,Bearer x.y.z", "Bearer a.b.c x.y.z",
+                      "Bearer a.b\tc", "Bearer \"a.b.c\"", "Bearer a.b.c;", "Bearer=a.b.c", "Bearer:a.b.c"] {
+            let result = token(e, Self.head([("Authorization", value, .authorization)]))
+            #expect(result.isMalformedFailure, "\(value): \(result)")
+        }
     }
 
     @Test func cookieAndQuery() {

@@ -4,7 +4,7 @@ import Testing
 @Suite struct VerificationKeyTests {
     static func jwk(_ json: String, alg: JWSAlgorithm? = nil) throws -> VerificationKey {
         let object = try #require(try JSONParser.parse(json).objectValue)
-        return try JWK.verificationKey(object, defaultAlgorithm: alg, source: "test")
+        return try JWK.verificationKey(object, defaultAlgorithm: alg, allowHMAC: true, source: "test")
     }
 
     /// Verifies `token` with `key`, and checks that flipping any one of a

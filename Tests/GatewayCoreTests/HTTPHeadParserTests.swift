@@ -220,6 +220,34 @@ enum RequestFixture {
         #expect(parseHead("GET / HTTP/1.1\r\nHost:\r\n\r\n")?.hostField == 0)
     }
 
+    /// Host is a reg-name or IP literal with an optional port, nothing else:
+    /// no lists, no sub-delims, no escapes (two readers must agree on it).
+    @Test func hostIsStrict() {
+        for good in ["example.com", "EXAMPLE.com:8080", "a_b-c.d~e", "127.0.0.1:1", "[::1]", "[2001:db8::1]:443",
+                     "[::ffff:127.0.0.1]:65535", "localhost."] {
+            #expect(parseHead("GET / HTTP/1.1\r\nHost: \(good)\r\n\r\n")?.hostField == 0, "\(good)")
+        }
+        for bad in ["a.com,evil.com", "a.com, evil.com", "a;b", "a=b", "a!b", "a%2eb", "a.com:", "a.com:123456",
+                    "a.com:8x", "a:1:2", ":80", "[::1", "[::1]x", "[]", "[v1.x]", "[1.2.3.4]", "[::1]:", "a b",
+                    "a'b", "(a)", "*", "a+b", "a$b", "a&b"] {
+            #expect(parseError("GET / HTTP/1.1\r\nHost: \(bad)\r\n\r\n") == .badFieldValue, "\(bad)")
+        }
+    }
+
+    @Test func oneAuthorizationField() {
+        #expect(parseHead("GET / HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer x\r\n\r\n") != nil)
+        #expect(parseError("GET / HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer x\r\nauthorization: Bearer x\r\n\r\n")
+                == .duplicateAuthorization)
+        #expect(parseError("GET / HTTP/1.1\r\nHost: a\r\nAuthorization: Basic eA==\r\nAUTHORIZATION: Bearer y\r\n\r\n")
+                == .duplicateAuthorization)
+        #expect(HTTPParseError.duplicateAuthorization.status == 400)
+        // Responses may repeat any field name; the rule is for requests.
+        var parser = HTTPHeadParser(kind: .response(requestMethodIsHEAD: false), maxHeadBytes: 4096)
+        let raw = Array("HTTP/1.1 204 No Content\r\nAuthorization: a\r\nAuthorization: b\r\n\r\n".utf8)
+        let step = raw.withUnsafeBytes { parser.parse($0) }
+        if case .complete = step {} else { Issue.record("response with two Authorization fields refused: \(step)") }
+    }
+
     @Test func targetForms() {
         #expect(parseError("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n") == .badTarget)
         #expect(parseError("CONNECT example.com:443 HTTP/1.1\r\nHost: a\r\n\r\n") == .badTarget)

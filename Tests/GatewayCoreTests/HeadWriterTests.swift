@@ -58,7 +58,7 @@ func text(_ b: [UInt8]) -> String { String(decoding: b, as: UTF8.self) }
             "Cookie: a=b\r\n" +
             "X-Custom:   spaced value  \r\n" +
             "X-Forwarded-For: 1.1.1.1, 2.2.2.2, 3.3.3.3, 10.0.0.9\r\n" +
-            "X-Forwarded-Proto: http, https\r\n" +
+            "X-Forwarded-Proto: https\r\n" +
             "X-Forwarded-Host: shop.example\r\n" +
             "X-Request-Id: req-1\r\n" +
             "Content-Length: 3\r\n" +
@@ -120,6 +120,41 @@ func text(_ b: [UInt8]) -> String { String(decoding: b, as: UTF8.self) }
             "\r\n")
     }
 
+    /// A minted token never rides in a cacheable response (SPEC §4.5).
+    @Test func mintedTokenMakesTheResponseNoStore() throws {
+        let kind = HTTPHeadParser.Kind.response(requestMethodIsHEAD: false)
+        let raw = "HTTP/1.1 200 OK\r\nCache-Control: public, max-age=300\r\nexpires: Thu, 01 Jan 2099 00:00:00 GMT\r\n"
+            + "ETag: \"e\"\r\nVary: Accept-Encoding\r\nvary: Origin\r\nCACHE-CONTROL: s-maxage=60\r\nContent-Length: 0\r\n\r\n"
+        let head = try #require(parseHead(raw, kind: kind))
+        var out: [UInt8] = []
+        HeadWriter.writeClientResponse(head, into: &out, options: ClientResponseOptions(
+            framing: .contentLength(0), keepAlive: true, extraFields: [(bytes("X-Token"), bytes("t"))],
+            carriesMintedToken: true))
+        #expect(text(out) ==
+            "HTTP/1.1 200 OK\r\n" +
+            "ETag: \"e\"\r\n" +
+            "Content-Length: 0\r\n" +
+            "X-Token: t\r\n" +
+            "Cache-Control: no-store\r\n" +
+            "Vary: Accept-Encoding, Origin, Authorization\r\n" +
+            "\r\n")
+        // Vary already naming Authorization (or *) is not repeated; no Vary: one is added.
+        for (vary, expected) in [("vary: authorization", "Vary: authorization\r\n"), ("Vary: *", "Vary: *\r\n"),
+                                 (nil, "Vary: Authorization\r\n")] {
+            let h = try #require(parseHead("HTTP/1.1 204 No Content\r\n" + (vary.map { $0 + "\r\n" } ?? "") + "\r\n",
+                                           kind: kind))
+            out.removeAll()
+            HeadWriter.writeClientResponse(h, into: &out, options: ClientResponseOptions(
+                framing: .none, keepAlive: true, carriesMintedToken: true))
+            #expect(text(out) == "HTTP/1.1 204 No Content\r\nCache-Control: no-store\r\n" + expected + "\r\n")
+        }
+        // Without a minted token the caching fields pass untouched.
+        out.removeAll()
+        HeadWriter.writeClientResponse(head, into: &out, options: ClientResponseOptions(framing: .contentLength(0), keepAlive: true))
+        #expect(text(out).contains("Cache-Control: public, max-age=300\r\n"))
+        #expect(!text(out).contains("no-store"))
+    }
+
     @Test func responseToHTTP10ClientAndLenientStatusLine() throws {
         let kind = HTTPHeadParser.Kind.response(requestMethodIsHEAD: false)
         let head = try #require(parseHead("HTTP/1.1 204\r\nX-A: 1\r\n\r\n", kind: kind))
@@ -177,7 +212,7 @@ func text(_ b: [UInt8]) -> String { String(decoding: b, as: UTF8.self) }
         // Every error the parser reports maps to a status with a phrase.
         let errors: [HTTPParseError] = [.headTooLarge, .badStartLine, .unsupportedVersion, .badFieldName,
             .badFieldValue, .obsFold, .bareLF, .conflictingFraming, .badContentLength, .unsupportedTransferEncoding,
-            .missingHost, .duplicateHost, .unsupportedExpectation, .badTarget, .badChunk, .trailerTooLarge]
+            .missingHost, .duplicateHost, .duplicateAuthorization, .unsupportedExpectation, .badTarget, .badChunk, .trailerTooLarge]
         for e in errors { #expect(!HeadWriter.reasonPhrase(for: e.status).isEmpty) }
     }
 

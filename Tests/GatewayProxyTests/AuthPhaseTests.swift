@@ -158,4 +158,14 @@ import Testing
         #expect(!AuthPhase.isCORSPreflight(try head("GET /x HTTP/1.1\r\nHost: a\r\nOrigin: o\r\n"
                                                    + "Access-Control-Request-Method: POST\r\n\r\n")))
     }
+
+    /// A body or an Upgrade makes it an ordinary request that needs its token.
+    @Test func preflightHasNoBodyAndNoUpgrade() throws {
+        let base = "OPTIONS /x HTTP/1.1\r\nHost: a\r\nOrigin: https://app.test\r\nAccess-Control-Request-Method: POST\r\n"
+        #expect(AuthPhase.isCORSPreflight(try head(base + "Content-Length: 0\r\n\r\n")))
+        #expect(!AuthPhase.isCORSPreflight(try head(base + "Content-Length: 5\r\n\r\n")))
+        #expect(!AuthPhase.isCORSPreflight(try head(base + "Transfer-Encoding: chunked\r\n\r\n")))
+        #expect(!AuthPhase.isCORSPreflight(try head(base + "Connection: upgrade\r\nUpgrade: websocket\r\n\r\n")))
+        #expect(!AuthPhase.isCORSPreflight(try head(base + "Upgrade: h2c\r\n\r\n")))
+    }
 }

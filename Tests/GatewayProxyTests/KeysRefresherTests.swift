@@ -6,12 +6,14 @@ import Testing
 @testable import GatewayProxy
 
 /// KeyRefresher on a real loop against a loopback JWKS server that counts
-/// requests. HS256 JWKs keep the documents small.
+/// requests. Ed25519 JWKs keep the documents small (HMAC keys are never
+/// taken from a URL).
 @Suite(.serialized) struct KeysRefresherTests {
-    static let secret = "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s"  // 32 bytes, base64url
+    /// RFC 8037 A.2's public key.
+    static let ed25519X = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
 
     static func jwks(_ kids: [String], extra: String = "") -> String {
-        let keys = kids.map { "{\"kty\":\"oct\",\"kid\":\"\($0)\",\"alg\":\"HS256\",\"k\":\"\(secret)\"}" }
+        let keys = kids.map { "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"kid\":\"\($0)\",\"alg\":\"EdDSA\",\"x\":\"\(ed25519X)\"}" }
         return "{\"keys\":[" + (keys + (extra.isEmpty ? [] : [extra])).joined(separator: ",") + "]}"
     }
 
@@ -53,7 +55,7 @@ import Testing
     }
 
     @Test func refusedJWKIsSkippedTheRestServes() throws {
-        let noKid = "{\"kty\":\"oct\",\"alg\":\"HS256\",\"k\":\"\(Self.secret)\"}"
+        let noKid = "{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"alg\":\"EdDSA\",\"x\":\"\(Self.ed25519X)\"}"
         let server = try JWKSTestServer(body: Self.jwks(["good"], extra: noKid))
         defer { server.stop() }
         let h = try Harness(urls: [Self.urlConfig(server.url)])

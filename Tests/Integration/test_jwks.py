@@ -326,6 +326,25 @@ def test_refused_jwk_is_skipped_and_the_rest_serves(start_gateway, jwks_server):
     assert re.search(r"keys %s: .*refused" % re.escape(server.url), gw.stderr_text())
 
 
+def test_hmac_jwk_from_a_url_is_refused(start_gateway, jwks_server):
+    """A published set is public: an oct key in it would let anyone sign
+    (SPEC §5). It is refused and logged; the rest of the set serves."""
+    import base64
+    key = SigningKey()
+    secret = b"published-hmac-secret-that-anyone-can-read-0123456789"
+    oct_jwk = {"kty": "oct", "kid": "hs-public", "alg": "HS256", "use": "sig",
+               "k": base64.urlsafe_b64encode(secret).rstrip(b"=").decode()}
+    server = jwks_server(document=jwks_document(key, extra=[oct_jwk]))
+    gw = start_jwks_gateway(start_gateway, server.url)
+    wait_ready(gw)
+    assert api_status(gw, key.token()) == 200
+    now = int(time.time())
+    forged = jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "sub": "mallory", "iat": now, "exp": now + 300},
+                        secret, algorithm="HS256", headers={"kid": "hs-public"})
+    assert api_status(gw, forged) == 401
+    assert re.search(r"keys %s: JWK \"hs-public\" refused: .*HMAC" % re.escape(server.url), gw.stderr_text())
+
+
 def test_https_with_ca_file(start_gateway, jwks_server, tmp_path):
     cert, private = make_certificate(tmp_path, "jwks", "IP:127.0.0.1,DNS:localhost")
     key = SigningKey()

@@ -109,6 +109,7 @@ public enum HTTPParseError: Error, Sendable, Equatable {
     case unsupportedTransferEncoding // 400: anything but a single final `chunked`
     case missingHost                 // 400: HTTP/1.1 request without Host
     case duplicateHost               // 400
+    case duplicateAuthorization      // 400: more than one Authorization field (RFC 9110 §11.6.2)
     case unsupportedExpectation      // 417
     case badTarget                   // 400: not origin-form/absolute-form, dot segments, backslash
     case badChunk                    // 400: chunk size/ext/CRLF errors

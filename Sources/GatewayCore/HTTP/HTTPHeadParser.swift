@@ -255,6 +255,7 @@ public struct HTTPHeadParser: Sendable {
     /// The empty line arrived: derive framing and connection handling.
     private mutating func finish() -> LineOutcome {
         var hostIndex: Int?
+        var sawAuthorization = false
         var contentLength: UInt64?
         var hasTE = false
         var teCodings = 0
@@ -270,9 +271,15 @@ public struct HTTPHeadParser: Sendable {
             switch f.known {
             case .host where isRequest:
                 guard hostIndex == nil else { return .failed(.duplicateHost) }
-                // RFC 9112 §3.2: a Host that is not a valid uri-host[:port] is a 400.
-                for k in f.value where !TargetValidator.isHostByte(b[k]) { return .failed(.badFieldValue) }
+                // RFC 9112 §3.2: a Host that is not a valid uri-host[:port] is
+                // a 400; HostSyntax is stricter still (no sub-delims, no `,`).
+                guard HostSyntax.isValid(b, f.value) else { return .failed(.badFieldValue) }
                 hostIndex = index
+            case .authorization where isRequest:
+                // A singleton (RFC 9110 §11.6.2): with two, the gateway could
+                // verify one and the upstream read the other.
+                guard !sawAuthorization else { return .failed(.duplicateAuthorization) }
+                sawAuthorization = true
             case .contentLength:
                 // RFC 9110 §8.6: identical repeated values may be accepted as
                 // one; anything else is an unrecoverable framing error.

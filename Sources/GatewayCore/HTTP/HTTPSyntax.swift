@@ -1,7 +1,7 @@
 /// Byte classes and small helpers shared by the HTTP/1.1 parser, chunked
 /// decoder and writer (RFC 9110 §5.6, RFC 9112). Internal: callers use the
 /// parser's results, not these.
-enum HTTPSyntax {
+public enum HTTPSyntax {
     static let cr: UInt8 = 0x0D
     static let lf: UInt8 = 0x0A
     static let sp: UInt8 = 0x20
@@ -14,7 +14,7 @@ enum HTTPSyntax {
 
     /// tchar (RFC 9110 §5.6.2).
     @inline(__always)
-    static func isTchar(_ b: UInt8) -> Bool {
+    public static func isTchar(_ b: UInt8) -> Bool {
         switch b {
         case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
         case 0x21, 0x23, 0x24, 0x25, 0x26, 0x27, 0x2A, 0x2B, 0x2D, 0x2E, 0x5E, 0x5F, 0x60, 0x7C, 0x7E:

@@ -10,9 +10,11 @@ public struct UpstreamRequestOptions: Sendable {
     public var removeFieldNames: [[UInt8]]
     /// Appended last to X-Forwarded-For; nothing added when empty.
     public var clientAddress: [UInt8]
-    /// Appended last to X-Forwarded-Proto (`http` / `https`); nothing added when empty.
+    /// The X-Forwarded-Proto value (`http` / `https`); a client's copies are
+    /// always dropped, and nothing is sent when this is empty.
     public var forwardedProto: [UInt8]
-    /// Appended last to X-Forwarded-Host (the Host the client asked for); nothing added when empty.
+    /// The X-Forwarded-Host value (the Host the client asked for); a client's
+    /// copies are always dropped, and nothing is sent when this is empty.
     public var forwardedHost: [UInt8]
     /// Sent as X-Request-Id when the request has none; nothing added when empty.
     public var requestID: [UInt8]
@@ -48,13 +50,19 @@ public struct ClientResponseOptions: Sendable {
     public var extraFields: [(name: [UInt8], value: [UInt8])]
     /// A field name to add to Access-Control-Expose-Headers, after the upstream's own list.
     public var exposeHeader: [UInt8]?
+    /// The response carries a token the gateway minted: the upstream's
+    /// Cache-Control and Expires give way to `Cache-Control: no-store`, and
+    /// Vary gains `Authorization` (SPEC §4.5, RFC 6749 §5.1), so no shared
+    /// cache hands one user's token to another.
+    public var carriesMintedToken: Bool
 
     public init(framing: BodyFraming, keepAlive: Bool, clientIsHTTP10: Bool = false, tunnelUpgrade: Bool = false,
                 removeFieldNames: [[UInt8]] = [], extraFields: [(name: [UInt8], value: [UInt8])] = [],
-                exposeHeader: [UInt8]? = nil) {
+                exposeHeader: [UInt8]? = nil, carriesMintedToken: Bool = false) {
         self.framing = framing; self.keepAlive = keepAlive; self.clientIsHTTP10 = clientIsHTTP10
         self.tunnelUpgrade = tunnelUpgrade; self.removeFieldNames = removeFieldNames
         self.extraFields = extraFields; self.exposeHeader = exposeHeader
+        self.carriesMintedToken = carriesMintedToken
     }
 }
 
@@ -69,8 +77,9 @@ public enum HeadWriter {
     /// Start line verbatim but as HTTP/1.1; fields verbatim except hop-by-hop
     /// ones (RFC 9110 §7.6.1), framing fields (re-emitted from
     /// `options.framing`), Expect (the gateway answers 100-continue itself) and
-    /// `options.removeFieldNames`; X-Forwarded-For/-Proto/-Host merged into one
-    /// line each with the gateway's value last; X-Request-Id added when absent;
+    /// `options.removeFieldNames`; X-Forwarded-For merged into one line with
+    /// the client address last; X-Forwarded-Proto and -Host replaced by the
+    /// gateway's own values; X-Request-Id added when absent;
     /// then `options.extraFields`, then the Connection field, then CRLF.
     public static func writeUpstreamRequest(_ head: HTTPHead, into out: inout [UInt8],
                                             options: UpstreamRequestOptions) {
@@ -96,10 +105,11 @@ public enum HeadWriter {
         }
         writeMerged(head, .xForwardedFor, "X-Forwarded-For: ", own: options.clientAddress,
                     removed: options.removeFieldNames, into: &out)
-        writeMerged(head, .xForwardedProto, "X-Forwarded-Proto: ", own: options.forwardedProto,
-                    removed: options.removeFieldNames, into: &out)
-        writeMerged(head, .xForwardedHost, "X-Forwarded-Host: ", own: options.forwardedHost,
-                    removed: options.removeFieldNames, into: &out)
+        // Replaced, not appended (SPEC §4.4): frameworks (Express, Rails)
+        // read the first value and build links, password-reset ones too,
+        // from it; a client's copy must never be that first value.
+        writeOwn("X-Forwarded-Proto: ", options.forwardedProto, into: &out)
+        writeOwn("X-Forwarded-Host: ", options.forwardedHost, into: &out)
         if !hasRequestID && !options.requestID.isEmpty {
             S.append("X-Request-Id: ", to: &out)
             appendSanitizedValue(options.requestID, to: &out)
@@ -150,6 +160,7 @@ public enum HeadWriter {
                 if options.exposeHeader != nil { continue }
             case .other:
                 if connectionNames.contains(f.name) { continue }
+                if options.carriesMintedToken, isCachingField(b, f.name) { continue }
             default:
                 break
             }
@@ -158,6 +169,7 @@ public enum HeadWriter {
         }
         writeFraming(options.framing, into: &out)
         writeExtra(options.extraFields, into: &out)
+        if options.carriesMintedToken { writeNoStore(head, into: &out) }
         if let expose = options.exposeHeader {
             writeMerged(head, .accessControlExposeHeaders, "Access-Control-Expose-Headers: ", own: expose,
                         removed: options.removeFieldNames, into: &out)
@@ -321,6 +333,46 @@ public enum HeadWriter {
         } else {
             S.append("\r\n", to: &out)
         }
+    }
+
+    /// Fields a response with a minted token must not pass on as they are:
+    /// caching directives (replaced by no-store) and Vary (re-written with
+    /// Authorization added).
+    static func isCachingField(_ b: [UInt8], _ name: Range<Int>) -> Bool {
+        S.equalsLower(b, name, "cache-control") || S.equalsLower(b, name, "expires")
+            || S.equalsLower(b, name, "vary")
+    }
+
+    /// `Cache-Control: no-store`, and the upstream's Vary values merged into
+    /// one line with `Authorization` added unless listed (or `*`, which
+    /// already varies on everything).
+    static func writeNoStore(_ head: HTTPHead, into out: inout [UInt8]) {
+        let b = head.bytes
+        S.append("Cache-Control: no-store\r\n", to: &out)
+        S.append("Vary: ", to: &out)
+        let valueStart = out.count
+        var covered = false
+        for f in head.fields where f.known == .other && S.equalsLower(b, f.name, "vary") && !f.value.isEmpty {
+            _ = S.forEachListElement(b, f.value) { el in
+                if S.equalsLower(b, el, "authorization") || S.equalsLower(b, el, "*") { covered = true }
+                return true
+            }
+            if out.count > valueStart { S.append(", ", to: &out) }
+            out.append(contentsOf: b[f.value])
+        }
+        if !covered {
+            if out.count > valueStart { S.append(", ", to: &out) }
+            S.append("Authorization", to: &out)
+        }
+        S.append("\r\n", to: &out)
+    }
+
+    /// `prefix value CRLF` when `value` is not empty.
+    static func writeOwn(_ prefix: StaticString, _ value: [UInt8], into out: inout [UInt8]) {
+        guard !value.isEmpty else { return }
+        S.append(prefix, to: &out)
+        appendSanitizedValue(value, to: &out)
+        S.append("\r\n", to: &out)
     }
 
     static func writeFraming(_ framing: BodyFraming, into out: inout [UInt8]) {

@@ -53,9 +53,16 @@ enum AuthPhase {
     private static let originField = Array("origin".utf8)
 
     /// A CORS preflight (Fetch standard): OPTIONS with Origin and
-    /// Access-Control-Request-Method.
+    /// Access-Control-Request-Method, and nothing a browser's preflight never
+    /// has: no body and no Upgrade (SPEC §5). Otherwise "preflight" would be
+    /// an unauthenticated way to send a body, or to open a tunnel on a 101.
     static func isCORSPreflight(_ head: HTTPHead) -> Bool {
-        head.bytes[head.method].elementsEqual(optionsMethod)
+        switch head.framing {
+        case .none, .contentLength(0): break
+        default: return false
+        }
+        return head.bytes[head.method].elementsEqual(optionsMethod)
+            && !head.isUpgrade && head.firstIndex(of: .upgrade) == nil
             && head.firstIndex(ofFieldNamed: preflightField) != nil
             && head.firstIndex(ofFieldNamed: originField) != nil
     }

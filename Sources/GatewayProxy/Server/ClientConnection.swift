@@ -648,6 +648,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
             }
             options.extraFields.append((runtime.refreshHeader, fresh))
             options.exposeHeader = runtime.refreshHeader
+            options.carriesMintedToken = true
             authLabel = .refreshed
             worker.metrics.countRefresh(updates != nil ? .claimsUpdated : .issued)
         } catch {
