@@ -46,7 +46,9 @@ let package = Package(
 
         // Fuzz driver for the HTTP parser (scripts/fuzz.sh http); replays files when built normally.
         .executableTarget(name: "ParserFuzz", dependencies: ["GatewayCore", "FuzzReplay"], swiftSettings: strict),
-        // Replay mode shared by both fuzz drivers.
+        // Fuzz driver for request-path normalization (scripts/fuzz.sh path); replays files when built normally.
+        .executableTarget(name: "PathFuzz", dependencies: ["GatewayCore", "FuzzReplay"], swiftSettings: strict),
+        // Replay mode shared by the fuzz drivers.
         .target(name: "FuzzReplay", swiftSettings: strict),
 
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"], swiftSettings: strict),

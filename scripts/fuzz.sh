@@ -3,6 +3,7 @@
 #
 #   scripts/fuzz.sh http [seconds]   # HTTP/1.1 head parser, chunked decoder, writer (Sources/ParserFuzz)
 #   scripts/fuzz.sh jws  [seconds]   # JWS decoder, JSON parser, base64url (Sources/JWSFuzz)
+#   scripts/fuzz.sh path [seconds]   # request-path validation and normalization (Sources/PathFuzz)
 #
 # Extra arguments go to libFuzzer. Seeds come from Tests/Fuzz/corpus/<target>;
 # the growing corpus and any crash artifacts go to fuzz-corpus-work/ (ignored
@@ -12,12 +13,13 @@
 # so the package never needs libFuzzer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target="${1:?usage: scripts/fuzz.sh http|jws [seconds] [libFuzzer args]}"; shift
+target="${1:?usage: scripts/fuzz.sh http|jws|path [seconds] [libFuzzer args]}"; shift
 seconds="${1:-60}"; shift || true
 case "$target" in
     http) product=ParserFuzz; define=PARSER_FUZZ; max_len=4096 ;;
     jws)  product=JWSFuzz;    define=JWS_FUZZ;    max_len=8192 ;;
-    *) echo "fuzz.sh: unknown target $target (http or jws)" >&2; exit 2 ;;
+    path) product=PathFuzz;   define=PATH_FUZZ;   max_len=512 ;;
+    *) echo "fuzz.sh: unknown target $target (http, jws or path)" >&2; exit 2 ;;
 esac
 scratch=.build-fuzz
 swift build -c debug --scratch-path "$scratch" --product "$product" \
@@ -66,6 +68,34 @@ if [[ $target == http ]]; then
 ";ext=\"v\""
 "0\x0d\x0a\x0d\x0a"
 "ffffffffffffffff"
+DICT
+elif [[ $target == path ]]; then
+    cat > "$work/dict" <<'DICT'
+"/"
+"//"
+"?"
+";"
+"."
+".."
+"%"
+"%2e"
+"%2E"
+"%2F"
+"%2f"
+"%5C"
+"%00"
+"%25"
+"%3B"
+"%61"
+"%7e"
+"%7E"
+"%41"
+"%2a"
+"%C3%A9"
+"http://"
+"https://"
+"http://h"
+"/admin"
 DICT
 else
     cat > "$work/dict" <<'DICT'

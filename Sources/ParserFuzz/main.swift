@@ -14,7 +14,8 @@
 //    byte, and byte by byte (request and response mode);
 //  - the chunked decoder yields the same payload and end offset whole, split
 //    and byte by byte, and always makes progress;
-//  - a head rewritten by HeadWriter parses again with the same target and framing.
+//  - a head rewritten by HeadWriter parses again with the normalized target
+//    (already normal the second time) and the same framing.
 import FuzzReplay
 import GatewayCore
 #if canImport(Glibc)
@@ -109,7 +110,8 @@ func runHead(_ data: UnsafeRawBufferPointer, kind: HTTPHeadParser.Kind, split: I
             print(String(decoding: out, as: UTF8.self)); check(false, "rewritten request parses: \(step)"); return
         }
         check(consumed == out.count, "rewritten request consumed fully")
-        check(Array(again.bytes[again.target]) == Array(head.bytes[head.target]), "target kept byte for byte")
+        check(Array(again.bytes[again.target]) == Array(head.forwardedTarget), "normalized target forwarded")
+        check(again.normalized.rewritten == nil, "forwarded target is already normal")
         check(again.framing == framing, "framing re-emitted")
     case .response(let isHEAD):
         let framing: BodyFraming = head.framing == .untilClose ? .chunked : head.framing

@@ -68,12 +68,46 @@ func text(_ b: [UInt8]) -> String { String(decoding: b, as: UTF8.self) }
         #expect(text(Array(out.dropFirst(2))) == expected)
     }
 
-    @Test func targetIsForwardedByteForByte() throws {
-        let target = "/a/%7Euser/b%2Fc?q=%E2%9C%93&r=a+b&s=%2e%2e"
+    @Test func aNormalTargetIsForwardedByteForByte() throws {
+        let target = "/a/~user/b%2Cc;v=1/%E2%9C%93?q=%e2%9c%93&r=a+b&s=%2e%2e&t=%2f//x"
         let head = try #require(parseHead("GET \(target) HTTP/1.1\r\nHost: a\r\n\r\n"))
         var out: [UInt8] = []
         HeadWriter.writeUpstreamRequest(head, into: &out, options: UpstreamRequestOptions(framing: .none))
         #expect(text(out) == "GET \(target) HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n")
+    }
+
+    /// The upstream gets the path routing read (SPEC §4.1): unreserved
+    /// escapes decoded, hex upper-cased, `//` merged, parameters kept, the
+    /// query byte for byte.
+    @Test(arguments: [
+        ("/%61dmin/x", "/admin/x"),
+        ("//admin/x", "/admin/x"),
+        ("/admin;p/x", "/admin;p/x"),
+        ("/;p/admin/x", "/;p/admin/x"),
+        ("/%2561dmin/x", "/%2561dmin/x"),
+        ("/a/%7Euser/b%2cc?q=%e2%9c%93&s=%2F//x", "/a/~user/b%2Cc?q=%e2%9c%93&s=%2F//x"),
+        ("///a//b/?", "/a/b/?"),
+    ])
+    func theNormalizedTargetIsForwarded(target: String, forwarded: String) throws {
+        let head = try #require(parseHead("GET \(target) HTTP/1.1\r\nHost: a\r\n\r\n"))
+        var out: [UInt8] = []
+        HeadWriter.writeUpstreamRequest(head, into: &out, options: UpstreamRequestOptions(framing: .none))
+        #expect(text(out) == "GET \(forwarded) HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n")
+    }
+
+    /// Absolute-form (accepted only for the gateway's own host) goes to the
+    /// origin in origin-form (RFC 9112 §3.2.2).
+    @Test(arguments: [
+        ("http://a/x?q=1", "/x?q=1"),
+        ("HTTP://a:80//%78", "/x"),
+        ("http://a", "/"),
+        ("http://a?q", "/?q"),
+    ])
+    func absoluteFormGoesUpstreamAsOriginForm(target: String, forwarded: String) throws {
+        let head = try #require(parseHead("OPTIONS \(target) HTTP/1.1\r\nHost: a\r\n\r\n"))
+        var out: [UInt8] = []
+        HeadWriter.writeUpstreamRequest(head, into: &out, options: UpstreamRequestOptions(framing: .none))
+        #expect(text(out) == "OPTIONS \(forwarded) HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n")
     }
 
     @Test func requestIDKeptWhenPresentAndChunkedReframing() throws {

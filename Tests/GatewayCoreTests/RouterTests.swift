@@ -71,7 +71,8 @@ import Testing
     }
 
     @Test func rawBytesNoDecoding() {
-        // Percent-encoding is not decoded for matching: "/%70ublic/" is not "/public/".
+        // The router decodes nothing itself (the parser normalizes, see
+        // routesOnTheNormalizedPath): given "/%70ublic/" it compares those bytes.
         #expect(route("/%70ublic/x", "x") == 0)
         #expect(route("/PUBLIC/x", "x") == 0)  // paths are case-sensitive
     }
@@ -80,6 +81,41 @@ import Testing
         let r = Router(routes: [RouteConfig(prefix: "/a", host: nil, upstream: "1"),
                                 RouteConfig(prefix: "/a", host: nil, upstream: "2")])
         #expect(r.route(path: Array("/a".utf8), host: nil) == 0)
+    }
+
+    /// The security review's case: `/admin/` protected, `/` open. Every
+    /// spelling an upstream reads as `/admin/...` must route to `/admin/`.
+    static let adminRoutes: [RouteConfig] = [
+        RouteConfig(prefix: "/admin/", host: nil, upstream: "app"),
+        RouteConfig(prefix: "/", host: nil, upstream: "app"),
+    ]
+
+    func routeParsed(_ target: String, _ router: Router) -> Int? {
+        var parser = HTTPHeadParser(kind: .request, maxHeadBytes: 8192)
+        let text = "GET \(target) HTTP/1.1\r\nHost: gw.test\r\n\r\n"
+        guard case .complete(let head, _) = Array(text.utf8).withUnsafeBytes({ parser.parse($0) }) else { return nil }
+        return router.route(path: head.withRoutingPath { Array($0) }, host: Array("gw.test".utf8))
+    }
+
+    @Test(arguments: [
+        ("/admin/x", 0), ("/%61dmin/x", 0), ("/%61%64%6D%69%6E/x", 0), ("//admin/x", 0), ("///admin//x", 0),
+        ("/admin;p/x", 0), ("/;p/admin/x", 0), ("/admin;p/", 0), ("/admin/;p", 0), ("//;a/;b/admin;c/x", 0),
+        ("http://gw.test//%61dmin;p/x", 0), ("/admin%2fx", nil), ("/admin/%2e%2e/x", nil),
+        // not admin: %25 stays an escape; %3B is not a parameter separator;
+        // matching is case-sensitive; "/admin" lacks the route's slash
+        ("/%2561dmin/x", 1), ("/admin%3Bp/x", 1), ("/Admin/x", 1), ("/%41dmin/x", 1), ("/admin", 1), ("/admin;p", 1),
+        ("/adminx/y", 1), ("/", 1),
+    ] as [(String, Int?)])
+    func routesOnTheNormalizedPath(target: String, expected: Int?) {
+        #expect(routeParsed(target, Router(routes: Self.adminRoutes)) == expected)
+    }
+
+    @Test func parametersNeverHideAPrefixWithoutSlash() {
+        let r = Router(routes: [RouteConfig(prefix: "/admin", host: nil, upstream: "a"),
+                                RouteConfig(prefix: "/", host: nil, upstream: "b")])
+        #expect(routeParsed("/admin;p", r) == 0)
+        #expect(routeParsed("/;x/admin", r) == 0)
+        #expect(routeParsed("/admi;n", r) == 1)
     }
 
     @Test func routeNames() {

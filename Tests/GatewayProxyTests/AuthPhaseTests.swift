@@ -70,9 +70,7 @@ import Testing
 
     func decide(_ path: String, authorization: String? = nil, now: Int64 = now) throws -> AuthPhase.Decision {
         let h = try head(path, authorization: authorization)
-        let routeIndex = try #require(h.bytes.withUnsafeBytes { raw in
-            runtime.router.route(path: UnsafeRawBufferPointer(rebasing: raw[h.targetPath]), host: nil)
-        })
+        let routeIndex = try #require(h.withRoutingPath { runtime.router.route(path: $0, host: nil) })
         return AuthPhase.decide(head: h, route: runtime.config.routes[routeIndex], runtime: runtime,
                                 verifier: JWTVerifier(keys: runtime.keys, tokens: runtime.config.tokens),
                                 cache: VerifiedTokenCache(capacity: 16), nowSeconds: now)

@@ -109,9 +109,18 @@ def test_hop_by_hop_headers_removed(gateway):
 
 
 def test_target_forwarded_byte_for_byte(gateway):
-    for target in ("/public/a%2Fb?x=1&y=%20", "/public/%7Euser/A%2a?q=%2F%2f&&z", "/public/x;p=1?"):
+    # An already-normal target (SPEC §4.1) goes up unchanged, query and all.
+    for target in ("/public/a%2Cb?x=1&y=%20", "/public/~user/A%2A?q=%2F%2f&&z", "/public/x;p=1?"):
         echo = gateway.get(target).json()
         assert echo["path"] == target
+
+
+def test_target_forwarded_normalized(gateway):
+    # Otherwise the normalized path goes up (what routing read); the query
+    # is still byte for byte. test_path_normalization.py has the rest.
+    echo = gateway.get("/public/%7Euser//A%2a?q=%2F%2f&&z").json()
+    assert echo["path"] == "/public/~user/A%2A?q=%2F%2f&&z"
+    assert gateway.get("/public/a%2Fb?x=1").status == 400
 
 
 def test_no_route_is_404(start_gateway):

@@ -15,7 +15,12 @@ public struct HTTPHead: Sendable {
 
     // Request heads only (empty ranges / 0 for responses).
     public var method: Range<Int>
+    /// The target exactly as received (access to the query, the authority).
+    /// What routing matches and what goes upstream is `normalized`.
     public var target: Range<Int>
+    /// The target's path and query as routing and the upstream read them
+    /// (`PathNormalizer`); computed once, when the head is parsed.
+    public var normalized: NormalizedTarget
     // Response heads only.
     public var status: Int
 
@@ -35,11 +40,39 @@ public struct HTTPHead: Sendable {
 
     public init(bytes: [UInt8], startLine: Range<Int>, version: HTTPVersion, fields: [HTTPField],
                 method: Range<Int>, target: Range<Int>, status: Int, framing: BodyFraming,
-                keepAlive: Bool, expectContinue: Bool, isUpgrade: Bool, hostField: Int?) {
+                keepAlive: Bool, expectContinue: Bool, isUpgrade: Bool, hostField: Int?,
+                normalized: NormalizedTarget? = nil) {
         self.bytes = bytes; self.startLine = startLine; self.version = version; self.fields = fields
         self.method = method; self.target = target; self.status = status; self.framing = framing
         self.keepAlive = keepAlive; self.expectContinue = expectContinue; self.isUpgrade = isUpgrade
         self.hostField = hostField
+        // The parser passes its own; a head built by hand gets the same
+        // reading, or (a target the validator refuses, a response) the raw
+        // bytes as they are.
+        self.normalized = normalized
+            ?? bytes.withUnsafeBytes { NormalizedTarget.of($0, target: target) }
+            ?? NormalizedTarget(raw: target, rewritten: nil, pathCount: target.count)
+    }
+
+    /// The path and query sent upstream and shown in the access log: the
+    /// normalized bytes (a slice of `bytes` when nothing was rewritten).
+    public var forwardedTarget: ArraySlice<UInt8> {
+        if let r = normalized.rewritten { return r[...] }
+        return bytes[normalized.raw]
+    }
+
+    /// Calls `body` with the routing key: the normalized path with
+    /// `;parameters` cut (`PathNormalizer.withRoutingKey`). No allocation
+    /// unless a segment before the last has parameters (then stack storage).
+    public func withRoutingPath<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        let n = normalized
+        if let r = n.rewritten {
+            return r.withUnsafeBytes { PathNormalizer.withRoutingKey(UnsafeRawBufferPointer(rebasing: $0[0..<n.pathCount]), body) }
+        }
+        return bytes.withUnsafeBytes {
+            let path = n.raw.lowerBound..<(n.raw.lowerBound + n.pathCount)
+            return PathNormalizer.withRoutingKey(UnsafeRawBufferPointer(rebasing: $0[path]), body)
+        }
     }
 }
 

@@ -43,6 +43,7 @@ public struct HTTPHeadParser: Sendable {
     private var startLine = 0..<0
     private var method = 0..<0
     private var target = 0..<0
+    private var normalizedTarget: NormalizedTarget?
     private var version = HTTPVersion.http11
     private var status = 0
 
@@ -68,6 +69,7 @@ public struct HTTPHeadParser: Sendable {
         emptyLinesSkipped = 0
         failure = nil
         startLine = 0..<0; method = 0..<0; target = 0..<0
+        normalizedTarget = nil
         version = .http11
         status = 0
     }
@@ -162,9 +164,11 @@ public struct HTTPHeadParser: Sendable {
         case .success(let v): version = v
         }
         for k in t where buffer[k] < 0x21 || buffer[k] == 0x7F { return .badStartLine }
-        let targetOK = buffer.withUnsafeBytes { TargetValidator.validate(UnsafeRawBufferPointer(rebasing: $0[t])) }
-        guard targetOK else { return .badTarget }
+        // Validation and normalization in one step, on one split of the
+        // target: routing and forwarding both read its result (SPEC §4.1).
+        guard let n = buffer.withUnsafeBytes({ NormalizedTarget.of($0, target: t) }) else { return .badTarget }
         startLine = r; method = m; target = t
+        normalizedTarget = n
         return nil
     }
 
@@ -366,7 +370,8 @@ public struct HTTPHeadParser: Sendable {
         let head = HTTPHead(bytes: Array(buffer), startLine: startLine, version: version, fields: Array(fields),
                             method: method, target: target, status: status, framing: framing,
                             keepAlive: keepAlive, expectContinue: expectContinue, isUpgrade: isUpgrade,
-                            hostField: hostIndex)
+                            hostField: hostIndex,
+                            normalized: normalizedTarget ?? NormalizedTarget(raw: target, rewritten: nil, pathCount: 0))
         return .done(head)
     }
 
@@ -399,8 +404,9 @@ public struct HTTPHeadParser: Sendable {
 }
 
 extension HTTPHead {
-    /// The path and query of the target: the whole target for origin-form,
-    /// the part after the authority for absolute-form (may be empty).
+    /// The path and query of the target as received: the whole target for
+    /// origin-form, the part after the authority for absolute-form (may be
+    /// empty). Routing and forwarding read `normalized` instead.
     public var targetPathAndQuery: Range<Int> {
         guard let split = bytes.withUnsafeBytes({ TargetValidator.split(UnsafeRawBufferPointer(rebasing: $0[target])) })
         else { return target }
@@ -413,15 +419,6 @@ extension HTTPHead {
         guard let split = bytes.withUnsafeBytes({ TargetValidator.split(UnsafeRawBufferPointer(rebasing: $0[target])) }),
               let a = split.authority else { return nil }
         return (target.lowerBound + a.lowerBound)..<(target.lowerBound + a.upperBound)
-    }
-
-    /// The path of the target without its query: what routing matches. It
-    /// comes from the same split the parser validated (dot segments and
-    /// all), so routing can never read a target differently from validation.
-    public var targetPath: Range<Int> {
-        let r = targetPathAndQuery
-        let q = bytes[r].firstIndex(of: UInt8(ascii: "?")) ?? r.upperBound
-        return r.lowerBound..<q
     }
 
     /// Index of the first field named `lowercasedName` (ASCII

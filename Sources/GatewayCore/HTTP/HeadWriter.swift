@@ -74,7 +74,9 @@ public enum HeadWriter {
 
     // MARK: request towards the upstream
 
-    /// Start line verbatim but as HTTP/1.1; fields verbatim except hop-by-hop
+    /// Start line: the method verbatim, the normalized origin-form target
+    /// (`HTTPHead.forwardedTarget`, the bytes routing read; RFC 9112 §3.2.2:
+    /// a proxy sends origin-form to the origin), HTTP/1.1; fields verbatim except hop-by-hop
     /// ones (RFC 9110 §7.6.1), framing fields (re-emitted from
     /// `options.framing`), Expect (the gateway answers 100-continue itself) and
     /// `options.removeFieldNames`; X-Forwarded-For merged into one line with
@@ -84,7 +86,9 @@ public enum HeadWriter {
     public static func writeUpstreamRequest(_ head: HTTPHead, into out: inout [UInt8],
                                             options: UpstreamRequestOptions) {
         let b = head.bytes
-        out.append(contentsOf: b[head.startLine.lowerBound..<head.target.upperBound])
+        out.append(contentsOf: b[head.method])
+        out.append(S.sp)
+        out.append(contentsOf: head.forwardedTarget)
         S.append(" HTTP/1.1\r\n", to: &out)
         var hasRequestID = false
         let connectionNames = ConnectionNames(head)

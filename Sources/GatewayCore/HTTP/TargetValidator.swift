@@ -4,14 +4,18 @@
 /// or `https` (`http://host[:port]/path?query`). Refused: asterisk-form,
 /// authority-form, userinfo in the authority, a fragment (`#`), bytes outside
 /// visible ASCII, a raw backslash, and — after percent-decoding the path — a
-/// dot segment (`.` or `..`, also when spelled `%2e`, or ended by a decoded
-/// `%2F`), a backslash (`%5C`), a NUL (`%00`) or a malformed `%` escape.
+/// dot segment (`.` or `..`, also when spelled `%2e`), an encoded slash
+/// (`%2F`, always), a backslash (`%5C`), a NUL (`%00`) or a malformed `%`
+/// escape. The query is not looked at.
 ///
-/// Why decode before looking for dot segments: routing matches path prefixes
-/// on the raw target while the upstream normalises; `/open/..%2Fadmin` must
-/// not reach `/admin` through the `/open` route (SPEC §4.1). A segment whose
-/// part before `;` is a dot segment (`/..;/`) is refused too, because some
-/// servlet containers strip path parameters before normalising.
+/// Why: the path is then normalized once (`PathNormalizer`) and that one
+/// reading is what routing matches and what the upstream receives (SPEC
+/// §4.1). What normalization must not do is resolve dot segments or decode
+/// a slash (either would let `/open/..%2Fadmin` or `/open%2F../admin` mean
+/// one thing to the router and another to an upstream that decodes
+/// further), so those requests are refused instead. A segment whose part
+/// before `;` is a dot segment (`/..;/`) is refused too, because servlet
+/// containers strip path parameters before resolving dot segments.
 public enum TargetValidator {
     /// True when `target` is acceptable.
     public static func validate(_ target: UnsafeRawBufferPointer) -> Bool {
@@ -74,7 +78,8 @@ public enum TargetValidator {
     }
 
     /// Percent-decodes the path from `start` up to `?` and looks for dot
-    /// segments, backslashes, NULs and bad escapes.
+    /// segments (also before a `;`), encoded slashes, backslashes, NULs and
+    /// bad escapes.
     static func checkPath(_ t: UnsafeRawBufferPointer, from start: Int) -> Bool {
         let n = t.count
         var i = start
@@ -88,6 +93,9 @@ public enum TargetValidator {
                 else { return false }
                 b = h << 4 | l
                 i += 3
+                // An encoded slash is refused outright: upstreams disagree on
+                // whether it separates segments.
+                if b == 0x2F { return false }
             } else {
                 i += 1
             }
@@ -97,6 +105,9 @@ public enum TargetValidator {
                 segLen = 0; segDots = 0; inParams = false
                 continue
             }
+            // A decoded `%3B` starts parameters here too, though routing cuts
+            // at a raw `;` only: stricter, since upstreams differ on whether
+            // they strip parameters before or after decoding.
             if b == HTTPSyntax.semicolon { inParams = true }
             if !inParams {
                 segLen += 1

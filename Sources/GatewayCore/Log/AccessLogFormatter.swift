@@ -1,7 +1,7 @@
 /// What one access log line says about one request (SPEC §2). Built by the
 /// runtime when the exchange ends.
 ///
-/// Byte fields are slices of the received head (`head.bytes[head.target]`
+/// Byte fields are slices of the received head (`head.forwardedTarget`
 /// shares storage, no copy). The record has no field for headers, cookies or
 /// the query string, so the formatter never sees a token: the target is cut at
 /// `?` or `#` when written (a query may hold `access_token=...`).
@@ -12,7 +12,8 @@ public struct AccessLogRecord: Sendable {
     public var client: String
     /// Request method, raw bytes.
     public var method: ArraySlice<UInt8>
-    /// Request target, raw bytes; query and fragment are dropped on output.
+    /// Request target as routed and forwarded (`HTTPHead.forwardedTarget`:
+    /// the normalized origin-form path and query); the query is dropped on output.
     public var target: ArraySlice<UInt8>
     /// `Router.routeName`, or "-" when no route matched.
     public var route: String

@@ -1,9 +1,13 @@
 /// Picks the route for a request (SPEC §4.2): the longest path prefix wins; a
 /// route with `host` matches only that Host (ASCII case-insensitive, port
 /// ignored) and wins over a host-less route with the same prefix. Prefixes are
-/// compared on the raw bytes of the target's path, exactly as received (the
-/// parser has already refused dot segments and backslashes, so raw bytes are
-/// safe to compare and no decoding can move a request between prefixes).
+/// compared byte for byte, case-sensitive (RFC 3986 §6.2.2.1), with the
+/// routing key of the *normalized* path (`HTTPHead.withRoutingPath`): the
+/// parser refused dot segments, encoded slashes and backslashes, then decoded
+/// unreserved escapes and merged `//` (`PathNormalizer`), and the key has
+/// `;parameters` cut from every segment. Upstreams read paths that way, so
+/// `/%61dmin/x`, `//admin/x` and `/admin;p/x` all match `/admin/`; the
+/// upstream receives the same normalized path, so the two never disagree.
 ///
 /// Built once per config generation; `route` allocates nothing and is safe to
 /// call from any thread (the value is immutable).
@@ -42,8 +46,8 @@ public struct Router: Sendable {
     /// request, or nil when none matches (the caller answers 404).
     ///
     /// - Parameters:
-    ///   - path: the path part of the request target, raw bytes (the router
-    ///     compares prefixes only, so a trailing query does no harm).
+    ///   - path: the routing key (`HTTPHead.withRoutingPath`); the router
+    ///     decodes nothing itself, it compares the bytes it is given.
     ///   - host: the raw Host field value (OWS already trimmed), or nil when
     ///     the request has none (HTTP/1.0); host-specific routes then never match.
     public func route(path: UnsafeRawBufferPointer, host: UnsafeRawBufferPointer?) -> Int? {

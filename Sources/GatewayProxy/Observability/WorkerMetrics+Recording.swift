@@ -17,7 +17,7 @@ enum AccessLogWriter {
         let head = e.head
         let record = AccessLogRecord(
             timeUnixMs: e.startUs / 1000, client: e.client, method: head.bytes[head.method],
-            target: head.bytes[head.target], route: e.route, status: e.status, upstream: e.upstream,
+            target: head.forwardedTarget, route: e.route, status: e.status, upstream: e.upstream,
             durationMicroseconds: e.durationUs, bytesIn: e.bytesIn, bytesOut: e.bytesOut, auth: e.auth,
             sub: e.sub, requestID: e.requestID[...])
         switch format {

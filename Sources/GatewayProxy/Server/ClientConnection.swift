@@ -202,10 +202,12 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         case .untilClose: requestBody = .none
         }
 
-        let matched: Int? = head.bytes.withUnsafeBytes { raw in
-            let path = UnsafeRawBufferPointer(rebasing: raw[head.targetPath])
-            let host = head.hostField.map { UnsafeRawBufferPointer(rebasing: raw[head.fields[$0].value]) }
-            return runtime.router.route(path: path, host: host)
+        // The normalized path, parameters cut: the reading the upstream gets too.
+        let matched: Int? = head.withRoutingPath { path in
+            head.bytes.withUnsafeBytes { raw in
+                let host = head.hostField.map { UnsafeRawBufferPointer(rebasing: raw[head.fields[$0].value]) }
+                return runtime.router.route(path: path, host: host)
+            }
         }
         guard let r = matched else {
             answer(status: 404, error: "not_found", close: !bodyIsDone)
