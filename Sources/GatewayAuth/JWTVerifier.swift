@@ -31,6 +31,12 @@ public struct JWTVerifier: Sendable {
     /// (space-separated) or `scp` (array, or string). Non-numeric time claims
     /// and wrongly typed `iss`/`aud`/`sub`/`jti`/`sid` are `malformed`.
     public func verify(_ token: UnsafeRawBufferPointer, scopes: [String], now: Int64) -> Result<VerifiedToken, AuthFailure> {
+        verify(token, scopes: scopes, now: now, workspace: nil)
+    }
+
+    /// `verify` using a worker's prepared contexts when `workspace` is given.
+    func verify(_ token: UnsafeRawBufferPointer, scopes: [String], now: Int64,
+                workspace: VerifierWorkspace?) -> Result<VerifiedToken, AuthFailure> {
         let decoded: JWSToken
         do { decoded = try JWSToken.decode(token) } catch { return .failure(error) }
         let key: VerificationKey
@@ -39,7 +45,10 @@ public struct JWTVerifier: Sendable {
         case .failure(let f): return .failure(f)
         }
         let signingInput = UnsafeRawBufferPointer(rebasing: token[0..<decoded.signingInputLength])
-        let valid = decoded.signature.withUnsafeBytes { key.verify(signingInput: signingInput, signature: $0) }
+        let valid = decoded.signature.withUnsafeBytes { signature in
+            if let workspace { return key.verify(signingInput: signingInput, signature: signature, workspace: workspace) }
+            return key.verify(signingInput: signingInput, signature: signature)
+        }
         guard valid else { return .failure(.badSignature) }
         let verified: VerifiedToken
         switch checkClaims(payload: decoded.payload, kid: decoded.kid, algorithm: key.algorithm, now: now) {
@@ -69,7 +78,7 @@ public struct JWTVerifier: Sendable {
         }
         // Verify without scopes first so a token cached on one route serves
         // another; then apply this route's scopes.
-        let result = verify(token, scopes: [], now: now)
+        let result = verify(token, scopes: [], now: now, workspace: cache.workspace)
         guard case .success(let verified) = result else { return result }
         if !verified.expiredWithinLeeway { cache.insert(token, verified, now: now) }
         if let failure = JWTVerifier.checkScopes(verified, required: scopes) { return .failure(failure) }

@@ -11,6 +11,9 @@
 /// are compared in full.
 public final class VerifiedTokenCache {
     private var storage: ClockCache<VerifiedToken>
+    /// This worker's prepared verify contexts, beside the cache because both
+    /// are per worker and both are invalidated by a key reload (`clear()`).
+    public let workspace = VerifierWorkspace()
     public var capacity: Int { storage.capacity }
 
     public init(capacity: Int = 4096) {
@@ -31,6 +34,9 @@ public final class VerifiedTokenCache {
         storage.insert(token, value) { $0.exp > now }
     }
 
-    /// Drops everything (after a key reload).
-    public func clear() { storage.clear() }
+    /// Drops everything, prepared contexts included (after a key reload).
+    public func clear() {
+        storage.clear()
+        workspace.clear()
+    }
 }
