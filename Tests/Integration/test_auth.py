@@ -350,10 +350,26 @@ def test_different_tokens_in_header_and_query(gw, auth_keys):
     rejected(gw, bearer(a), target_suffix="?access_token=" + b)
 
 
-def test_two_authorization_headers_different_tokens(gw, auth_keys):
+@pytest.mark.parametrize("prefix", ["/", "/opt/", "/public/"])
+@pytest.mark.parametrize("second", ["other", "same", "basic"])
+def test_two_authorization_fields_are_400(gw, auth_keys, prefix, second):
+    """Authorization is a singleton (RFC 9110 §11.6.2): with two, the gateway
+    could verify one and the upstream read the other. 400 on every route."""
     a = auth_keys["ES256"].sign(std_claims(sub="a"))
-    b = auth_keys["ES256"].sign(std_claims(sub="b"))
-    rejected(gw, [("Authorization", "Bearer " + a), ("Authorization", "Bearer " + b)])
+    other = {"other": "Bearer " + auth_keys["ES256"].sign(std_claims(sub="b")),
+             "same": "Bearer " + a, "basic": "Basic dXNlcjpwYXNz"}[second]
+    path = unique_path(prefix + "two-")
+    r = gw.get(path, headers=[("Authorization", "Bearer " + a), ("Authorization", other)])
+    assert r.status == 400, r
+    assert json.loads(r.body)["error"] == "bad_request"
+    assert upstream_hits(gw.upstream_port, path) == 0
+
+
+@pytest.mark.parametrize("value", ["Bearer\t{t}", "Bearer {t},Bearer {t}", "Bearer {t} {t}", "Bearer,{t}"])
+@pytest.mark.parametrize("prefix", ["/", "/opt/"])
+def test_malformed_bearer_is_invalid_token_even_on_optional_routes(gw, auth_keys, value, prefix):
+    token = auth_keys["HS256"].sign(std_claims())
+    rejected(gw, {"Authorization": value.format(t=token)}, prefix=prefix)
 
 
 def test_query_source_not_configured_is_no_token(start_gateway):
@@ -560,6 +576,22 @@ def test_cors_preflight_passes_without_token(gw):
 def test_options_without_preflight_headers_needs_a_token(gw):
     path = gwtest.unique_path("/preflight/")
     r = gw.request("OPTIONS", path, headers={"Origin": "https://app.test"})
+    assert r.status == 401
+    assert gwtest.upstream_hits(gw.upstream_port, path) == 0
+
+
+@pytest.mark.parametrize("extra", [
+    {"Content-Length": "5"},
+    {"Connection": "upgrade", "Upgrade": "websocket", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+     "Sec-WebSocket-Version": "13"},
+])
+def test_preflight_with_a_body_or_upgrade_needs_a_token(gw, extra):
+    """Otherwise "preflight" is an unauthenticated way to send a body or
+    open a tunnel (SPEC §5)."""
+    path = gwtest.unique_path("/preflight/")
+    headers = {"Origin": "https://app.test", "Access-Control-Request-Method": "POST"}
+    headers.update(extra)
+    r = gw.request("OPTIONS", path, headers=headers, body=b"hello" if "Content-Length" in extra else None)
     assert r.status == 401
     assert gwtest.upstream_hits(gw.upstream_port, path) == 0
 
