@@ -46,6 +46,10 @@ class ClaimsHandler(http.server.BaseHTTPRequestHandler):
             self.send_header("Gateway-Update-Claims", q["claims"][0])
         if "expose" in q:
             self.send_header("Access-Control-Expose-Headers", q["expose"][0])
+        if "cache" in q:
+            self.send_header("Cache-Control", q["cache"][0])
+            self.send_header("Expires", "Thu, 01 Jan 2099 00:00:00 GMT")
+            self.send_header("Vary", "Accept-Encoding")
         self.end_headers()
         self.wfile.write(body)
 
@@ -129,6 +133,23 @@ def test_near_expiry_token_gets_a_new_one_that_works(refreshing):
     # Access-log lines are flushed in batches (every 100 ms).
     gwtest.wait_until(lambda: any(e.get("auth") == "refreshed" for e in gw.access_log()), 3,
                       what="an access-log line with auth=refreshed")
+
+
+def test_refreshed_response_is_never_cacheable(refreshing):
+    """A shared cache must never keep one user's new token for another
+    (SPEC §4.5): the upstream's caching fields give way to no-store."""
+    gw = refreshing()
+    r = get(gw, "/x?cache=" + urllib.parse.quote("public, max-age=300"), mint(60))
+    assert r.status == 200
+    assert r.header(REFRESH_HEADER)
+    assert r.header_all("Cache-Control") == ["no-store"]
+    assert r.header("Expires") is None
+    assert [v.strip() for v in r.header("Vary").split(",")] == ["Accept-Encoding", "Authorization"]
+    # Without a minted token the upstream's caching fields pass untouched.
+    r2 = get(gw, "/x?cache=" + urllib.parse.quote("public, max-age=300"), mint(3600))
+    assert r2.header(REFRESH_HEADER) is None
+    assert r2.header_all("Cache-Control") == ["public, max-age=300"]
+    assert r2.header("Expires") is not None
 
 
 def test_token_outside_the_window_is_not_refreshed(refreshing):
