@@ -3,7 +3,7 @@ import PackageDescription
 
 // Shared settings: explicit existentials, and imports internal unless a module
 // re-exports on purpose, so C modules never leak into a public API.
-// Release builds keep bounds and overflow checks (no -Ounchecked): this
+// Release builds keep bounds and overflow checks (never the unchecked mode): this
 // program parses hostile bytes, so a bad index must trap, never read on.
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
