@@ -57,6 +57,14 @@ VECTORS = [
     ("absolute-form-foreign-host", b"GET http://evil.example/public/x HTTP/1.1\r\nHost: evil.example\r\n\r\n",
      400),
     ("asterisk-form-get", b"GET * HTTP/1.1\r\n" + H + b"\r\n", 400),
+    # Host is one name or IP literal with an optional port, never a list
+    # (frameworks split on commas and build links from the first element).
+    ("host-list", b"GET /public/x HTTP/1.1\r\nHost: gw.test,evil.example\r\n\r\n", 400),
+    ("host-sub-delim", b"GET /public/x HTTP/1.1\r\nHost: gw.test;evil\r\n\r\n", 400),
+    ("host-escape", b"GET /public/x HTTP/1.1\r\nHost: gw%2etest\r\n\r\n", 400),
+    ("host-bad-port", b"GET /public/x HTTP/1.1\r\nHost: gw.test:80x\r\n\r\n", 400),
+    ("two-authorization", b"GET /public/x HTTP/1.1\r\n" + H
+     + b"Authorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n", 400),
 ]
 
 
