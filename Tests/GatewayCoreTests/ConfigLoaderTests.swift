@@ -211,6 +211,31 @@ import Testing
         #expect(try errors(bad).map(\.line) == [3])
     }
 
+    @Test func stuckByteTimeoutsHaveDefaultsAndRefuseZero() throws {
+        let defaults = try parse(Self.upstream + Self.openRoute)
+        #expect(defaults.server.sendTimeoutMs == 60_000)
+        #expect(defaults.server.tunnelIdleTimeoutMs == 3_600_000)
+        #expect(defaults.upstreams["app"]?.readTimeoutMs == 60_000)
+        let text = """
+            [server]
+            send_timeout = "250ms"
+            tunnel_idle_timeout = "2m"
+            [upstreams.app]
+            servers = ["127.0.0.1:9000"]
+            read_timeout = "1s500ms"
+            """ + "\n" + Self.openRoute
+        let config = try parse(text)
+        #expect(config.server.sendTimeoutMs == 250)
+        #expect(config.server.tunnelIdleTimeoutMs == 120_000)
+        #expect(config.upstreams["app"]?.readTimeoutMs == 1_500)
+        // A timeout of zero would close every connection at once: refused, on its line.
+        let bad = "[server]\nsend_timeout = \"0s\"\n[upstreams.app]\nservers = [\"127.0.0.1:9000\"]\n"
+            + "read_timeout = \"0s\"\n" + Self.openRoute
+        let found = try errors(bad)
+        #expect(found.map(\.line) == [2, 5])
+        #expect(found.allSatisfy { $0.message.contains("bad duration") })
+    }
+
     @Test func unknownUpstreamPointsAtItsKeyInTheRightBlock() throws {
         let text = Self.upstream + """
             [[routes]]

@@ -14,6 +14,7 @@ import Testing
         a.countAuth(.ok); b.countAuth(.ok); b.countAuth(.missing)
         a.countRefresh(.issued)
         b.countUpstreamError(upstream: 0, kind: .connect)
+        a.countTimeout(.send); b.countTimeout(.send); b.countTimeout(.tunnelIdle)
         a.observeUpstreamDuration(upstream: 0, microseconds: 800)        // le 0.001
         b.observeUpstreamDuration(upstream: 0, microseconds: 30_000)     // le 0.05
         b.observeUpstreamDuration(upstream: 0, microseconds: 12_000_000) // +Inf
@@ -77,6 +78,15 @@ import Testing
         gateway_upstream_errors_total{upstream="app",kind="timeout"} 0
         gateway_upstream_errors_total{upstream="app",kind="reset"} 0
         gateway_upstream_errors_total{upstream="app",kind="protocol"} 0
+        # HELP gateway_timeouts_total Connections ended by a timeout, by which clock ran out.
+        # TYPE gateway_timeouts_total counter
+        gateway_timeouts_total{kind="request_head"} 0
+        gateway_timeouts_total{kind="request_body"} 0
+        gateway_timeouts_total{kind="send"} 2
+        gateway_timeouts_total{kind="upstream_connect"} 0
+        gateway_timeouts_total{kind="upstream_response"} 0
+        gateway_timeouts_total{kind="upstream_read"} 0
+        gateway_timeouts_total{kind="tunnel_idle"} 1
         # HELP gateway_connections_open Client connections currently open.
         # TYPE gateway_connections_open gauge
         gateway_connections_open 2

@@ -37,6 +37,18 @@ import Testing
         #expect(m.upstreamErrors(upstream: 2, kind: .timeout) == 0)
     }
 
+    @Test func timeoutsByKindDoNotTouchNeighbours() {
+        let m = WorkerMetrics(routeCount: 1, upstreamCount: 1)
+        m.countTimeout(.upstreamRead); m.countTimeout(.upstreamRead); m.countTimeout(.send)
+        m.observeUpstreamDuration(upstream: 0, microseconds: 500)
+        #expect(m.timeouts(.upstreamRead) == 2)
+        #expect(m.timeouts(.send) == 1)
+        #expect(m.timeouts(.tunnelIdle) == 0)
+        #expect(m.upstreamErrors(upstream: 0, kind: .protocol) == 0)
+        #expect(m.durationBucket(upstream: 0, bucket: 0) == 1)
+        #expect(m.connectionsOpen == 0)
+    }
+
     @Test func histogramBucketsAreUpperInclusive() {
         let m = WorkerMetrics(routeCount: 1, upstreamCount: 1)
         m.observeUpstreamDuration(upstream: 0, microseconds: 1_000)      // le 0.001

@@ -222,6 +222,8 @@ final class ConfigBuilder {
         if let v = s.int("max_body_bytes", 0...Int.max) { server.maxBodyBytes = UInt64(v) }
         if let v = s.duration("client_timeout") { server.clientTimeoutMs = v }
         if let v = s.duration("shutdown_timeout") { server.shutdownTimeoutMs = v }
+        if let v = s.duration("send_timeout") { server.sendTimeoutMs = v }
+        if let v = s.duration("tunnel_idle_timeout") { server.tunnelIdleTimeoutMs = v }
         if let v: AccessLogFormat = s.choice("access_log") { server.accessLog = v }
         if let v = s.int("max_connections", 1...10_000_000) { server.maxConnections = v }
         s.finish()
@@ -281,6 +283,7 @@ final class ConfigBuilder {
             }
             if let v = s.duration("connect_timeout") { upstream.connectTimeoutMs = v }
             if let v = s.duration("response_timeout") { upstream.responseTimeoutMs = v }
+            if let v = s.duration("read_timeout") { upstream.readTimeoutMs = v }
             if let v = s.int("max_idle_connections", 0...1_000_000) { upstream.maxIdleConnections = v }
             if let v = s.duration("health_check_interval", allowZero: true) { upstream.healthCheckIntervalMs = v }
             s.finish()

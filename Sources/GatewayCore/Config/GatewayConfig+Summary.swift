@@ -13,7 +13,8 @@ extension GatewayConfig {
         line("workers: \(server.workers); max connections \(server.maxConnections)")
         line("limits: header \(server.maxHeaderBytes) bytes; body "
              + (server.maxBodyBytes == 0 ? "unlimited" : "\(server.maxBodyBytes) bytes")
-             + "; client timeout \(ms(server.clientTimeoutMs)); shutdown timeout \(ms(server.shutdownTimeoutMs))")
+             + "; client timeout \(ms(server.clientTimeoutMs)); send timeout \(ms(server.sendTimeoutMs))"
+             + "; tunnel idle timeout \(ms(server.tunnelIdleTimeoutMs)); shutdown timeout \(ms(server.shutdownTimeoutMs))")
         line("access log: \(server.accessLog.rawValue)")
         line("admin: \(admin.listen) (admin API " + (admin.tokenEnv.map { "bearer from $\($0))" } ?? "off)"))
 
@@ -22,7 +23,7 @@ extension GatewayConfig {
             guard let u = upstreams[name] else { continue }
             let health = u.healthCheckIntervalMs == 0 ? "off" : ms(u.healthCheckIntervalMs)
             line("  \(name): \(u.servers.map(\.description).joined(separator: ", "))"
-                 + " (connect \(ms(u.connectTimeoutMs)), response \(ms(u.responseTimeoutMs)),"
+                 + " (connect \(ms(u.connectTimeoutMs)), response \(ms(u.responseTimeoutMs)), read \(ms(u.readTimeoutMs)),"
                  + " idle \(u.maxIdleConnections), health check \(health))")
         }
 

@@ -48,6 +48,12 @@ public struct ServerConfig: Sendable, Equatable {
     /// 0: unlimited.
     public var maxBodyBytes: UInt64 = 0
     public var clientTimeoutMs: Int64 = 60_000
+    /// A client that takes none of our pending output for this long is
+    /// closed (nginx `send_timeout`).
+    public var sendTimeoutMs: Int64 = 60_000
+    /// A tunnel (after a 101) that carries no byte either way for this long
+    /// is closed.
+    public var tunnelIdleTimeoutMs: Int64 = 3_600_000
     public var shutdownTimeoutMs: Int64 = 15_000
     public var accessLog: AccessLogFormat = .json
     /// Cap on open client connections per process; beyond it new ones are
@@ -68,6 +74,9 @@ public struct UpstreamConfig: Sendable, Equatable {
     public var servers: [SocketAddressSpec]
     public var connectTimeoutMs: Int64 = 2_000
     public var responseTimeoutMs: Int64 = 30_000
+    /// Longest gap between two reads of a response body (nginx
+    /// `proxy_read_timeout`, counted from the response head on).
+    public var readTimeoutMs: Int64 = 60_000
     public var maxIdleConnections: Int = 128
     /// Active TCP check period; 0 disables.
     public var healthCheckIntervalMs: Int64 = 5_000

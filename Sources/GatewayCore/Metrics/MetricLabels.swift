@@ -71,3 +71,35 @@ public enum UpstreamErrorKind: Int, CaseIterable, Sendable {
         }
     }
 }
+
+/// The `kind` label of `gateway_timeouts_total`: which clock ended a
+/// connection (SPEC §4.5-4.6). An idle keep-alive connection closed by
+/// `client_timeout` is routine and not counted.
+public enum TimeoutKindLabel: Int, CaseIterable, Sendable {
+    /// A request head did not arrive within `client_timeout` (408).
+    case requestHead
+    /// The client stopped sending its request body for `client_timeout`.
+    case requestBody
+    /// The client read nothing of our output for `send_timeout`.
+    case send
+    /// The upstream did not accept the connection within `connect_timeout`.
+    case upstreamConnect
+    /// No response head within `response_timeout` (504).
+    case upstreamResponse
+    /// The upstream sent nothing of its body for `read_timeout`.
+    case upstreamRead
+    /// A tunnel carried no byte either way for `tunnel_idle_timeout`.
+    case tunnelIdle
+
+    public var label: String {
+        switch self {
+        case .requestHead: return "request_head"
+        case .requestBody: return "request_body"
+        case .send: return "send"
+        case .upstreamConnect: return "upstream_connect"
+        case .upstreamResponse: return "upstream_response"
+        case .upstreamRead: return "upstream_read"
+        case .tunnelIdle: return "tunnel_idle"
+        }
+    }
+}

@@ -80,6 +80,13 @@ public enum PrometheusRenderer {
             }
         }
 
+        appendHeader("gateway_timeouts_total",
+                     help: "Connections ended by a timeout, by which clock ran out.", type: "counter", into: &out)
+        for k in TimeoutKindLabel.allCases {
+            let n = workers.reduce(0) { $0 &+ $1.timeouts(k) }
+            appendSample("gateway_timeouts_total", [("kind", k.label)], value: String(n), into: &out)
+        }
+
         appendHeader("gateway_connections_open", help: "Client connections currently open.",
                      type: "gauge", into: &out)
         appendSample("gateway_connections_open", [],

@@ -59,6 +59,7 @@ public final class WorkerMetrics: @unchecked Sendable {
     private let authBase: Int
     private let refreshBase: Int
     private let upstreamErrorBase: Int
+    private let timeoutBase: Int
     private let histogramBase: Int
     private let connectionsSlot: Int
 
@@ -74,7 +75,8 @@ public final class WorkerMetrics: @unchecked Sendable {
         authBase = requestSlots
         refreshBase = authBase + AuthResultLabel.allCases.count
         upstreamErrorBase = refreshBase + RefreshOutcomeLabel.allCases.count
-        histogramBase = upstreamErrorBase + self.upstreamCount * UpstreamErrorKind.allCases.count
+        timeoutBase = upstreamErrorBase + self.upstreamCount * UpstreamErrorKind.allCases.count
+        histogramBase = timeoutBase + TimeoutKindLabel.allCases.count
         connectionsSlot = histogramBase + self.upstreamCount * WorkerMetrics.histogramStride
         slotCount = connectionsSlot + 1
         slots = UnsafeMutablePointer<Atomic<Int>>.allocate(capacity: slotCount)
@@ -109,6 +111,11 @@ public final class WorkerMetrics: @unchecked Sendable {
     public func countUpstreamError(upstream: Int, kind: UpstreamErrorKind) {
         guard upstream >= 0, upstream < upstreamCount else { return }
         bump(upstreamErrorBase + upstream * UpstreamErrorKind.allCases.count + kind.rawValue)
+    }
+
+    @inline(__always)
+    public func countTimeout(_ kind: TimeoutKindLabel) {
+        bump(timeoutBase + kind.rawValue)
     }
 
     /// One upstream exchange took `microseconds` (request sent to response
@@ -155,6 +162,8 @@ public final class WorkerMetrics: @unchecked Sendable {
         guard upstream >= 0, upstream < upstreamCount else { return 0 }
         return read(upstreamErrorBase + upstream * UpstreamErrorKind.allCases.count + kind.rawValue)
     }
+
+    public func timeouts(_ kind: TimeoutKindLabel) -> Int { read(timeoutBase + kind.rawValue) }
 
     /// Observations that fell in bucket `bucket` (0..<14, the last is +Inf),
     /// not cumulative.

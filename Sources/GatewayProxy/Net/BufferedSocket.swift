@@ -330,6 +330,39 @@ final class BufferedSocket {
         }
     }
 
+    // MARK: Timeouts and reuse
+
+    /// Reports `.timeout` when output has waited `ms` with the kernel taking
+    /// none of it (nginx `send_timeout`); 0 turns it off. The clock only
+    /// runs while output waits: plain sockets arm EV_WRITE only then (see
+    /// `flush`), and bufferevent_openssl adds its write event when output
+    /// arrives and deletes it once drained. Every write the kernel accepts
+    /// restarts it (the event is persistent).
+    func setSendTimeout(ms: Int64) {
+        guard let bev else { return }
+        var tv = timeval(tv_sec: Int(ms / 1000), tv_usec: Int(ms % 1000) * 1000)
+        if ms > 0 { _ = bufferevent_set_timeouts(bev, nil, &tv) } else { _ = bufferevent_set_timeouts(bev, nil, nil) }
+    }
+
+    /// True when an idle keep-alive connection may carry another request:
+    /// nothing buffered, and the kernel holds neither a stray byte (a body
+    /// after a HEAD or 204 that a confused server sent late) nor an EOF.
+    /// One non-blocking peek: the idle read event would notice the same
+    /// later in this loop iteration, but possibly after the reuse. TLS
+    /// sockets can carry post-handshake records (session tickets) that are
+    /// no data, so for them only EOF counts.
+    func isQuietForReuse() -> Bool {
+        guard bev != nil, inputLength == 0, !readClosed else { return false }
+        let fd = self.fd
+        guard fd >= 0 else { return false }
+        var byte: UInt8 = 0
+        let n = recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        if n > 0 { return !plain }
+        if n == 0 { return false }
+        let e = gw_errno()
+        return e == EAGAIN || e == EWOULDBLOCK || e == EINTR
+    }
+
     // MARK: Moving input
 
     /// Moves up to `count` bytes from this socket's input to `other`'s output

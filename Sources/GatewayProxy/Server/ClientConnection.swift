@@ -88,8 +88,13 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
 
     private var clientTimer: Timer?
     private var upstreamTimer: Timer?
-    private enum UpstreamTimerPurpose { case connect, response }
+    private enum UpstreamTimerPurpose { case connect, response, read }
     private var upstreamTimerPurpose = UpstreamTimerPurpose.connect
+    /// Loop time of the last upstream body read, and of the last byte moved
+    /// through a tunnel: their timers fire at the full period and re-arm
+    /// for what is left, so a read costs a store, not a timer re-arm.
+    private var lastUpstreamReadMs: Int64 = 0
+    private var lastTunnelActivityMs: Int64 = 0
     /// Guards against re-entering the head loop from a synchronous answer.
     private var inHeadLoop = false
 
@@ -114,6 +119,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         Socket.setNoDelay(socket.fd)
         socket.setReadHighWatermark(Self.highWater)
         socket.setWriteLowWatermark(Self.lowWater)
+        socket.setSendTimeout(ms: runtime.config.server.sendTimeoutMs)
         socket.enableRead()
         armHeadTimer()
     }
@@ -134,11 +140,24 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
             if headBytesSeen == 0 {
                 close()  // idle keep-alive: close silently, like nginx
             } else {
+                worker.metrics.countTimeout(.requestHead)
                 answer(status: 408, error: "request_timeout", close: true)
             }
         case .exchanging:
             // The client stalled while sending its body.
-            if !bodyIsDone { abort(kind: nil) }
+            if !bodyIsDone {
+                worker.metrics.countTimeout(.requestBody)
+                abort(kind: nil)
+            }
+        case .tunnelling:
+            let idleMs = worker.loop.nowMs() - lastTunnelActivityMs
+            let limit = runtime.config.server.tunnelIdleTimeoutMs
+            if idleMs < limit {
+                clientTimer?.schedule(afterMs: limit - idleMs)
+            } else {
+                worker.metrics.countTimeout(.tunnelIdle)
+                close()
+            }
         case .closing:
             close()  // linger over, or the client stopped reading our answer
         default:
@@ -360,14 +379,33 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         case .connect:
             upstream?.server.health.markFailed(nowMs: worker.loop.nowMs())
             worker.metrics.countUpstreamError(upstream: group.index, kind: .connect)
+            worker.metrics.countTimeout(.upstreamConnect)
             dropUpstream()
             if !retry() { answer(status: 502, error: "bad_gateway", close: !bodyIsDone) }
         case .response:
             worker.metrics.countUpstreamError(upstream: group.index, kind: .timeout)
+            worker.metrics.countTimeout(.upstreamResponse)
             dropUpstream()
             if responseStarted { abort(kind: nil) } else {
                 answer(status: 504, error: "gateway_timeout", close: !bodyIsDone)
             }
+        case .read:
+            // Not reading because the client is slow: the send timeout
+            // watches that side; the upstream's clock starts again when
+            // reading resumes.
+            if let up = upstream, !up.socket.isReading {
+                upstreamTimer?.schedule(afterMs: group.readTimeoutMs)
+                return
+            }
+            let quietMs = worker.loop.nowMs() - lastUpstreamReadMs
+            if quietMs < group.readTimeoutMs {
+                upstreamTimer?.schedule(afterMs: group.readTimeoutMs - quietMs)
+                return
+            }
+            // Mid-body: the client must see a short body as short.
+            worker.metrics.countUpstreamError(upstream: group.index, kind: .timeout)
+            worker.metrics.countTimeout(.upstreamRead)
+            abort(kind: nil)
         }
     }
 
@@ -602,8 +640,14 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         swap(&out, &worker.scratch)
         if case .done = response {
             responseComplete()
-        } else {
-            pumpResponseBody(up)
+            return
+        }
+        let exchange = exchangeNumber
+        pumpResponseBody(up)
+        // Still streaming (most small bodies are done by now and pay for no
+        // timer): bound the gap between two reads of the rest.
+        if exchangeNumber == exchange, state == .exchanging, upstream === up, let group {
+            armUpstreamTimer(.read, group.readTimeoutMs)
         }
     }
 
@@ -666,6 +710,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     // MARK: - Stream the response body
 
     private func pumpResponseBody(_ up: UpstreamConnection) {
+        lastUpstreamReadMs = worker.loop.nowMs()
         loop: while up.socket.inputLength > 0 {
             switch response {
             case .length(let remaining):
@@ -782,9 +827,11 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         pumpTunnel(up)
         if socket.inputLength > 0 { socket.moveAllInput(to: up.socket) }
         socket.enableRead()
+        clientTimer?.schedule(afterMs: runtime.config.server.tunnelIdleTimeoutMs)
     }
 
     private func pumpTunnel(_ up: UpstreamConnection) {
+        lastTunnelActivityMs = worker.loop.nowMs()
         bytesOut += UInt64(up.socket.moveAllInput(to: socket))
         bytesIn += UInt64(socket.moveAllInput(to: up.socket))
         socket.flush()
@@ -928,6 +975,8 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         // bufferevent_openssl reports a finished server-side handshake as
         // "connected": nothing to do, the request follows.
         if case .connected = event { return }
+        // The only timeout set on a client socket is the send timeout.
+        if case .timeout = event { worker.metrics.countTimeout(.send) }
         switch state {
         case .closing:
             close()

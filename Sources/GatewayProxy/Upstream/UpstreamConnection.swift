@@ -116,7 +116,10 @@ final class UpstreamPool {
     /// A pooled connection to `server`, most recently used first (warm), or
     /// a new one being connected. Nil only when a socket cannot be made.
     func acquire(_ server: UpstreamServer, owner: any UpstreamConnectionOwner) -> UpstreamConnection? {
-        if server.id < idle.count, let c = idle[server.id].popLast() {
+        while server.id < idle.count, let c = idle[server.id].popLast() {
+            // A byte or an EOF already waiting would be read as (part of)
+            // the next response, or lose the request: never reuse such a one.
+            guard c.socket.isQuietForReuse() else { c.close(); continue }
             c.attach(owner)
             return c
         }

@@ -68,12 +68,14 @@ final class UpstreamGroup: Sendable {
     let servers: [UpstreamServer]
     let connectTimeoutMs: Int64
     let responseTimeoutMs: Int64
+    let readTimeoutMs: Int64
     let maxIdleConnections: Int
     let healthCheckIntervalMs: Int64
 
     init(config: UpstreamConfig, index: Int, servers: [UpstreamServer]) {
         name = config.name; self.index = index; self.servers = servers
         connectTimeoutMs = config.connectTimeoutMs; responseTimeoutMs = config.responseTimeoutMs
+        readTimeoutMs = config.readTimeoutMs
         maxIdleConnections = config.maxIdleConnections; healthCheckIntervalMs = config.healthCheckIntervalMs
     }
 
