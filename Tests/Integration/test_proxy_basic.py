@@ -164,3 +164,31 @@ def test_access_log_line_per_request(gateway):
     for field in ("time", "client", "route", "upstream", "duration_ms", "bytes_in", "bytes_out", "auth",
                   "request_id"):
         assert field in line, field
+
+
+def test_access_log_fields_belong_to_their_own_exchange(start_gateway):
+    # Two identical requests on one keep-alive connection log the same
+    # bytes_out (they used to add up), and an upload the client stalls after
+    # a 401 on the same connection logs 408, not the 401 before it.
+    from gwtest import Conn, wait_until
+    gw = start_gateway(extra={"server": {"client_timeout": "1s"}})
+    with Conn(gw.port, timeout=5) as c:
+        for _ in range(2):
+            c.request("GET", "/public/same")
+            assert c.read_response().status == 200
+        c.request("GET", "/private/x")
+        assert c.read_response().status == 401
+        c.send(b"POST /public/stalled HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n0123456789")
+        assert c.is_closed(4.0)
+
+    def same():
+        found = [l for l in gw.access_log() if l.get("path") == "/public/same"]
+        return found if len(found) == 2 else None
+    lines = wait_until(same, 5, what="two log lines")
+    assert lines[0]["bytes_out"] == lines[1]["bytes_out"] > 0
+    assert lines[0]["bytes_in"] == lines[1]["bytes_in"] > 0
+    stalled = wait_until(lambda: [l for l in gw.access_log() if l.get("path") == "/public/stalled"], 5,
+                         what="stalled upload logged")
+    assert stalled[0]["status"] == 408, json.dumps(stalled[0])
+    assert stalled[0]["bytes_in"] == len(b"POST /public/stalled HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                         b"Content-Length: 100\r\n\r\n") + 10

@@ -25,23 +25,6 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         case closed
     }
 
-    /// Request body still to forward.
-    enum RequestBody {
-        case none
-        case length(UInt64)
-        case chunked(ChunkedDecoder)
-        case done
-    }
-
-    /// Response progress.
-    enum ResponseBody {
-        case head
-        case length(UInt64)
-        case chunked(ChunkedDecoder)
-        case untilClose
-        case done
-    }
-
     static let highWater = 256 << 10
     static let lowWater = 64 << 10
 
@@ -56,45 +39,26 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         didSet { Trace.transition("client", oldValue, state) }
     }
 
-    // Per exchange.
     private var runtime: RuntimeConfig
     private var parser: HTTPHeadParser
     private var headBytesSeen = 0
-    private var request: HTTPHead?
-    private var requestBody: RequestBody = .none
-    private var requestBodyBytes: UInt64 = 0
-    private var routeIndex: Int?
-    private var group: UpstreamGroup?
-    private var upstream: UpstreamConnection?
-    private var attempts = 0
-    private var triedServer: Int?
-    private var upstreamHead: [UInt8] = []
     private var responseParser: HTTPHeadParser
-    private var response: ResponseBody = .head
-    private var responseStarted = false
-    private var chunkedToClient = false
-    private var keepAlive = true
-    private var status = 0
-    private var startUs: Int64 = 0
-    private var upstreamStartUs: Int64 = 0
-    private var bytesIn: UInt64 = 0
-    private var bytesOut: UInt64 = 0
-    private var authLabel = AuthResultLabel.none
-    /// The verified token of this exchange, if any.
-    private var token: VerifiedToken?
-    private var tokenRange: Range<Int>?
-    private var requestID: [UInt8] = []
-    private var upstreamName: String = "-"
+    /// Upstream request head, built per exchange in a buffer kept for reuse.
+    private var upstreamHead: [UInt8] = []
+
+    // The current exchange: both made fresh from each request head, so no
+    // field outlives its exchange (see GatewayCore/Exchange/Exchange.swift).
+    private var ex: Exchange
+    private var ctx = ExchangeContext()
+    private var request: HTTPHead?
+    private var upstream: UpstreamConnection?
+    /// Exchanges begun on this connection (`Exchange.number`).
+    private var exchangeCount = 0
 
     private var clientTimer: Timer?
     private var upstreamTimer: Timer?
     private enum UpstreamTimerPurpose { case connect, response, read }
     private var upstreamTimerPurpose = UpstreamTimerPurpose.connect
-    /// Loop time of the last upstream body read, and of the last byte moved
-    /// through a tunnel: their timers fire at the full period and re-arm
-    /// for what is left, so a read costs a store, not a timer re-arm.
-    private var lastUpstreamReadMs: Int64 = 0
-    private var lastTunnelActivityMs: Int64 = 0
     /// Guards against re-entering the head loop from a synchronous answer.
     private var inHeadLoop = false
 
@@ -112,6 +76,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         parser = HTTPHeadParser(kind: .request, maxHeadBytes: worker.runtime.config.server.maxHeaderBytes)
         responseParser = HTTPHeadParser(kind: .response(requestMethodIsHEAD: false),
                                         maxHeadBytes: max(worker.runtime.config.server.maxHeaderBytes, 65536))
+        ex = Exchange(unparsedNumber: 0, startUs: 0)
         socket.delegate = self
     }
 
@@ -145,16 +110,16 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
             }
         case .exchanging:
             // The client stalled while sending its body.
-            if !bodyIsDone {
+            if !ex.bodyIsDone {
                 worker.metrics.countTimeout(.requestBody)
-                abort(kind: nil)
+                abort(status: 408)
             }
         case .tunnelling:
-            let idleMs = worker.loop.nowMs() - lastTunnelActivityMs
-            let limit = runtime.config.server.tunnelIdleTimeoutMs
-            if idleMs < limit {
-                clientTimer?.schedule(afterMs: limit - idleMs)
-            } else {
+            switch Deadline.check(lastActivityMs: ex.lastTunnelActivityMs, nowMs: worker.loop.nowMs(),
+                                  limitMs: runtime.config.server.tunnelIdleTimeoutMs) {
+            case .rearm(let ms):
+                clientTimer?.schedule(afterMs: ms)
+            case .expired:
                 worker.metrics.countTimeout(.tunnelIdle)
                 close()
             }
@@ -181,7 +146,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
                 headBytesSeen += consumed
                 beginExchange(head)
             case .failed(let error):
-                                answer(status: error.status, error: error.status == 431 ? "request_header_too_large" : "bad_request",
+                answer(status: error.status, error: error.status == 431 ? "request_header_too_large" : "bad_request",
                        close: true)
                 return
             }
@@ -193,33 +158,14 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     private func beginExchange(_ head: HTTPHead) {
         clientTimer?.cancel()
         runtime = worker.runtime
-        startUs = worker.loop.nowUs()
-        bytesIn = UInt64(headBytesSeen)
+        exchangeCount &+= 1
+        ex = Exchange(head: head, headBytes: headBytesSeen, number: exchangeCount,
+                      startUs: worker.loop.nowUs(), draining: worker.draining)
+        ctx = ExchangeContext(requestID: existingRequestID(head) ?? worker.nextRequestID())
         headBytesSeen = 0
         request = head
         resetResponseParser(head)
-        exchangeNumber &+= 1
-        awaitingKeys = false
         state = .exchanging
-        keepAlive = head.keepAlive && !worker.draining
-        requestID = existingRequestID(head) ?? worker.nextRequestID()
-        routeIndex = nil
-        authLabel = .none
-        token = nil
-        tokenRange = nil
-        upstreamName = "-"
-        attempts = 0
-        triedServer = nil
-        response = .head
-        responseStarted = false
-        requestBodyBytes = 0
-
-        switch head.framing {
-        case .none: requestBody = .none
-        case .contentLength(let n): requestBody = n == 0 ? .none : .length(n)
-        case .chunked: requestBody = .chunked(ChunkedDecoder())
-        case .untilClose: requestBody = .none
-        }
 
         // The normalized path, parameters cut: the reading the upstream gets too.
         let matched: Int? = head.withRoutingPath { path in
@@ -229,10 +175,10 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
             }
         }
         guard let r = matched else {
-            answer(status: 404, error: "not_found", close: !bodyIsDone)
+            answer(status: 404, error: "not_found", close: !ex.bodyIsDone)
             return
         }
-        routeIndex = r
+        ex.routeIndex = r
         let route = runtime.config.routes[r]
 
         // absolute-form only for ourselves (SPEC §4.1): its authority must be
@@ -260,21 +206,15 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         switch AuthPhase.decide(head: head, route: route, runtime: runtime, verifier: worker.verifier,
                                 cache: worker.tokenCache, nowSeconds: worker.loop.nowMs() / 1000) {
         case .pass(let label, let token, let range):
-            authLabel = label
-            self.token = token
-            tokenRange = range
+            ex.authLabel = label
+            ctx.token = token
+            ctx.tokenRange = range
         case .reject(.unknownKeyID) where mayWaitForKeys && worker.mayRefetchKeys():
-            awaitingKeys = true
-            let exchange = exchangeNumber
-            worker.requestKeyRefetch { [weak self] arrived in
-                guard let self, self.awaitingKeys, self.exchangeNumber == exchange,
-                      self.state == .exchanging, let request = self.request else { return }
-                defer { self.flushAll() }
-                self.awaitingKeys = false
-                if arrived {
-                    self.authenticateAndForward(request, route: route, routeIndex: r, mayWaitForKeys: false)
+            suspend(worker.requestKeyRefetch) { connection, arrived in
+                if arrived, let request = connection.request {
+                    connection.authenticateAndForward(request, route: route, routeIndex: r, mayWaitForKeys: false)
                 } else {
-                    self.reject(.unknownKeyID)
+                    connection.reject(.unknownKeyID)
                 }
             }
             return
@@ -283,28 +223,33 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
             return
         }
 
-        group = runtime.routeUpstream[r]
-        buildUpstreamHead(head)
+        let group = runtime.routeUpstream[r]
+        ctx.group = group
+        UpstreamRequestPhase.writeHead(head, token: ctx.token, requestID: ctx.requestID, group: group,
+                                       clientAddress: peerText, proto: proto, runtime: runtime, into: &upstreamHead)
         connectUpstream()
     }
 
-    private func reject(_ failure: AuthFailure) {
-        authLabel = AuthPhase.label(failure)
-        answer(status: failure.httpStatus, error: failure.errorCode, description: failure.description,
-               headers: [("WWW-Authenticate", failure.wwwAuthenticate)], close: !bodyIsDone)
+    /// A phase that finishes later (a key refetch now; store writes with
+    /// sessions): `start` gets a completion to call on this loop, and
+    /// `resume` runs with its result only if this exchange is still the
+    /// current one and the client is still there.
+    private func suspend<T>(_ start: (@escaping (T) -> Void) -> Void,
+                            resume: @escaping (ClientConnection, T) -> Void) {
+        ex.waitingForPhase = true
+        let number = ex.number
+        start { [weak self] value in
+            guard let self, self.ex.waitingForPhase, self.ex.number == number, self.state == .exchanging else { return }
+            defer { self.flushAll() }
+            self.ex.waitingForPhase = false
+            resume(self, value)
+        }
     }
 
-    /// Waiting for a JWKS refetch (unknown kid); the answer comes from the worker.
-    private var awaitingKeys = false
-    /// Counts exchanges on this connection, so a late callback can tell it
-    /// belongs to one that is over.
-    private var exchangeNumber = 0
-
-    private var bodyIsDone: Bool {
-        switch requestBody {
-        case .none, .done: return true
-        default: return false
-        }
+    private func reject(_ failure: AuthFailure) {
+        ex.authLabel = AuthPhase.label(failure)
+        answer(status: failure.httpStatus, error: failure.errorCode, description: failure.description,
+               headers: [("WWW-Authenticate", failure.wwwAuthenticate)], close: !ex.bodyIsDone)
     }
 
     private func existingRequestID(_ head: HTTPHead) -> [UInt8]? {
@@ -312,49 +257,24 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         return Array(head.bytes[f.value])
     }
 
-    private func buildUpstreamHead(_ head: HTTPHead) {
-        var options = UpstreamRequestOptions(framing: .none)
-        switch head.framing {
-        case .contentLength(let n): options.framing = .contentLength(n)
-        case .chunked: options.framing = .chunked
-        default: options.framing = .none
-        }
-        options.tunnelUpgrade = head.isUpgrade
-        options.removeFieldNames = runtime.removeRequestFields
-        options.clientAddress = peerText
-        options.forwardedProto = proto
-        options.forwardedHost = head.hostField.map { Array(head.bytes[head.fields[$0].value]) } ?? []
-        options.requestID = requestID
-        if let token { options.extraFields = AuthPhase.claimHeaders(token, runtime: runtime) }
-        // We speak HTTP/1.1 upstream, which requires Host; an HTTP/1.0 client
-        // may not have sent one. Like nginx's $proxy_host: the group's name.
-        if head.hostField == nil, let group {
-            options.extraFields.append((Self.hostName, Array(group.name.utf8)))
-        }
-        upstreamHead.removeAll(keepingCapacity: true)
-        upstreamHead.reserveCapacity(head.bytes.count + 256)
-        HeadWriter.writeUpstreamRequest(head, into: &upstreamHead, options: options)
-    }
-
     private func connectUpstream() {
-        guard let group else { return }
+        guard let group = ctx.group else { return }
         let now = worker.loop.nowMs()
         guard let server = group.pick(cursor: &worker.roundRobin[group.index, default: 0], nowMs: now,
-                                      excluding: triedServer) else {
-            answer(status: 502, error: "bad_gateway", close: !bodyIsDone)
+                                      excluding: ex.triedServer) else {
+            answer(status: 502, error: "bad_gateway", close: !ex.bodyIsDone)
             return
         }
-        attempts += 1
-        triedServer = server.id
-        upstreamName = server.name
-        let fresh = attempts > 1
-        guard let c = fresh ? worker.pool.connectNew(server, owner: self) : worker.pool.acquire(server, owner: self) else {
+        ex.beginAttempt(nowUs: worker.loop.nowUs())
+        ex.triedServer = server.id
+        ctx.upstreamName = server.name
+        guard let c = ex.isRetry ? worker.pool.connectNew(server, owner: self) : worker.pool.acquire(server, owner: self)
+        else {
             worker.metrics.countUpstreamError(upstream: group.index, kind: .connect)
-            answer(status: 502, error: "bad_gateway", close: !bodyIsDone)
+            answer(status: 502, error: "bad_gateway", close: !ex.bodyIsDone)
             return
         }
         upstream = c
-        upstreamStartUs = worker.loop.nowUs()
         c.socket.setWriteLowWatermark(Self.lowWater)
         c.socket.write(upstreamHead.withUnsafeBytes { $0 })
         if c.state == .busy {
@@ -374,20 +294,20 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
 
     private func upstreamTimedOut() {
         defer { flushAll() }
-        guard state == .exchanging || state == .tunnelling, let group else { return }
+        guard state == .exchanging || state == .tunnelling, let group = ctx.group else { return }
         switch upstreamTimerPurpose {
         case .connect:
             upstream?.server.health.markFailed(nowMs: worker.loop.nowMs())
             worker.metrics.countUpstreamError(upstream: group.index, kind: .connect)
             worker.metrics.countTimeout(.upstreamConnect)
             dropUpstream()
-            if !retry() { answer(status: 502, error: "bad_gateway", close: !bodyIsDone) }
+            if !retry() { answer(status: 502, error: "bad_gateway", close: !ex.bodyIsDone) }
         case .response:
             worker.metrics.countUpstreamError(upstream: group.index, kind: .timeout)
             worker.metrics.countTimeout(.upstreamResponse)
             dropUpstream()
-            if responseStarted { abort(kind: nil) } else {
-                answer(status: 504, error: "gateway_timeout", close: !bodyIsDone)
+            if ex.responseStarted { abort() } else {
+                answer(status: 504, error: "gateway_timeout", close: !ex.bodyIsDone)
             }
         case .read:
             // Not reading because the client is slow: the send timeout
@@ -397,24 +317,24 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
                 upstreamTimer?.schedule(afterMs: group.readTimeoutMs)
                 return
             }
-            let quietMs = worker.loop.nowMs() - lastUpstreamReadMs
-            if quietMs < group.readTimeoutMs {
-                upstreamTimer?.schedule(afterMs: group.readTimeoutMs - quietMs)
-                return
+            switch Deadline.check(lastActivityMs: ex.lastUpstreamReadMs, nowMs: worker.loop.nowMs(),
+                                  limitMs: group.readTimeoutMs) {
+            case .rearm(let ms):
+                upstreamTimer?.schedule(afterMs: ms)
+            case .expired:
+                // Mid-body: the client must see a short body as short.
+                worker.metrics.countUpstreamError(upstream: group.index, kind: .timeout)
+                worker.metrics.countTimeout(.upstreamRead)
+                abort()
             }
-            // Mid-body: the client must see a short body as short.
-            worker.metrics.countUpstreamError(upstream: group.index, kind: .timeout)
-            worker.metrics.countTimeout(.upstreamRead)
-            abort(kind: nil)
         }
     }
 
     /// One more try on another server, for idempotent requests whose bytes
     /// have not been sent (SPEC §4.6). True when a retry is under way.
     private func retry() -> Bool {
-        guard attempts < 2, let request, requestBodyBytes == 0, !responseStarted,
-              Self.isIdempotent(request), let group, group.servers.count > 0 else { return false }
-        if group.servers.count == 1 { triedServer = nil }
+        guard let group = ctx.group, ex.mayRetry(serverCount: group.servers.count) else { return false }
+        if group.servers.count == 1 { ex.triedServer = nil }
         connectUpstream()
         return true
     }
@@ -435,18 +355,6 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         return false
     }
 
-    static func isIdempotent(_ head: HTTPHead) -> Bool {
-        let m = head.bytes[head.method]
-        switch m.count {
-        case 3: return m.elementsEqual("GET".utf8) || m.elementsEqual("PUT".utf8)
-        case 4: return m.elementsEqual("HEAD".utf8)
-        case 5: return m.elementsEqual("TRACE".utf8)
-        case 6: return m.elementsEqual("DELETE".utf8)
-        case 7: return m.elementsEqual("OPTIONS".utf8)
-        default: return false
-        }
-    }
-
     private func dropUpstream() {
         upstreamTimer?.cancel()
         upstream?.close()
@@ -456,13 +364,12 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     // MARK: - Forward the request body
 
     private func startForwarding() {
-        guard let request else { return }
-        if request.expectContinue, !bodyIsDone, request.version == .http11 {
+        if ex.wants100Continue {
             var b: [UInt8] = []
             HeadWriter.write100Continue(into: &b)
             socket.write(b.withUnsafeBytes { $0 })
         }
-        if bodyIsDone {
+        if ex.bodyIsDone {
             requestComplete()
         } else {
             clientTimer?.schedule(afterMs: runtime.config.server.clientTimeoutMs)
@@ -473,20 +380,18 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     private func pumpRequestBody() {
         guard let up = upstream, up.state == .busy else { return }
         let maxBody = runtime.config.server.maxBodyBytes
-        var progressed = false
         loop: while socket.inputLength > 0 {
-            switch requestBody {
+            switch ex.requestBody {
             case .length(let remaining):
                 let n = socket.moveInput(to: up.socket, count: Int(min(remaining, UInt64(Int.max))))
                 if n == 0 { break loop }
-                progressed = true
-                requestBodyBytes += UInt64(n)
+                ex.countRequestBody(n)
                 if remaining - UInt64(n) == 0 {
-                    requestBody = .done
+                    ex.requestBody = .done
                     requestComplete()
                     break loop
                 }
-                requestBody = .length(remaining - UInt64(n))
+                ex.requestBody = .length(remaining - UInt64(n))
             case .chunked(var decoder):
                 let step = socket.withFirstInputChunk { decoder.next($0) }
                 switch step {
@@ -495,51 +400,42 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
                     up.socket.writeChunkHeader(count)
                     socket.moveInput(to: up.socket, count: count)
                     up.socket.write("\r\n")
-                    requestBodyBytes += UInt64(count)
-                    requestBody = .chunked(decoder)
-                    progressed = true
-                    if maxBody > 0, requestBodyBytes > maxBody {
+                    ex.countRequestBody(count)
+                    ex.requestBody = .chunked(decoder)
+                    if maxBody > 0, ex.requestBodyBytes > maxBody {
                         dropUpstream()
-                        if responseStarted { abort(kind: nil) } else { answer(status: 413, error: "payload_too_large", close: true) }
+                        if ex.responseStarted { abort() } else { answer(status: 413, error: "payload_too_large", close: true) }
                         return
                     }
                 case .needMore(let consumed):
                     socket.drainInput(consumed)
-                    requestBody = .chunked(decoder)
+                    ex.requestBody = .chunked(decoder)
                     if consumed == 0 { break loop }
-                    progressed = true
                 case .end(let consumed):
                     socket.drainInput(consumed)
                     up.socket.write("0\r\n\r\n")
-                    requestBody = .done
+                    ex.requestBody = .done
                     requestComplete()
                     break loop
                 case .failed:
                     dropUpstream()
-                    if responseStarted { abort(kind: nil) } else { answer(status: 400, error: "bad_request", close: true) }
+                    if ex.responseStarted { abort() } else { answer(status: 400, error: "bad_request", close: true) }
                     return
                 }
             default:
                 break loop
             }
         }
-        if progressed { bytesInAdd() }
-        if !bodyIsDone {
+        if !ex.bodyIsDone {
             clientTimer?.schedule(afterMs: runtime.config.server.clientTimeoutMs)
             up.socket.flush()
             if up.socket.outputLength > Self.highWater { socket.disableRead() }
         }
     }
 
-    private var lastCountedBody: UInt64 = 0
-    private func bytesInAdd() {
-        bytesIn += requestBodyBytes - lastCountedBody
-        lastCountedBody = requestBodyBytes
-    }
-
     private func requestComplete() {
         clientTimer?.cancel()
-        if response == .headPending, let group {
+        if ex.response.isHead, let group = ctx.group {
             armUpstreamTimer(.response, group.responseTimeoutMs)
         }
     }
@@ -548,7 +444,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
 
     private func readResponseHead(_ up: UpstreamConnection) {
         guard let request else { return }
-        while up.socket.inputLength > 0, case .head = response {
+        while up.socket.inputLength > 0, ex.response.isHead {
             let step = up.socket.withFirstInputChunk { responseParser.parse($0) }
             switch step {
             case .needMore(let consumed):
@@ -563,7 +459,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
                 }
                 respond(with: head, from: up)
             case .failed:
-                worker.metrics.countUpstreamError(upstream: group?.index ?? 0, kind: .protocol)
+                worker.metrics.countUpstreamError(upstream: ctx.group?.index ?? 0, kind: .protocol)
                 dropUpstream()
                 answer(status: 502, error: "bad_gateway", close: true)
                 return
@@ -579,170 +475,94 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     private func respond(with head: HTTPHead, from up: UpstreamConnection) {
         guard let request else { return }
         upstreamTimer?.cancel()
-        responseStarted = true
-        status = head.status
-        worker.metrics.observeUpstreamDuration(upstream: group?.index ?? 0, microseconds: worker.loop.nowUs() - upstreamStartUs)
+        worker.metrics.observeUpstreamDuration(upstream: ctx.group?.index ?? 0,
+                                               microseconds: worker.loop.nowUs() - ex.upstreamStartUs)
         up.server.health.markSucceeded()
 
-        if head.status == 101 {
-            guard request.isUpgrade else {
-                dropUpstream()
-                answer(status: 502, error: "bad_gateway", close: true)
-                return
-            }
+        let framing: BodyFraming
+        switch ex.planResponse(head) {
+        case .refuse:
+            dropUpstream()
+            answer(status: 502, error: "bad_gateway", close: true)
+            return
+        case .tunnel:
             var out101: [UInt8] = []
             HeadWriter.writeClientResponse(head, into: &out101, options: ClientResponseOptions(
                 framing: .none, keepAlive: true, clientIsHTTP10: false, tunnelUpgrade: true,
                 removeFieldNames: runtime.removeResponseFields))
             socket.write(out101.withUnsafeBytes { $0 })
-            bytesOut += UInt64(out101.count)
+            ex.bytesOut += UInt64(out101.count)
             startTunnel(up)
             return
+        case .stream(let f, _):
+            framing = f
         }
 
-        var options = ClientResponseOptions(framing: .none, keepAlive: true,
-                                            clientIsHTTP10: request.version == .http10,
+        var options = ClientResponseOptions(framing: framing, keepAlive: ex.keepAlive,
+                                            clientIsHTTP10: ex.clientIsHTTP10,
                                             removeFieldNames: runtime.removeResponseFields)
-        if !head.keepAlive { keepAliveUpstream = false }
-        switch head.framing {
-        case .none:
-            options.framing = .none
-            response = .done
-            chunkedToClient = false
-        case .contentLength(let n):
-            options.framing = .contentLength(n)
-            response = n == 0 ? .done : .length(n)
-            chunkedToClient = false
-        case .chunked, .untilClose:
-            if request.version == .http11 {
-                options.framing = .chunked
-                chunkedToClient = true
-            } else {
-                options.framing = .none  // close-delimited for HTTP/1.0
-                chunkedToClient = false
-                keepAlive = false
-            }
-            if case .chunked = head.framing { response = .chunked(ChunkedDecoder()) } else {
-                response = .untilClose
-                keepAliveUpstream = false
-            }
+        if let label = RefreshPhase.run(response: head, request: request, token: ctx.token, tokenRange: ctx.tokenRange,
+                                        routeIndex: ex.routeIndex, runtime: runtime, worker: worker,
+                                        options: &options) {
+            ex.authLabel = label
         }
-        if !bodyIsDone { keepAlive = false }  // answered before the upload ended
-        options.keepAlive = keepAlive
-        refreshPhase(response: head, request: request, options: &options)
         // Borrow the worker's buffer (swap, so no copy-on-write copy).
         var out: [UInt8] = []
         swap(&out, &worker.scratch)
         out.removeAll(keepingCapacity: true)
         HeadWriter.writeClientResponse(head, into: &out, options: options)
         socket.write(out.withUnsafeBytes { $0 })
-        bytesOut += UInt64(out.count)
+        ex.bytesOut += UInt64(out.count)
         swap(&out, &worker.scratch)
-        if case .done = response {
+        if ex.response.isDone {
             responseComplete()
             return
         }
-        let exchange = exchangeNumber
+        let number = ex.number
         pumpResponseBody(up)
         // Still streaming (most small bodies are done by now and pay for no
         // timer): bound the gap between two reads of the rest.
-        if exchangeNumber == exchange, state == .exchanging, upstream === up, let group {
+        if ex.number == number, state == .exchanging, upstream === up, let group = ctx.group {
             armUpstreamTimer(.read, group.readTimeoutMs)
         }
     }
 
-    private var keepAliveUpstream = true
-
-    // MARK: - Phase 5b: transparent refresh (SPEC §6)
-
-    /// Adds a freshly signed token to the response when the request's token
-    /// is inside the refresh window (or the upstream asked for a claim
-    /// update). Never on 401/403: the upstream just refused this token.
-    /// Deterministic signing plus the per-worker cache give every request
-    /// that carries the same old token in one 30 s quantum the same new one.
-    private func refreshPhase(response head: HTTPHead, request: HTTPHead, options: inout ClientResponseOptions) {
-        guard let token, let range = tokenRange, let reissuer = runtime.reissuer,
-              head.status != 401, head.status != 403, let routeIndex else { return }
-        var updates: JSONObject?
-        if runtime.config.routes[routeIndex].claimUpdates,
-           let i = head.firstIndex(ofFieldNamed: Self.updateClaimsName) {
-            switch TokenReissuer.parseClaimUpdates(head.bytes[head.fields[i].value]) {
-            case .success(let object): updates = object
-            case .failure(let error):
-                worker.metrics.countRefresh(.error)
-                OpsLog.warning("route \(runtime.routeNames[routeIndex]): ignoring malformed Gateway-Update-Claims: \(error)")
-            }
-        }
-        let now = worker.loop.nowMs() / 1000
-        switch RefreshPolicy.decide(token: token, config: runtime.config.refresh, canSign: true, now: now,
-                                    forced: updates != nil) {
-        case .keep:
-            return
-        case .cappedAge:
-            worker.metrics.countRefresh(.cappedAge)
-            return
-        case .cappedCount:
-            worker.metrics.countRefresh(.cappedCount)
-            return
-        case .reissue:
-            break
-        }
-        do {
-            let fresh = try request.bytes.withUnsafeBytes { raw in
-                try reissuer.reissue(old: UnsafeRawBufferPointer(rebasing: raw[range]), verified: token,
-                                     updates: updates, now: now, cache: worker.reissueCache)
-            }
-            options.extraFields.append((runtime.refreshHeader, fresh))
-            options.exposeHeader = runtime.refreshHeader
-            options.carriesMintedToken = true
-            authLabel = .refreshed
-            worker.metrics.countRefresh(updates != nil ? .claimsUpdated : .issued)
-        } catch {
-            worker.metrics.countRefresh(.error)
-            OpsLog.error("refresh failed: \(error)")
-        }
-    }
-
-    private static let updateClaimsName = Array("gateway-update-claims".utf8)
-    private static let hostName = Array("Host".utf8)
-
-
     // MARK: - Stream the response body
 
     private func pumpResponseBody(_ up: UpstreamConnection) {
-        lastUpstreamReadMs = worker.loop.nowMs()
+        ex.lastUpstreamReadMs = worker.loop.nowMs()
         loop: while up.socket.inputLength > 0 {
-            switch response {
+            switch ex.response {
             case .length(let remaining):
                 let n = up.socket.moveInput(to: socket, count: Int(min(remaining, UInt64(Int.max))))
                 if n == 0 { break loop }
-                bytesOut += UInt64(n)
+                ex.bytesOut += UInt64(n)
                 if remaining - UInt64(n) == 0 {
-                    response = .done
+                    ex.responseFinished()
                     responseComplete()
                     return
                 }
-                response = .length(remaining - UInt64(n))
+                ex.response = .length(remaining - UInt64(n))
             case .chunked(var decoder):
                 let step = up.socket.withFirstInputChunk { decoder.next($0) }
                 switch step {
                 case .data(let offset, let count, _):
                     up.socket.drainInput(offset)
                     writeResponseData(from: up, count: count)
-                    response = .chunked(decoder)
+                    ex.response = .chunked(decoder)
                 case .needMore(let consumed):
                     up.socket.drainInput(consumed)
-                    response = .chunked(decoder)
+                    ex.response = .chunked(decoder)
                     if consumed == 0 { break loop }
                 case .end(let consumed):
                     up.socket.drainInput(consumed)
-                    if chunkedToClient { socket.write("0\r\n\r\n"); bytesOut += 5 }
-                    response = .done
+                    if ex.chunkedToClient { socket.write("0\r\n\r\n"); ex.bytesOut += 5 }
+                    ex.responseFinished()
                     responseComplete()
                     return
                 case .failed:
-                    worker.metrics.countUpstreamError(upstream: group?.index ?? 0, kind: .protocol)
-                    abort(kind: nil)
+                    worker.metrics.countUpstreamError(upstream: ctx.group?.index ?? 0, kind: .protocol)
+                    abort()
                     return
                 }
             case .untilClose:
@@ -757,14 +577,14 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
 
     private func writeResponseData(from up: UpstreamConnection, count: Int) {
         guard count > 0 else { return }
-        if chunkedToClient {
+        if ex.chunkedToClient {
             socket.writeChunkHeader(count)
             up.socket.moveInput(to: socket, count: count)
             socket.write("\r\n")
-            bytesOut += UInt64(count + 4 + max(1, (Int.bitWidth - count.leadingZeroBitCount + 3) / 4))
+            ex.bytesOut += UInt64(count + 4 + max(1, (Int.bitWidth - count.leadingZeroBitCount + 3) / 4))
         } else {
             up.socket.moveInput(to: socket, count: count)
-            bytesOut += UInt64(count)
+            ex.bytesOut += UInt64(count)
         }
     }
 
@@ -774,15 +594,14 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         upstreamTimer?.cancel()
         if let up = upstream {
             upstream = nil
-            if keepAliveUpstream, bodyIsDone, let group {
+            if ex.upstreamReusable, let group = ctx.group {
                 worker.pool.release(up, maxIdle: group.maxIdleConnections)
             } else {
                 up.close()
             }
         }
-        keepAliveUpstream = true
         finishExchange()
-        if keepAlive && !worker.draining {
+        if ex.keepAlive && !worker.draining {
             nextRequest()
         } else {
             closeAfterFlush()
@@ -791,9 +610,8 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
 
     private func nextRequest() {
         request = nil
-        group = nil
+        ctx = ExchangeContext()
         state = .readingHead
-        lastCountedBody = 0
         // Idle keep-alive connections keep no per-request memory.
         parser.reset(kind: .request)
         responseParser.reset(kind: .response(requestMethodIsHEAD: false))
@@ -805,16 +623,17 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         }
     }
 
+    /// The logging phase: counters and one access-log line per exchange.
     private func finishExchange() {
-        let duration = worker.loop.nowUs() - startUs
-        worker.metrics.countRequest(route: routeIndex, status: status)
-        worker.metrics.countAuth(authLabel)
+        let duration = worker.loop.nowUs() - ex.startUs
+        worker.metrics.countRequest(route: ex.routeIndex, status: ex.status)
+        worker.metrics.countAuth(ex.authLabel)
         guard let request, worker.accessLog != .off else { return }
         worker.logRequest(AccessLogEntry(
-            startUs: startUs, client: peerString, head: request,
-            route: routeIndex.map { runtime.routeNames[$0] } ?? "-", status: status, upstream: upstreamName,
-            durationUs: duration, bytesIn: bytesIn, bytesOut: bytesOut, auth: authLabel, sub: token?.sub,
-            requestID: requestID))
+            startUs: ex.startUs, client: peerString, head: request,
+            route: ex.routeIndex.map { runtime.routeNames[$0] } ?? "-", status: ex.status,
+            upstream: ctx.upstreamName, durationUs: duration, bytesIn: ex.bytesIn, bytesOut: ex.bytesOut,
+            auth: ex.authLabel, sub: ctx.token?.sub, requestID: ctx.requestID))
     }
 
     // MARK: - WebSocket and other upgrades
@@ -823,7 +642,6 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         state = .tunnelling
         clientTimer?.cancel()
         upstreamTimer?.cancel()
-        keepAlive = false
         pumpTunnel(up)
         if socket.inputLength > 0 { socket.moveAllInput(to: up.socket) }
         socket.enableRead()
@@ -831,9 +649,9 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     }
 
     private func pumpTunnel(_ up: UpstreamConnection) {
-        lastTunnelActivityMs = worker.loop.nowMs()
-        bytesOut += UInt64(up.socket.moveAllInput(to: socket))
-        bytesIn += UInt64(socket.moveAllInput(to: up.socket))
+        ex.lastTunnelActivityMs = worker.loop.nowMs()
+        ex.bytesOut += UInt64(up.socket.moveAllInput(to: socket))
+        ex.bytesIn += UInt64(socket.moveAllInput(to: up.socket))
         socket.flush()
         up.socket.flush()
         if up.socket.outputLength > Self.highWater { socket.disableRead() }
@@ -846,31 +664,25 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     /// request or closes it after the answer has been written.
     private func answer(status: Int, error: String, description: String? = nil,
                         headers: [(String, String)] = [], close: Bool) {
-        if responseStarted { abort(kind: nil); return }
+        if ex.responseStarted { abort(); return }
         dropUpstream()
-        self.status = status
-        let shouldClose = close || !keepAlive || request == nil
-        var body = "{\"error\":\"\(error)\""
-        if let description { body += ",\"error_description\":\"\(description)\"" }
-        body += "}\n"
-        var hs = headers
-        hs.append(("Content-Type", "application/json"))
+        let hadRequest = request != nil
+        if !hadRequest { ex = Exchange(unparsedNumber: exchangeCount, startUs: worker.loop.nowUs()) }
+        let shouldClose = ex.answered(status: status, close: close)
         var out: [UInt8] = []
         swap(&out, &worker.scratch)
         out.removeAll(keepingCapacity: true)
-        HeadWriter.writeSimpleResponse(status: status, reason: HeadWriter.reasonPhrase(for: status), headers: hs,
-                                       body: Array(body.utf8), keepAlive: !shouldClose, into: &out)
+        LocalAnswer.write(status: status, error: error, description: description, headers: headers,
+                          keepAlive: !shouldClose, into: &out)
         socket.write(out.withUnsafeBytes { $0 })
-        bytesOut += UInt64(out.count)
+        ex.bytesOut += UInt64(out.count)
         swap(&out, &worker.scratch)
-        responseStarted = true
-        if request == nil {
+        if hadRequest {
+            finishExchange()
+        } else {
             // The head never parsed: nothing to log per request, but count it.
             worker.metrics.countRequest(route: nil, status: status)
-        } else {
-            finishExchange()
         }
-        keepAlive = !shouldClose
         if shouldClose { closeAfterFlush() } else { nextRequest() }
     }
 
@@ -878,12 +690,10 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     /// framing after the response started): deliver what was already relayed,
     /// then close without a terminating chunk, so the client sees a short
     /// body as short and never takes it for a complete one.
-    private func abort(kind: UpstreamErrorKind?) {
-        if let kind, let group { worker.metrics.countUpstreamError(upstream: group.index, kind: kind) }
-        if status == 0 { status = 502 }
+    private func abort(status: Int = 502) {
+        ex.aborted(status: status)
         if request != nil, state == .exchanging { finishExchange() }
         dropUpstream()
-        keepAlive = false
         if state == .closing || state == .closed || !socket.isOpen { close() } else { closeAfterFlush() }
     }
 
@@ -936,7 +746,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     /// Drain: an idle keep-alive connection is closed now; a busy one closes
     /// after its current exchange.
     func beginDrain() {
-        if state == .readingHead, headBytesSeen == 0 { close() } else { keepAlive = false }
+        if state == .readingHead, headBytesSeen == 0 { close() } else { ex.closeAfterThis() }
     }
 
     var isIdle: Bool { state == .readingHead && headBytesSeen == 0 }
@@ -947,7 +757,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         defer { flushAll() }
         switch state {
         case .readingHead: readHeads()
-        case .exchanging: if !bodyIsDone { pumpRequestBody() }
+        case .exchanging: if !ex.bodyIsDone { pumpRequestBody() }
         case .tunnelling: if let up = upstream { pumpTunnel(up) }
         case .closing: socket.drainInput(socket.inputLength)
         case .closed: break
@@ -980,15 +790,18 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         switch state {
         case .closing:
             close()
-        case .exchanging where bodyIsDone && event.isEOF:
+        case .exchanging where ex.bodyIsDone && event.isEOF:
             // Half-close after a complete request: answer, then close.
-            keepAlive = false
+            ex.closeAfterThis()
         case .tunnelling where event.isEOF:
             if let up = upstream { pumpTunnel(up); shutdownWrite(up.socket) }
             close()
         default:
             // The client is gone or broken: nothing more can reach it.
-            if request != nil, state == .exchanging { finishExchange() }
+            if request != nil, state == .exchanging {
+                ex.clientGone()
+                finishExchange()
+            }
             close()
         }
     }
@@ -1012,7 +825,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         guard connection === upstream else { return }
         switch state {
         case .exchanging:
-            if case .head = response { readResponseHead(connection) } else { pumpResponseBody(connection) }
+            if ex.response.isHead { readResponseHead(connection) } else { pumpResponseBody(connection) }
         case .tunnelling:
             pumpTunnel(connection)
         default:
@@ -1023,7 +836,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     func upstreamWritable(_ connection: UpstreamConnection) {
         defer { flushAll() }
         guard connection === upstream else { return }
-        if state == .exchanging, !bodyIsDone, !socket.isReading,
+        if state == .exchanging, !ex.bodyIsDone, !socket.isReading,
            connection.socket.outputLength <= Self.lowWater {
             socket.enableRead()
             pumpRequestBody()
@@ -1038,45 +851,35 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         guard connection === upstream else { return }
         upstream = nil
         upstreamTimer?.cancel()
-        let groupIndex = group?.index ?? 0
+        let groupIndex = ctx.group?.index ?? 0
         switch state {
         case .tunnelling:
             closeAfterFlush()
         case .exchanging:
-            if case .head = response {
-                if !responseStarted {
-                    // Refused connect, or a pooled connection the server had
-                    // already closed (the keep-alive race): try once more.
-                    if !connection.everConnected {
-                        connection.server.health.markFailed(nowMs: worker.loop.nowMs())
-                        worker.metrics.countUpstreamError(upstream: groupIndex, kind: .connect)
-                    }
-                    if retry() { return }
+            switch ex.upstreamLost(eof: event.isEOF) {
+            case .beforeResponse:
+                // Refused connect, or a pooled connection the server had
+                // already closed (the keep-alive race): try once more.
+                if !connection.everConnected {
+                    connection.server.health.markFailed(nowMs: worker.loop.nowMs())
+                    worker.metrics.countUpstreamError(upstream: groupIndex, kind: .connect)
                 }
+                if retry() { return }
                 worker.metrics.countUpstreamError(upstream: groupIndex, kind: .reset)
-                answer(status: 502, error: "bad_gateway", close: !bodyIsDone)
-            } else if case .untilClose = response, event.isEOF {
-                _ = connection  // the body ends with the connection
-                if chunkedToClient { socket.write("0\r\n\r\n"); bytesOut += 5 }
-                response = .done
+                answer(status: 502, error: "bad_gateway", close: !ex.bodyIsDone)
+            case .bodyEnded:
+                // The body ends with the connection.
+                if ex.chunkedToClient { socket.write("0\r\n\r\n"); ex.bytesOut += 5 }
+                ex.responseFinished()
                 responseComplete()
-            } else {
+            case .midBody:
                 worker.metrics.countUpstreamError(upstream: groupIndex, kind: .reset)
-                abort(kind: nil)
+                abort()
             }
         default:
             break
         }
     }
-
-}
-
-extension ClientConnection.ResponseBody {
-    static func == (a: Self, b: Self) -> Bool {
-        if case .head = a, case .head = b { return true }
-        return false
-    }
-    static var headPending: Self { .head }
 }
 
 extension SocketEvent {
