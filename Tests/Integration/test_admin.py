@@ -63,3 +63,40 @@ def test_admin_api_off_without_token_env(gateway):
 
 def test_admin_unknown_path_is_404(gateway):
     assert admin_get(gateway.admin_port, "/nope")[0] == 404
+
+
+def test_admin_bodies_are_read_whole_and_keep_the_connection(gateway):
+    # A request with a body (fixed or chunked) is read to its end, so the
+    # next request on the same connection parses cleanly.
+    from gwtest import Conn
+    with Conn(gateway.admin_port, timeout=5) as c:
+        c.request("POST", "/admin/v1/revocations", body=b'{"sub":"alice"}' * 100)
+        r = c.read_response()
+        assert r.status == 404 and r.json() == {"error": "not_found"}
+        c.request("POST", "/admin/v1/revocations", headers=[("Transfer-Encoding", "chunked")],
+                  body=b"5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n")
+        assert c.read_response().status == 404
+        c.request("GET", "/healthz")
+        r = c.read_response()
+        assert r.status == 200 and r.body == b"ok\n"
+
+
+def test_admin_bodies_over_64kib_are_413(gateway):
+    from gwtest import Conn
+    # Declared too large: refused at the head, nothing read.
+    with Conn(gateway.admin_port, timeout=5) as c:
+        c.request("POST", "/admin/v1/revocations", headers=[("Content-Length", str(64 * 1024 + 1))])
+        r = c.read_response()
+        assert r.status == 413 and r.json() == {"error": "payload_too_large"}
+        assert c.is_closed(3.0)
+    # Chunked past the limit: refused as it arrives, the answer still
+    # readable although the rest of the body is never read.
+    with Conn(gateway.admin_port, timeout=5) as c:
+        chunk = b"%x\r\n%s\r\n" % (16 * 1024, b"z" * 16 * 1024)
+        c.request("POST", "/admin/v1/revocations", headers=[("Transfer-Encoding", "chunked")], body=chunk * 5)
+        r = c.read_response()
+        assert r.status == 413
+    # Exactly 64 KiB is fine.
+    with Conn(gateway.admin_port, timeout=5) as c:
+        c.request("POST", "/admin/v1/revocations", body=b"x" * (64 * 1024))
+        assert c.read_response().status == 404

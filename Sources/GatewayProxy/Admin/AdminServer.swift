@@ -81,16 +81,12 @@ final class AdminServer: @unchecked Sendable {  // unchecked: loop-confined exce
 
     // MARK: Answers
 
-    struct Answer {
-        var status: Int
-        var contentType: String
-        var body: [UInt8]
-        var headers: [(String, String)] = []
-    }
+    typealias Answer = AdminAnswer
 
-    func handle(method: String, path: String, authorization: [UInt8]?) -> Answer {
+    func handle(_ request: AdminRequest) -> Answer {
+        let (method, path) = (request.method, request.path)
         if path.hasPrefix("/admin/") || path == "/admin" {
-            return adminAPI(authorization: authorization)
+            return adminAPI(request)
         }
         guard method == "GET" || method == "HEAD" else {
             return Answer(status: 405, contentType: "text/plain", body: Array("method not allowed\n".utf8),
@@ -120,102 +116,20 @@ final class AdminServer: @unchecked Sendable {  // unchecked: loop-confined exce
 
     /// SPEC §8: the whole API is 404 while the token variable is unset or
     /// empty; otherwise a bearer compared in constant time, 401 on mismatch.
-    private func adminAPI(authorization: [UInt8]?) -> Answer {
+    private func adminAPI(_ request: AdminRequest) -> Answer {
         guard let name = runtime.config.admin.tokenEnv, let secret = environment[name], !secret.isEmpty else {
-            return Answer(status: 404, contentType: "application/json", body: Array("{\"error\":\"not_found\"}\n".utf8))
+            return .error(404, "not_found")
         }
         let expected = Array(("Bearer " + secret).utf8)
-        guard let given = authorization, ConstantTime.equals(given, expected) else {
-            return Answer(status: 401, contentType: "application/json", body: Array("{\"error\":\"unauthorized\"}\n".utf8),
-                          headers: [("WWW-Authenticate", "Bearer realm=\"gateway-admin\"")])
+        guard let given = request.authorization, ConstantTime.equals(given, expected) else {
+            return .error(401, "unauthorized", headers: [("WWW-Authenticate", "Bearer realm=\"gateway-admin\"")])
         }
-        // The revocation API arrives with the store (SPEC §7).
-        return Answer(status: 404, contentType: "application/json", body: Array("{\"error\":\"not_found\"}\n".utf8))
+        // The revocation API arrives with the store (SPEC §7); its bodies
+        // come in `request.body` (at most AdminConnection.maxBodyBytes) and
+        // parse with `request.jsonObject()`.
+        return .error(404, "not_found")
     }
 }
 
 /// When a worker last answered (loop ms); written by that worker.
 final class Heartbeat: Sendable { let last = Atomic<Int64>(0) }
-
-/// One admin client connection: keep-alive, one request at a time, no bodies.
-final class AdminConnection: BufferedSocketDelegate {
-    private unowned let server: AdminServer
-    private let socket: BufferedSocket
-    private var parser: HTTPHeadParser
-    private var closing = false
-    private var timer: Timer?
-
-    init(server: AdminServer, socket: BufferedSocket, maxHeadBytes: Int) {
-        self.server = server
-        self.socket = socket
-        parser = HTTPHeadParser(kind: .request, maxHeadBytes: maxHeadBytes)
-        socket.delegate = self
-    }
-
-    func start() {
-        socket.enableRead()
-        timer = Timer(loop: server.loop) { [unowned self] in self.close() }
-        timer?.schedule(afterMs: 30_000)
-    }
-
-    func close() {
-        timer?.cancel()
-        timer = nil
-        socket.free()
-        server.closed(self)
-    }
-
-    func socketReadable(_ socket: BufferedSocket) {
-        while !closing, socket.inputLength > 0 {
-            let step = socket.withFirstInputChunk { parser.parse($0) }
-            switch step {
-            case .needMore(let consumed):
-                socket.drainInput(consumed)
-                if consumed == 0 { return }
-            case .complete(let head, let consumed):
-                socket.drainInput(consumed)
-                answer(head)
-                parser.reset(kind: .request)
-            case .failed(let error):
-                write(AdminServer.Answer(status: error.status, contentType: "text/plain", body: Array("bad request\n".utf8)),
-                      keepAlive: false, isHEAD: false)
-                return
-            }
-        }
-    }
-
-    private func answer(_ head: HTTPHead) {
-        let method = String(decoding: head.bytes[head.method], as: UTF8.self)
-        let target = head.bytes[head.target]
-        let pathEnd = target.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex
-        let path = String(decoding: target[target.startIndex..<pathEnd], as: UTF8.self)
-        let auth = head.fields.first { $0.known == .authorization }.map { Array(head.bytes[$0.value]) }
-        let result = server.handle(method: method, path: path, authorization: auth)
-        let hasBody = head.framing != .none
-        write(result, keepAlive: head.keepAlive && !hasBody, isHEAD: method == "HEAD")
-        timer?.schedule(afterMs: 30_000)
-    }
-
-    private func write(_ a: AdminServer.Answer, keepAlive: Bool, isHEAD: Bool) {
-        var out: [UInt8] = []
-        var headers = a.headers
-        headers.append(("Content-Type", a.contentType))
-        headers.append(("Cache-Control", "no-store"))
-        HeadWriter.writeSimpleResponse(status: a.status, reason: HeadWriter.reasonPhrase(for: a.status),
-                                       headers: headers, body: isHEAD ? [] : a.body, keepAlive: keepAlive, into: &out)
-        socket.write(out.withUnsafeBytes { $0 })
-        socket.flush()
-        if !keepAlive {
-            closing = true
-            socket.disableRead()
-            socket.setWriteLowWatermark(0)
-            if socket.outputLength == 0 { close() }
-        }
-    }
-
-    func socketWritable(_ socket: BufferedSocket) {
-        if closing, socket.outputLength == 0 { close() }
-    }
-
-    func socketEvent(_ socket: BufferedSocket, _ event: SocketEvent) { close() }
-}

@@ -1,0 +1,200 @@
+import CLibevent
+import GatewayCore
+
+/// One admin client connection: keep-alive, one request at a time. A request
+/// body is read whole before the handler runs, and bounded: over
+/// `maxBodyBytes` (declared or, chunked, as it arrives) the answer is 413 and
+/// the connection closes. Everything has 30 s to arrive.
+final class AdminConnection: BufferedSocketDelegate {
+    static let maxBodyBytes = 64 << 10
+    static let idleMs: Int64 = 30_000
+
+    private unowned let server: AdminServer
+    private let socket: BufferedSocket
+    private var parser: HTTPHeadParser
+    private var closing = false
+    private var timer: Timer?
+
+    /// The request whose body is being read.
+    private enum Body {
+        case length(UInt64)
+        case chunked(ChunkedDecoder)
+    }
+    private var pending: (head: HTTPHead, request: AdminRequest, body: Body)?
+
+    init(server: AdminServer, socket: BufferedSocket, maxHeadBytes: Int) {
+        self.server = server
+        self.socket = socket
+        parser = HTTPHeadParser(kind: .request, maxHeadBytes: maxHeadBytes)
+        socket.delegate = self
+    }
+
+    func start() {
+        socket.enableRead()
+        timer = Timer(loop: server.loop) { [unowned self] in self.close() }
+        timer?.schedule(afterMs: Self.idleMs)
+    }
+
+    func close() {
+        timer?.cancel()
+        timer = nil
+        socket.free()
+        server.closed(self)
+    }
+
+    func socketReadable(_ socket: BufferedSocket) {
+        if closing {
+            socket.drainInput(socket.inputLength)  // lingering: read and drop
+            return
+        }
+        while !closing, socket.inputLength > 0 {
+            if pending != nil {
+                if !readBody() { return }
+                continue
+            }
+            let step = socket.withFirstInputChunk { parser.parse($0) }
+            switch step {
+            case .needMore(let consumed):
+                socket.drainInput(consumed)
+                if consumed == 0 { return }
+            case .complete(let head, let consumed):
+                socket.drainInput(consumed)
+                parser.reset(kind: .request)
+                begin(head)
+            case .failed(let error):
+                write(AdminAnswer(status: error.status, contentType: "text/plain", body: Array("bad request\n".utf8)),
+                      keepAlive: false, isHEAD: false)
+                return
+            }
+        }
+    }
+
+    private func begin(_ head: HTTPHead) {
+        let target = head.bytes[head.target]
+        let pathEnd = target.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex
+        let request = AdminRequest(
+            method: String(decoding: head.bytes[head.method], as: UTF8.self),
+            path: String(decoding: target[target.startIndex..<pathEnd], as: UTF8.self),
+            authorization: head.fields.first { $0.known == .authorization }.map { Array(head.bytes[$0.value]) })
+        switch head.framing {
+        case .contentLength(let n) where n > UInt64(Self.maxBodyBytes):
+            tooLarge()
+        case .contentLength(let n) where n > 0:
+            pending = (head, request, .length(n))
+        case .chunked:
+            pending = (head, request, .chunked(ChunkedDecoder()))
+        default:
+            answer(head, request)
+        }
+    }
+
+    /// Moves body bytes from the socket into the pending request. False when
+    /// more input is needed (or the connection is closing).
+    private func readBody() -> Bool {
+        guard var p = pending else { return true }
+        switch p.body {
+        case .length(let remaining):
+            let taken = take(upTo: Int(min(remaining, UInt64(Self.maxBodyBytes))), into: &p.request.body)
+            let left = remaining - UInt64(taken)
+            if left > 0 {
+                p.body = .length(left)
+                pending = p
+                return false
+            }
+        case .chunked(var decoder):
+            while true {
+                let step = socket.withFirstInputChunk { decoder.next($0) }
+                switch step {
+                case .data(let offset, let count, _):
+                    socket.drainInput(offset)
+                    if p.request.body.count + count > Self.maxBodyBytes {
+                        tooLarge()
+                        return false
+                    }
+                    _ = take(upTo: count, into: &p.request.body)
+                case .needMore(let consumed):
+                    socket.drainInput(consumed)
+                    if consumed == 0 || socket.inputLength == 0 {
+                        p.body = .chunked(decoder)
+                        pending = p
+                        return false
+                    }
+                case .end(let consumed):
+                    socket.drainInput(consumed)
+                    pending = nil
+                    answer(p.head, p.request)
+                    return true
+                case .failed:
+                    pending = nil
+                    write(.error(400, "bad_request"), keepAlive: false, isHEAD: false)
+                    return false
+                }
+            }
+        }
+        pending = nil
+        answer(p.head, p.request)
+        return true
+    }
+
+    /// Copies up to `n` bytes of input, across evbuffer chunks, and drains
+    /// them. Returns how many it took.
+    private func take(upTo n: Int, into body: inout [UInt8]) -> Int {
+        var taken = 0
+        while taken < n, socket.inputLength > 0 {
+            let k = socket.withFirstInputChunk { chunk -> Int in
+                let k = min(n - taken, chunk.count)
+                body.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<k]))
+                return k
+            }
+            if k == 0 { break }
+            socket.drainInput(k)
+            taken += k
+        }
+        return taken
+    }
+
+    private func tooLarge() {
+        pending = nil
+        write(.error(413, "payload_too_large"), keepAlive: false, isHEAD: false)
+    }
+
+    private func answer(_ head: HTTPHead, _ request: AdminRequest) {
+        let result = server.handle(request)
+        write(result, keepAlive: head.keepAlive, isHEAD: request.method == "HEAD")
+        timer?.schedule(afterMs: Self.idleMs)
+    }
+
+    private func write(_ a: AdminAnswer, keepAlive: Bool, isHEAD: Bool) {
+        var out: [UInt8] = []
+        var headers = a.headers
+        headers.append(("Content-Type", a.contentType))
+        headers.append(("Cache-Control", "no-store"))
+        HeadWriter.writeSimpleResponse(status: a.status, reason: HeadWriter.reasonPhrase(for: a.status),
+                                       headers: headers, body: isHEAD ? [] : a.body, keepAlive: keepAlive, into: &out)
+        socket.write(out.withUnsafeBytes { $0 })
+        socket.flush()
+        if !keepAlive {
+            // Lingering close, as on the proxy listener: half-close once the
+            // answer is out and drop what still arrives for a moment, so
+            // unread input (the rest of a refused body) cannot turn the close
+            // into a reset that destroys the answer.
+            closing = true
+            socket.setWriteLowWatermark(0)
+            socket.drainInput(socket.inputLength)
+            timer?.schedule(afterMs: Self.lingerMs)
+            if socket.outputLength == 0 { halfClose() }
+        }
+    }
+
+    static let lingerMs: Int64 = 2_000
+
+    private func halfClose() {
+        _ = shutdown(socket.fd, Int32(SHUT_WR))
+    }
+
+    func socketWritable(_ socket: BufferedSocket) {
+        if closing, socket.outputLength == 0 { halfClose() }
+    }
+
+    func socketEvent(_ socket: BufferedSocket, _ event: SocketEvent) { close() }
+}
