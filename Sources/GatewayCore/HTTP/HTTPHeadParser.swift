@@ -84,8 +84,7 @@ public struct HTTPHeadParser: Sendable {
         let n = input.count
         var i = 0
         while i < n {
-            var j = i
-            while j < n && input[j] != HTTPSyntax.lf { j += 1 }
+            let j = HTTPSyntax.firstLF(input, from: i)
             let found = j < n
             let take = found ? j - i + 1 : n - i
             // The limit is checked before the buffer grows (STYLE §5).
@@ -226,31 +225,41 @@ public struct HTTPHeadParser: Sendable {
 
     /// field-line = field-name ":" OWS field-value OWS (RFC 9112 §5).
     private mutating func parseField(line: Range<Int>, content: Range<Int>) -> HTTPParseError? {
-        let s = content.lowerBound
-        let e = content.upperBound
-        // A line starting with whitespace continues the previous one (obs-fold,
-        // RFC 9112 §5.2): refused, as a proxy may not pass it on.
-        if HTTPSyntax.isWS(buffer[s]) { return .obsFold }
-        var p = s
-        while p < e && HTTPSyntax.isTchar(buffer[p]) { p += 1 }
-        // No whitespace between name and colon (RFC 9112 §5.1): 400.
-        guard p > s, p < e, buffer[p] == HTTPSyntax.colon else { return .badFieldName }
-        let name = s..<p
-        p += 1
-        while p < e && HTTPSyntax.isWS(buffer[p]) { p += 1 }
-        let vStart = p
-        var vEnd = p
-        while p < e {
-            let b = buffer[p]
-            if b >= 0x21 && b != 0x7F {
-                vEnd = p + 1
-            } else if b != HTTPSyntax.sp && b != HTTPSyntax.htab {
-                return .badFieldValue
-            }
+        // One pass over the line through a buffer pointer: `content` lies
+        // inside `buffer` by construction (checked once here), and every
+        // index below stays inside `content`.
+        precondition(content.lowerBound >= 0 && content.upperBound <= buffer.count)
+        let scanned: (name: Range<Int>, value: Range<Int>)? = buffer.withUnsafeBufferPointer { buf in
+            let s = content.lowerBound
+            let e = content.upperBound
+            // A line starting with whitespace continues the previous one
+            // (obs-fold, RFC 9112 §5.2): refused, as a proxy may not pass it on.
+            if HTTPSyntax.isWS(buf[s]) { return nil }
+            var p = s
+            while p < e && HTTPSyntax.isTchar(buf[p]) { p += 1 }
+            // No whitespace between name and colon (RFC 9112 §5.1): 400.
+            guard p > s, p < e, buf[p] == HTTPSyntax.colon else { return (s..<s, 0..<0) }
+            let name = s..<p
             p += 1
+            while p < e && HTTPSyntax.isWS(buf[p]) { p += 1 }
+            let vStart = p
+            var vEnd = p
+            while p < e {
+                let b = buf[p]
+                if b >= 0x21 && b != 0x7F {
+                    vEnd = p + 1
+                } else if b != HTTPSyntax.sp && b != HTTPSyntax.htab {
+                    return (name, -1 ..< -1)
+                }
+                p += 1
+            }
+            return (name, vStart..<vEnd)
         }
-        fields.append(HTTPField(line: line, name: name, value: vStart..<vEnd,
-                                known: KnownField.lookup(buffer, name)))
+        guard let scanned else { return .obsFold }
+        if scanned.name.isEmpty { return .badFieldName }
+        if scanned.value.lowerBound < 0 { return .badFieldValue }
+        fields.append(HTTPField(line: line, name: scanned.name, value: scanned.value,
+                                known: KnownField.lookup(buffer, scanned.name)))
         return nil
     }
 

@@ -27,6 +27,28 @@ public enum HTTPSyntax {
     @inline(__always)
     static func isWS(_ b: UInt8) -> Bool { b == sp || b == htab }
 
+    /// Index of the first LF in `bytes` at or after `start`, or
+    /// `bytes.count`. Eight bytes per step (SWAR: a byte of `x ^ 0x0A..`
+    /// is zero exactly where an LF is), then byte by byte for the tail.
+    static func firstLF(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+        let n = bytes.count
+        var i = start
+        guard let base = bytes.baseAddress else { return n }
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let lfs: UInt64 = 0x0A0A_0A0A_0A0A_0A0A
+        while i + 8 <= n {
+            // Little-endian order, so the lowest set bit is the first byte
+            // (borrows only spill into bytes after a real zero).
+            let x = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self)) ^ lfs
+            let zero = (x &- ones) & ~x & highs
+            if zero != 0 { return i + zero.trailingZeroBitCount / 8 }
+            i += 8
+        }
+        while i < n && bytes[i] != lf { i += 1 }
+        return i
+    }
+
     /// field-vchar, SP or HTAB (RFC 9110 §5.5): VCHAR / obs-text.
     @inline(__always)
     static func isFieldValueByte(_ b: UInt8) -> Bool { (b >= 0x21 && b != 0x7F) || b == sp || b == htab }

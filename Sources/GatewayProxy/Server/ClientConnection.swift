@@ -43,8 +43,6 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     private var parser: HTTPHeadParser
     private var headBytesSeen = 0
     private var responseParser: HTTPHeadParser
-    /// Upstream request head, built per exchange in a buffer kept for reuse.
-    private var upstreamHead: [UInt8] = []
 
     // The current exchange: both made fresh from each request head, so no
     // field outlives its exchange (see GatewayCore/Exchange/Exchange.swift).
@@ -223,10 +221,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
             return
         }
 
-        let group = runtime.routeUpstream[r]
-        ctx.group = group
-        UpstreamRequestPhase.writeHead(head, token: ctx.token, requestID: ctx.requestID, group: group,
-                                       clientAddress: peerText, proto: proto, runtime: runtime, into: &upstreamHead)
+        ctx.group = runtime.routeUpstream[r]
         connectUpstream()
     }
 
@@ -258,7 +253,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     }
 
     private func connectUpstream() {
-        guard let group = ctx.group else { return }
+        guard let group = ctx.group, let request else { return }
         let now = worker.loop.nowMs()
         guard let server = group.pick(cursor: &worker.roundRobin[group.index, default: 0], nowMs: now,
                                       excluding: ex.triedServer) else {
@@ -276,7 +271,14 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         }
         upstream = c
         c.socket.setWriteLowWatermark(Self.lowWater)
-        c.socket.write(upstreamHead.withUnsafeBytes { $0 })
+        // Built per attempt in the worker's buffer (a retry builds it again),
+        // so no connection holds a head buffer of its own.
+        var head: [UInt8] = []
+        swap(&head, &worker.scratch)
+        UpstreamRequestPhase.writeHead(request, token: ctx.token, requestID: ctx.requestID, group: group,
+                                       clientAddress: peerText, proto: proto, runtime: runtime, into: &head)
+        c.socket.write(head.withUnsafeBytes { $0 })
+        swap(&head, &worker.scratch)
         if c.state == .busy {
             startForwarding()
         } else {
@@ -615,7 +617,6 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         // Idle keep-alive connections keep no per-request memory.
         parser.reset(kind: .request)
         responseParser.reset(kind: .response(requestMethodIsHEAD: false))
-        upstreamHead = []
         socket.enableRead()
         armHeadTimer()
         if socket.inputLength > 0 {

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Instructions and heap allocations per proxied request, gateway against
+# nginx proxy_pass, counted by valgrind (repeatable on noisy machines, where
+# req/s is not). Workload: small GET, keep-alive, auth none, an nginx
+# upstream answering "hello". Each target runs twice, with N1 and N2
+# requests, and the figures are (count at N2 - count at N1) / (N2 - N1), so
+# start-up and shutdown cancel out.
+#
+#   scripts/profile.sh            (builds release if needed)
+#   PROFILE_N1=500 PROFILE_N2=3000 PROFILE_CONNS=4 scripts/profile.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+N1=${PROFILE_N1:-1000}
+N2=${PROFILE_N2:-5000}
+CONNS=${PROFILE_CONNS:-4}
+GATEWAY_BIN=${GATEWAY_BIN:-.build/release/gateway}
+NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
+for tool in valgrind "$NGINX" python3 curl; do
+    command -v "$tool" >/dev/null || { echo "profile.sh: $tool missing (scripts/setup.sh --bench)" >&2; exit 1; }
+done
+[[ -x "$GATEWAY_BIN" ]] || swift build -c release >/dev/null
+
+work=$(mktemp -d /tmp/gateway-profile.XXXXXX)
+pids=()
+# valgrind 3.19 gives up on the DWARF Swift 6 writes ("possibly corrupted
+# debuginfo"): profile a copy without it; the symbol table stays.
+objcopy --strip-debug "$GATEWAY_BIN" "$work/gateway"
+GATEWAY_BIN=$work/gateway
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {
+    for _ in $(seq 600); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "profile.sh: nothing on port $1" >&2; return 1
+}
+
+UP_PORT=$(port); NGX_PORT=$(port); GW_PORT=$(port); GW_ADMIN=$(port)
+chmod 755 "$work"
+common="daemon off; master_process off; worker_processes 1; error_log $work/%N.err warn; pid $work/%N.pid;
+events { worker_connections 1024; }
+http { access_log off; keepalive_requests 10000000; keepalive_timeout 300s;
+client_body_temp_path $work/%N-b; proxy_temp_path $work/%N-p; fastcgi_temp_path $work/%N-f;
+uwsgi_temp_path $work/%N-u; scgi_temp_path $work/%N-s;"
+cat >"$work/upstream.conf" <<CONF
+${common//%N/upstream}
+server { listen 127.0.0.1:$UP_PORT; location / { return 200 "hello"; } } }
+CONF
+cat >"$work/proxy.conf" <<CONF
+${common//%N/proxy}
+upstream app { server 127.0.0.1:$UP_PORT; keepalive 128; }
+server { listen 127.0.0.1:$NGX_PORT;
+  location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; } } }
+CONF
+cat >"$work/gateway.conf" <<CONF
+[server]
+listen = ["127.0.0.1:$GW_PORT"]
+workers = 1
+access_log = "off"
+client_timeout = "300s"
+[admin]
+listen = "127.0.0.1:$GW_ADMIN"
+[upstreams.app]
+servers = ["127.0.0.1:$UP_PORT"]
+health_check_interval = "0s"
+[[routes]]
+prefix = "/"
+upstream = "app"
+auth = "none"
+CONF
+
+"$NGINX" -p "$work/" -c "$work/upstream.conf" 2>"$work/upstream.stderr" &
+pids+=($!)
+wait_port "$UP_PORT"
+
+# measure TOOL TARGET N: prints the tool's count for N requests.
+measure() {
+    local tool=$1 target=$2 n=$3 out="$work/$1-$2-$3" pid port
+    local vg=(valgrind "--tool=$tool" --log-file="$out.log")
+    [[ $tool == callgrind ]] && vg+=(--callgrind-out-file="$out.cg")
+    [[ $tool == dhat ]] && vg+=(--dhat-out-file="$out.dhat")
+    if [[ $target == gateway ]]; then
+        "${vg[@]}" "$GATEWAY_BIN" run --config "$work/gateway.conf" >/dev/null 2>"$out.err" &
+        port=$GW_PORT
+    else
+        "${vg[@]}" "$NGINX" -p "$work/" -c "$work/proxy.conf" 2>"$out.err" &
+        port=$NGX_PORT
+    fi
+    pid=$!
+    wait_port "$port"
+    python3 scripts/profile_client.py "$port" "$n" "$CONNS"
+    kill -TERM "$pid"; wait "$pid" || true
+    if [[ $tool == callgrind ]]; then
+        grep -o 'Collected : [0-9]*' "$out.log" | awk '{print $3}'
+    else
+        grep -o 'Total: *[0-9,]* bytes in [0-9,]* blocks' "$out.log" | awk '{gsub(",","",$5); print $5}'
+    fi
+}
+
+per_request() {  # per_request TOOL TARGET
+    local a b
+    a=$(measure "$1" "$2" "$N1"); b=$(measure "$1" "$2" "$N2")
+    [[ -n $a && -n $b ]] || { echo "profile.sh: no $1 count for $2 (see $work)" >&2; trap - EXIT; exit 1; }
+    python3 -c "print(f'{($b - $a) / ($N2 - $N1):,.1f}')"
+}
+
+echo "workload: small GET, keep-alive, $CONNS connections, auth none; (N=$N2 minus N=$N1) / $((N2 - N1)) requests"
+printf '| target | instructions per request | heap allocations per request |\n| --- | --- | --- |\n'
+printf '| gateway | %s | %s |\n' "$(per_request callgrind gateway)" "$(per_request dhat gateway)"
+printf '| nginx proxy_pass | %s | - |\n' "$(per_request callgrind nginx)"
