@@ -26,6 +26,9 @@ let package = Package(
                        providers: [.apt(["libevent-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
                        providers: [.apt(["libssl-dev"])]),
+        // bufferevent_openssl: the one bridge between the two.
+        .systemLibrary(name: "CLibeventTLS", pkgConfig: "libevent_openssl",
+                       providers: [.apt(["libevent-dev", "libssl-dev"])]),
 
         .target(name: "GatewayCore",
                 dependencies: [.product(name: "TOMLKit", package: "TOMLKit")],
@@ -34,7 +37,7 @@ let package = Package(
                 dependencies: ["GatewayCore", "COpenSSL"],
                 swiftSettings: strict),
         .target(name: "GatewayProxy",
-                dependencies: ["GatewayCore", "GatewayAuth", "CLibevent"],
+                dependencies: ["GatewayCore", "GatewayAuth", "CLibevent", "CLibeventTLS", "COpenSSL"],
                 swiftSettings: strict),
         .executableTarget(name: "gateway",
                 dependencies: ["GatewayProxy", "GatewayCore", "GatewayAuth",

@@ -27,10 +27,6 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 #include <event2/util.h>
-#include <openssl/ssl.h>
-#include <openssl/err.h>
-#include <openssl/x509v3.h>
-#include <event2/bufferevent_ssl.h>
 
 // evtimer_new is a macro.
 static inline struct event *gw_evtimer_new(struct event_base *base,
@@ -76,80 +72,5 @@ static inline void gw_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
 
 // pthread_setname_np needs _GNU_SOURCE; prctl names the calling thread.
 static inline void gw_set_thread_name(const char *name) { prctl(PR_SET_NAME, name, 0, 0, 0); }
-
-// --- TLS through bufferevent_openssl -------------------------------------
-// OpenSSL types stay behind void* here so that Swift code importing this
-// module never handles them; COpenSSL is the module for crypto.
-
-static inline void gw_tls_last_error(char *buf, size_t len) {
-    unsigned long e = ERR_get_error();
-    if (e == 0) { snprintf(buf, len, "unknown TLS error"); return; }
-    ERR_error_string_n(e, buf, len);
-    ERR_clear_error();
-}
-
-// A server context from a PEM certificate chain and private key. NULL on
-// failure, with OpenSSL's reason in err.
-static inline void *gw_tls_server_ctx_new(const char *cert, const char *key, char *err, size_t errlen) {
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    if (!ctx) { gw_tls_last_error(err, errlen); return NULL; }
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
-        SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(ctx) != 1) {
-        gw_tls_last_error(err, errlen);
-        SSL_CTX_free(ctx);
-        return NULL;
-    }
-    return ctx;
-}
-
-// A client context that verifies the peer against ca_file, or the system
-// store when ca_file is NULL.
-static inline void *gw_tls_client_ctx_new(const char *ca_file, char *err, size_t errlen) {
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    if (!ctx) { gw_tls_last_error(err, errlen); return NULL; }
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    int ok = ca_file ? SSL_CTX_load_verify_locations(ctx, ca_file, NULL) : SSL_CTX_set_default_verify_paths(ctx);
-    if (ok != 1) { gw_tls_last_error(err, errlen); SSL_CTX_free(ctx); return NULL; }
-    return ctx;
-}
-
-static inline void gw_tls_ctx_free(void *ctx) { SSL_CTX_free((SSL_CTX *)ctx); }
-
-// A bufferevent that runs the server side of a TLS handshake on fd.
-static inline struct bufferevent *gw_bufferevent_tls_accept(struct event_base *base, int fd, void *ctx) {
-    SSL *ssl = SSL_new((SSL_CTX *)ctx);
-    if (!ssl) { close(fd); return NULL; }
-    struct bufferevent *bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                                             BEV_OPT_CLOSE_ON_FREE);
-    if (!bev) { SSL_free(ssl); close(fd); return NULL; }
-    // Many clients close without close_notify; that is not an attack on a
-    // request/response protocol with its own framing.
-    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-    return bev;
-}
-
-// A client bufferevent (not yet connected) that checks the peer certificate
-// against host: a DNS name (SNI and name check) or an IP literal.
-static inline struct bufferevent *gw_bufferevent_tls_client(struct event_base *base, void *ctx, const char *host) {
-    SSL *ssl = SSL_new((SSL_CTX *)ctx);
-    if (!ssl) return NULL;
-    X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
-    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    if (X509_VERIFY_PARAM_set1_ip_asc(param, host) != 1) {
-        if (X509_VERIFY_PARAM_set1_host(param, host, 0) != 1 || SSL_set_tlsext_host_name(ssl, host) != 1) {
-            SSL_free(ssl);
-            return NULL;
-        }
-    }
-    struct bufferevent *bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
-                                                             BEV_OPT_CLOSE_ON_FREE);
-    if (!bev) { SSL_free(ssl); return NULL; }
-    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-    return bev;
-}
 
 #endif

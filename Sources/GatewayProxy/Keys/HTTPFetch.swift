@@ -1,4 +1,6 @@
 import CLibevent
+import CLibeventTLS
+import COpenSSL
 import GatewayCore
 
 /// One outbound HTTP/1.1 GET on an event loop (for JWKS documents): resolve
@@ -210,10 +212,10 @@ final class HTTPFetch: BufferedSocketDelegate {
         var sslErrors: [String] = []
         if let bev = socket.bev {
             while true {
-                let e = bufferevent_get_openssl_error(bev)
+                let e = gw_bufferevent_tls_error(bev)
                 if e == 0 { break }
                 var buf = [CChar](repeating: 0, count: 256)
-                ERR_error_string_n(e, &buf, buf.count)
+                gw_tls_error_string(e, &buf, buf.count)
                 sslErrors.append(String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
             }
         }

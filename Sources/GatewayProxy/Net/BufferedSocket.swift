@@ -1,4 +1,5 @@
 import CLibevent
+import CLibeventTLS
 
 /// What a `BufferedSocket` reports. Called on the socket's loop thread.
 protocol BufferedSocketDelegate: AnyObject {

@@ -1,4 +1,4 @@
-import CLibevent
+import COpenSSL
 
 /// An OpenSSL SSL_CTX for one listener (server) or one outbound use
 /// (client), owned here and freed in deinit. Immutable once built, so
