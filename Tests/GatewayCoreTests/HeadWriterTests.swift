@@ -47,7 +47,7 @@ func text(_ b: [UInt8]) -> String { String(decoding: b, as: UTF8.self) }
         var out: [UInt8] = [1, 2]   // the writer only appends
         HeadWriter.writeUpstreamRequest(head, into: &out, options: UpstreamRequestOptions(
             framing: .contentLength(3), removeFieldNames: [bytes("x-user-id")], clientAddress: bytes("10.0.0.9"),
-            forwardedProto: bytes("https"), forwardedHost: bytes("shop.example"), requestID: bytes("req-1"),
+            forwardedProto: bytes("https"), forwardedHost: bytes("shop.example")[...], requestID: bytes("req-1"),
             extraFields: [(bytes("X-User-Id"), bytes("42"))]))
         #expect(Array(out.prefix(2)) == [1, 2])
         let expected =
@@ -118,6 +118,22 @@ func text(_ b: [UInt8]) -> String { String(decoding: b, as: UTF8.self) }
             framing: .chunked, clientAddress: bytes("127.0.0.1"), requestID: bytes("gw-id")))
         #expect(text(out) == "PUT /f HTTP/1.1\r\nHost: a\r\nX-Request-Id: client-id\r\n" +
                 "X-Forwarded-For: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n")
+    }
+
+    @Test func generatedRequestIDIsSixteenHexDigitsAndNeverReplacesTheClients() throws {
+        let plain = try #require(parseHead("GET /f HTTP/1.1\r\nHost: a\r\n\r\n"))
+        var out: [UInt8] = []
+        HeadWriter.writeUpstreamRequest(plain, into: &out, options: UpstreamRequestOptions(
+            framing: .none, generatedRequestID: 0x00ab_cdef_0123_4567))
+        #expect(text(out) == "GET /f HTTP/1.1\r\nHost: a\r\nX-Request-Id: 00abcdef01234567\r\n" +
+                "Connection: keep-alive\r\n\r\n")
+        let withID = try #require(parseHead("GET /f HTTP/1.1\r\nHost: a\r\nX-Request-Id: mine\r\n\r\n"))
+        out = []
+        HeadWriter.writeUpstreamRequest(withID, into: &out, options: UpstreamRequestOptions(
+            framing: .none, generatedRequestID: 7))
+        #expect(text(out) == "GET /f HTTP/1.1\r\nHost: a\r\nX-Request-Id: mine\r\nConnection: keep-alive\r\n\r\n")
+        #expect(RequestIDText.hex(UInt64.max) == bytes("ffffffffffffffff"))
+        #expect(RequestIDText.hex(0) == bytes("0000000000000000"))
     }
 
     @Test func websocketTunnel() throws {

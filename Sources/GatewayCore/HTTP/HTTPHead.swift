@@ -11,13 +11,15 @@
 /// destroyed its three buffers and twenty-odd fields (about 250
 /// instructions, nine times per request in the profile); now it is one
 /// retain.
-public final class HTTPHead: Sendable {
-    public let bytes: [UInt8]
+public final class HTTPHead: @unchecked Sendable {
+    // @unchecked: `bytes` and `fields` change only in `HeadBufferPool.recycle`,
+    // which takes them from a head nobody else references.
+    public internal(set) var bytes: [UInt8]
     /// The start line without its CRLF.
     public let startLine: Range<Int>
     public let version: HTTPVersion
     /// Field lines in order of arrival.
-    public let fields: [HTTPField]
+    public internal(set) var fields: [HTTPField]
 
     // Request heads only (empty ranges / 0 for responses).
     public let method: Range<Int>

@@ -49,6 +49,8 @@ public struct HTTPHeadParser: Sendable {
 
     /// First reservation for a head; most request heads are well under it.
     static let initialCapacity = 2048
+    /// Where a new head's buffers come from, when the owner has one.
+    public var pool: HeadBufferPool?
 
     public init(kind: Kind, maxHeadBytes: Int) {
         self.kind = kind
@@ -78,8 +80,8 @@ public struct HTTPHeadParser: Sendable {
     public mutating func parse(_ input: UnsafeRawBufferPointer) -> HeadParseStep {
         if let failure { return .failed(failure) }
         if buffer.capacity == 0, input.count > 0 {
-            buffer.reserveCapacity(min(maxHeadBytes, Self.initialCapacity))
-            fields.reserveCapacity(16)
+            if let b = pool?.takeBytes() { buffer = b } else { buffer.reserveCapacity(min(maxHeadBytes, Self.initialCapacity)) }
+            if let f = pool?.takeFields() { fields = f } else { fields.reserveCapacity(16) }
         }
         let n = input.count
         var i = 0
@@ -376,7 +378,13 @@ public struct HTTPHeadParser: Sendable {
             expectContinue = false
         }
 
-        let head = HTTPHead(bytes: Array(buffer), startLine: startLine, version: version, fields: Array(fields),
+        // The head takes the buffers over (moved, not copied); the pool, if
+        // any, gets them back when the head is done with.
+        var headBytes: [UInt8] = []
+        swap(&headBytes, &buffer)
+        var headFields: [HTTPField] = []
+        swap(&headFields, &fields)
+        let head = HTTPHead(bytes: headBytes, startLine: startLine, version: version, fields: headFields,
                             method: method, target: target, status: status, framing: framing,
                             keepAlive: keepAlive, expectContinue: expectContinue, isUpgrade: isUpgrade,
                             hostField: hostIndex,

@@ -15,19 +15,24 @@ public struct UpstreamRequestOptions: Sendable {
     public var forwardedProto: [UInt8]
     /// The X-Forwarded-Host value (the Host the client asked for); a client's
     /// copies are always dropped, and nothing is sent when this is empty.
-    public var forwardedHost: [UInt8]
+    public var forwardedHost: ArraySlice<UInt8>
     /// Sent as X-Request-Id when the request has none; nothing added when empty.
     public var requestID: [UInt8]
+    /// Otherwise, when the request has none: this number as 16 hex digits
+    /// (the gateway's own ids, written without an array of their own).
+    public var generatedRequestID: UInt64?
     /// Fields appended after the kept ones (e.g. forward_claims values).
     /// CR, LF and other controls in values become spaces; names keep token bytes only.
     public var extraFields: [(name: [UInt8], value: [UInt8])]
 
     public init(framing: BodyFraming, tunnelUpgrade: Bool = false, removeFieldNames: [[UInt8]] = [],
-                clientAddress: [UInt8] = [], forwardedProto: [UInt8] = [], forwardedHost: [UInt8] = [],
-                requestID: [UInt8] = [], extraFields: [(name: [UInt8], value: [UInt8])] = []) {
+                clientAddress: [UInt8] = [], forwardedProto: [UInt8] = [], forwardedHost: ArraySlice<UInt8> = [],
+                requestID: [UInt8] = [], generatedRequestID: UInt64? = nil,
+                extraFields: [(name: [UInt8], value: [UInt8])] = []) {
         self.framing = framing; self.tunnelUpgrade = tunnelUpgrade; self.removeFieldNames = removeFieldNames
         self.clientAddress = clientAddress; self.forwardedProto = forwardedProto
-        self.forwardedHost = forwardedHost; self.requestID = requestID; self.extraFields = extraFields
+        self.forwardedHost = forwardedHost; self.requestID = requestID
+        self.generatedRequestID = generatedRequestID; self.extraFields = extraFields
     }
 }
 
@@ -117,6 +122,10 @@ public enum HeadWriter {
         if !hasRequestID && !options.requestID.isEmpty {
             S.append("X-Request-Id: ", to: &out)
             appendSanitizedValue(options.requestID, to: &out)
+            S.append("\r\n", to: &out)
+        } else if !hasRequestID, let id = options.generatedRequestID {
+            S.append("X-Request-Id: ", to: &out)
+            RequestIDText.appendHex(id, to: &out)
             S.append("\r\n", to: &out)
         }
         writeFraming(options.framing, into: &out)
@@ -372,7 +381,7 @@ public enum HeadWriter {
     }
 
     /// `prefix value CRLF` when `value` is not empty.
-    static func writeOwn(_ prefix: StaticString, _ value: [UInt8], into out: inout [UInt8]) {
+    static func writeOwn(_ prefix: StaticString, _ value: some Collection<UInt8>, into out: inout [UInt8]) {
         guard !value.isEmpty else { return }
         S.append(prefix, to: &out)
         appendSanitizedValue(value, to: &out)
@@ -403,7 +412,7 @@ public enum HeadWriter {
 
     /// Values built from tokens or config could carry CR/LF (header
     /// injection): every control byte except HTAB becomes a space.
-    static func appendSanitizedValue(_ v: [UInt8], to out: inout [UInt8]) {
+    static func appendSanitizedValue(_ v: some Collection<UInt8>, to out: inout [UInt8]) {
         for c in v { out.append((c < 0x20 && c != S.htab) || c == 0x7F ? S.sp : c) }
     }
 

@@ -49,6 +49,8 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     private var ex: Exchange
     private var ctx = ExchangeContext()
     private var request: HTTPHead?
+    /// The last exchange's request head, for the worker's buffer pool.
+    private var retiredRequest: HTTPHead?
     private var upstream: UpstreamConnection?
     /// Exchanges begun on this connection (`Exchange.number`).
     private var exchangeCount = 0
@@ -75,6 +77,8 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         responseParser = HTTPHeadParser(kind: .response(requestMethodIsHEAD: false),
                                         maxHeadBytes: max(worker.runtime.config.server.maxHeaderBytes, 65536))
         ex = Exchange(unparsedNumber: 0, startUs: 0)
+        parser.pool = worker.headPool
+        responseParser.pool = worker.headPool
         socket.delegate = self
     }
 
@@ -159,7 +163,8 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         exchangeCount &+= 1
         ex = Exchange(head: head, headBytes: headBytesSeen, number: exchangeCount,
                       startUs: worker.loop.nowUs(), draining: worker.draining)
-        ctx = ExchangeContext(requestID: existingRequestID(head) ?? worker.nextRequestID())
+        ctx = ExchangeContext(requestID: existingRequestID(head).map { .received($0) }
+                                         ?? .generated(worker.nextRequestID()))
         headBytesSeen = 0
         request = head
         resetResponseParser(head)
@@ -247,9 +252,8 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
                headers: [("WWW-Authenticate", failure.wwwAuthenticate)], close: !ex.bodyIsDone)
     }
 
-    private func existingRequestID(_ head: HTTPHead) -> [UInt8]? {
-        guard let f = head.fields.first(where: { $0.known == .xRequestID }) else { return nil }
-        return Array(head.bytes[f.value])
+    private func existingRequestID(_ head: HTTPHead) -> Range<Int>? {
+        head.fields.first(where: { $0.known == .xRequestID })?.value
     }
 
     private func connectUpstream() {
@@ -447,25 +451,33 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     private func readResponseHead(_ up: UpstreamConnection) {
         guard let request else { return }
         while up.socket.inputLength > 0, ex.response.isHead {
-            let step = up.socket.withFirstInputChunk { responseParser.parse($0) }
-            switch step {
-            case .needMore(let consumed):
-                up.socket.drainInput(consumed)
-                if consumed == 0 { return }
-            case .complete(let head, let consumed):
-                up.socket.drainInput(consumed)
-                if head.status >= 100, head.status < 200, head.status != 101 {
-                    // Interim answers: our own 100 went out already; others are dropped.
-                    resetResponseParser(request)
+            var completed: HTTPHead?
+            do {  // the parse step is gone at the end of this block
+                let step = up.socket.withFirstInputChunk { responseParser.parse($0) }
+                switch step {
+                case .needMore(let consumed):
+                    up.socket.drainInput(consumed)
+                    if consumed == 0 { return }
                     continue
+                case .complete(let head, let consumed):
+                    up.socket.drainInput(consumed)
+                    completed = head
+                case .failed:
+                    worker.metrics.countUpstreamError(upstream: ctx.group?.index ?? 0, kind: .protocol)
+                    dropUpstream()
+                    answer(status: 502, error: "bad_gateway", close: true)
+                    return
                 }
-                respond(with: head, from: up)
-            case .failed:
-                worker.metrics.countUpstreamError(upstream: ctx.group?.index ?? 0, kind: .protocol)
-                dropUpstream()
-                answer(status: 502, error: "bad_gateway", close: true)
-                return
             }
+            guard let status = completed?.status else { return }
+            if status >= 100, status < 200, status != 101 {
+                // Interim answers: our own 100 went out already; others are dropped.
+                resetResponseParser(request)
+            } else if let head = completed {
+                respond(with: head, from: up)
+            }
+            // The response head is done with: its buffers serve the next one.
+            worker.headPool.recycle(&completed)
         }
     }
 
@@ -611,6 +623,9 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     }
 
     private func nextRequest() {
+        // Recycled on the next read event, when no frame of this exchange
+        // holds the head any more (see `socketReadable`).
+        retiredRequest = request
         request = nil
         ctx = ExchangeContext()
         state = .readingHead
@@ -634,7 +649,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
             startUs: ex.startUs, client: peerString, head: request,
             route: ex.routeIndex.map { runtime.routeNames[$0] } ?? "-", status: ex.status,
             upstream: ctx.upstreamName, durationUs: duration, bytesIn: ex.bytesIn, bytesOut: ex.bytesOut,
-            auth: ex.authLabel, sub: ctx.token?.sub, requestID: ctx.requestID))
+            auth: ex.authLabel, sub: ctx.token?.sub, requestID: ctx.requestID.bytes(in: request)))
     }
 
     // MARK: - WebSocket and other upgrades
@@ -756,6 +771,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
 
     func socketReadable(_ socket: BufferedSocket) {
         defer { flushAll() }
+        if retiredRequest != nil { worker.headPool.recycle(&retiredRequest) }
         switch state {
         case .readingHead: readHeads()
         case .exchanging: if !ex.bodyIsDone { pumpRequestBody() }

@@ -1,4 +1,5 @@
 import GatewayAuth
+import GatewayCore
 
 /// What the proxy's phases learn about one exchange beyond the HTTP facts
 /// in `Exchange` (GatewayCore): the verified token, the upstream group and
@@ -8,10 +9,29 @@ struct ExchangeContext {
     /// (the refresh phase reissues from those bytes).
     var token: VerifiedToken?
     var tokenRange: Range<Int>?
-    var requestID: [UInt8] = []
+    /// The request's X-Request-Id, or the one the gateway made for it.
+    var requestID = RequestIDSource.generated(0)
     var group: UpstreamGroup?
     /// The server that got the request, for the access log.
     var upstreamName = "-"
 
-    init(requestID: [UInt8] = []) { self.requestID = requestID }
+    init(requestID: RequestIDSource = .generated(0)) { self.requestID = requestID }
+}
+
+enum RequestIDSource {
+    /// The client's own X-Request-Id value (a range of the head's bytes):
+    /// forwarded as it is.
+    case received(Range<Int>)
+    /// Ours, added to the upstream head.
+    case generated(UInt64)
+
+    var generated: UInt64? { if case .generated(let v) = self { return v } else { return nil } }
+
+    /// For the access log (only built when logging is on).
+    func bytes(in head: HTTPHead) -> [UInt8] {
+        switch self {
+        case .received(let r): return Array(head.bytes[r])
+        case .generated(let v): return RequestIDText.hex(v)
+        }
+    }
 }

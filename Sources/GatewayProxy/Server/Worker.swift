@@ -65,6 +65,8 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
     let reissueCache = ReissueCache(capacity: 1024)
     /// Reusable buffer for heads written on this thread.
     var scratch: [UInt8] = []
+    /// Request and response head buffers, passed from finished heads to new ones.
+    let headPool = HeadBufferPool()
     /// Round-robin cursor per upstream group index.
     var roundRobin: [Int: Int] = [:]
     private var requestCounter: UInt64 = 0
@@ -166,19 +168,11 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
 
     // MARK: Requests
 
-    /// 16 hex digits: a per-process random prefix mixed with a counter, unique
-    /// without a syscall per request.
-    func nextRequestID() -> [UInt8] {
+    /// A per-process random prefix mixed with a counter, unique without a
+    /// syscall per request; written as 16 hex digits (`RequestIDText`).
+    func nextRequestID() -> UInt64 {
         requestCounter &+= 1
-        var v = requestIDPrefix ^ (UInt64(index) << 56) ^ (requestCounter &* 0x9E37_79B9_7F4A_7C15)
-        return [UInt8](unsafeUninitializedCapacity: 16) { buf, n in
-            for i in stride(from: 15, through: 0, by: -1) {
-                let d = UInt8(v & 0xF)
-                buf[i] = d < 10 ? 0x30 + d : 0x61 + d - 10
-                v >>= 4
-            }
-            n = 16
-        }
+        return requestIDPrefix ^ (UInt64(index) << 56) ^ (requestCounter &* 0x9E37_79B9_7F4A_7C15)
     }
 
     func logRequest(_ entry: AccessLogEntry) {

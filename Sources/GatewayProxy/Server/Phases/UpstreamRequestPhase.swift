@@ -9,7 +9,7 @@ import GatewayCore
 enum UpstreamRequestPhase {
     private static let hostName = Array("Host".utf8)
 
-    static func writeHead(_ head: HTTPHead, token: VerifiedToken?, requestID: [UInt8], group: UpstreamGroup,
+    static func writeHead(_ head: HTTPHead, token: VerifiedToken?, requestID: RequestIDSource, group: UpstreamGroup,
                           clientAddress: [UInt8], proto: [UInt8], runtime: RuntimeConfig, into out: inout [UInt8]) {
         var options = UpstreamRequestOptions(framing: .none)
         switch head.framing {
@@ -21,8 +21,9 @@ enum UpstreamRequestPhase {
         options.removeFieldNames = runtime.removeRequestFields
         options.clientAddress = clientAddress
         options.forwardedProto = proto
-        options.forwardedHost = head.hostField.map { Array(head.bytes[head.fields[$0].value]) } ?? []
-        options.requestID = requestID
+        options.forwardedHost = head.hostField.map { head.bytes[head.fields[$0].value] } ?? []
+        // A received id is kept with the client's own field.
+        options.generatedRequestID = requestID.generated
         if let token { options.extraFields = AuthPhase.claimHeaders(token, runtime: runtime) }
         // We speak HTTP/1.1 upstream, which requires Host; an HTTP/1.0 client
         // may not have sent one. Like nginx's $proxy_host: the group's name.
