@@ -83,31 +83,47 @@ final class PreparedVerifier {
     }
 }
 
-/// A worker's per-key prepared verify contexts (`PreparedVerifier`), made on
-/// first use of a key and kept until `clear()` (after a key reload).
+/// A worker's per-key prepared verify contexts (`PreparedVerifier` for RSA
+/// and ECDSA, `HMACContext` for HMAC), made on first use of a key and kept
+/// until `clear()` (after a key reload).
 ///
 /// NOT thread-safe by design, like the caches it lives beside: one per
 /// worker, reached through that worker's `VerifiedTokenCache`, used only on
 /// its thread, so the request path takes no lock.
 public final class VerifierWorkspace {
+    enum Prepared {
+        case signature(PreparedVerifier)
+        case mac(HMACContext)
+    }
+
     /// Linear: a gateway has a handful of keys. Each entry retains its
     /// `VerificationKey`, so an identity match can never hit a freed key's
     /// reused address.
-    private var entries: [(key: VerificationKey, prepared: PreparedVerifier?)] = []
+    private var entries: [(key: VerificationKey, prepared: Prepared?)] = []
     /// Bound on prepared keys (a JWKS with thousands of keys must not make
     /// thousands of contexts); past it, verification falls back to one-shot.
     static let maxKeys = 64
 
     public init() {}
 
-    /// The prepared verifier for `key`, or nil when the key's algorithm has
-    /// none (HMAC, Ed25519) or the bound is reached.
-    func prepared(for key: VerificationKey) -> PreparedVerifier? {
+    /// The prepared context for `key`, or nil when the key's algorithm has
+    /// none, OpenSSL refused the setup, or the bound is reached.
+    func context(for key: VerificationKey) -> Prepared? {
         for entry in entries where entry.key === key { return entry.prepared }
-        guard case .asymmetric(let evp) = key.material, entries.count < Self.maxKeys else { return nil }
-        let made = PreparedVerifier(key: evp, algorithm: key.algorithm)
+        guard entries.count < Self.maxKeys else { return nil }
+        let made: Prepared?
+        switch key.material {
+        case .asymmetric(let evp): made = PreparedVerifier(key: evp, algorithm: key.algorithm).map { .signature($0) }
+        case .hmac(let secret): made = HMACContext(copying: secret).map { .mac($0) }
+        }
         entries.append((key, made))
         return made
+    }
+
+    /// The prepared signature verifier for `key` (RSA, ECDSA), else nil.
+    func prepared(for key: VerificationKey) -> PreparedVerifier? {
+        guard case .signature(let verifier)? = context(for: key) else { return nil }
+        return verifier
     }
 
     /// Drops every prepared context (keys were replaced).
