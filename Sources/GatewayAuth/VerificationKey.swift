@@ -110,8 +110,8 @@ public final class VerificationKey: Sendable, CustomStringConvertible {
     }
 
     /// As `verify(signingInput:signature:)` with the same rules, using the
-    /// worker's prepared context for this key when it has one (RSA, ECDSA,
-    /// HMAC): no provider lookup or context setup per token. Worker thread only.
+    /// worker's prepared context for this key when it has one (every
+    /// algorithm): no provider lookup or context setup per token. Worker thread only.
     func verify(signingInput: UnsafeRawBufferPointer, signature: UnsafeRawBufferPointer,
                 workspace: VerifierWorkspace) -> Bool {
         switch workspace.context(for: self) {
@@ -127,8 +127,11 @@ public final class VerificationKey: Sendable, CustomStringConvertible {
             case .ecdsa(let curve):
                 guard let der = ECDSASignature.der(fromRaw: signature, curve: curve) else { return false }
                 return der.withUnsafeBytes { prepared.verify(message: signingInput, signature: $0) }
-            case .hmac, .edDSA:
-                return verify(signingInput: signingInput, signature: signature)
+            case .edDSA:
+                guard signature.count == 64 else { return false }
+                return prepared.verify(message: signingInput, signature: signature)
+            case .hmac:
+                return false
             }
         }
     }
