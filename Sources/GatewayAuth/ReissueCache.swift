@@ -24,6 +24,9 @@ public final class ReissueCache {
     }
 
     private var storage: ClockCache<Entry>
+    /// This worker's prepared signing state, beside the cache because both
+    /// are per worker and both are invalidated by a reload (`clear()`).
+    public let workspace = SignerWorkspace()
     public var capacity: Int { storage.capacity }
 
     public init(capacity: Int = 1024) {
@@ -71,6 +74,10 @@ public final class ReissueCache {
         oldToken.withUnsafeBytes { insert(oldToken: $0, updateKey: updateKey, newToken: newToken, now: now) }
     }
 
-    /// Drops everything (after a key or config reload).
-    public func clear() { storage.clear() }
+    /// Drops everything, prepared signing state included (after a key or
+    /// config reload).
+    public func clear() {
+        storage.clear()
+        workspace.clear()
+    }
 }

@@ -10,6 +10,12 @@ public struct TokenSigner: Sendable {
 
     /// The compact token for `claims`, as ASCII bytes.
     public func sign(claims: JSONObject) throws(OpenSSLError) -> [UInt8] {
+        try sign(claims: claims, workspace: nil)
+    }
+
+    /// As `sign(claims:)`, same bytes, with a worker's prepared signing
+    /// state when given. Worker thread only.
+    func sign(claims: JSONObject, workspace: SignerWorkspace?) throws(OpenSSLError) -> [UInt8] {
         var header = JSONObject()
         header["alg"] = .string(key.algorithm.name)
         if let kid = key.kid { header["kid"] = .string(kid) }
@@ -18,7 +24,15 @@ public struct TokenSigner: Sendable {
         token.append(UInt8(ascii: "."))
         let claimBytes = JSONSerializer.serialize(claims)
         claimBytes.withUnsafeBytes { Base64URL.encode($0, appendingTo: &token) }
-        let signature = try key.sign(token)
+        let signature: [UInt8]
+        if let workspace {
+            let result: Result<[UInt8], OpenSSLError> = token.withUnsafeBytes { raw in
+                do throws(OpenSSLError) { return .success(try key.sign(raw, workspace: workspace)) } catch { return .failure(error) }
+            }
+            signature = try result.get()
+        } else {
+            signature = try key.sign(token)
+        }
         token.append(UInt8(ascii: "."))
         signature.withUnsafeBytes { Base64URL.encode($0, appendingTo: &token) }
         return token
