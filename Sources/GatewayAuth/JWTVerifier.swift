@@ -34,24 +34,51 @@ public struct JWTVerifier: Sendable {
         verify(token, scopes: scopes, now: now, workspace: nil)
     }
 
-    /// `verify` using a worker's prepared contexts when `workspace` is given.
+    /// `verify` using a worker's prepared contexts and decode scratch when
+    /// `workspace` is given.
     func verify(_ token: UnsafeRawBufferPointer, scopes: [String], now: Int64,
                 workspace: VerifierWorkspace?) -> Result<VerifiedToken, AuthFailure> {
-        let decoded: JWSToken
-        do { decoded = try JWSToken.decode(token) } catch { return .failure(error) }
+        guard let workspace else {
+            let decoded: JWSToken
+            do { decoded = try JWSToken.decode(token) } catch { return .failure(error) }
+            return decoded.payload.withUnsafeBytes { payload in
+                decoded.signature.withUnsafeBytes { signature in
+                    verify(token: token, kid: decoded.kid, algorithm: decoded.algorithm,
+                           signingInputLength: decoded.signingInputLength, payload: payload,
+                           signature: signature, scopes: scopes, now: now, workspace: nil)
+                }
+            }
+        }
+        return workspace.withScratch { scratch in
+            let parts: JWSToken.Parts
+            do throws(AuthFailure) { parts = try JWSToken.decodeParts(token, scratch: scratch) } catch { return .failure(error) }
+            return verify(token: token, kid: parts.kid, algorithm: parts.algorithm,
+                          signingInputLength: parts.signingInputLength,
+                          payload: UnsafeRawBufferPointer(rebasing: scratch[parts.payload]),
+                          signature: UnsafeRawBufferPointer(rebasing: scratch[parts.signature]),
+                          scopes: scopes, now: now, workspace: workspace)
+        }
+    }
+
+    /// Key selection, signature and claims of a decoded token.
+    private func verify(token: UnsafeRawBufferPointer, kid: String?, algorithm: JWSAlgorithm?, signingInputLength: Int,
+                        payload: UnsafeRawBufferPointer, signature: UnsafeRawBufferPointer, scopes: [String],
+                        now: Int64, workspace: VerifierWorkspace?) -> Result<VerifiedToken, AuthFailure> {
         let key: VerificationKey
-        switch keys.select(for: decoded) {
+        switch keys.select(kid: kid, algorithm: algorithm) {
         case .success(let k): key = k
         case .failure(let f): return .failure(f)
         }
-        let signingInput = UnsafeRawBufferPointer(rebasing: token[0..<decoded.signingInputLength])
-        let valid = decoded.signature.withUnsafeBytes { signature in
-            if let workspace { return key.verify(signingInput: signingInput, signature: signature, workspace: workspace) }
-            return key.verify(signingInput: signingInput, signature: signature)
+        let signingInput = UnsafeRawBufferPointer(rebasing: token[0..<signingInputLength])
+        let valid: Bool
+        if let workspace {
+            valid = key.verify(signingInput: signingInput, signature: signature, workspace: workspace)
+        } else {
+            valid = key.verify(signingInput: signingInput, signature: signature)
         }
         guard valid else { return .failure(.badSignature) }
         let verified: VerifiedToken
-        switch checkClaims(payload: decoded.payload, kid: decoded.kid, algorithm: key.algorithm, now: now) {
+        switch checkClaims(payload: payload, kid: kid, algorithm: key.algorithm, now: now) {
         case .success(let v): verified = v
         case .failure(let f): return .failure(f)
         }
@@ -99,6 +126,11 @@ public struct JWTVerifier: Sendable {
 
     /// Parses the claim set and applies the rules of `verify` (not scopes).
     func checkClaims(payload: [UInt8], kid: String?, algorithm: JWSAlgorithm,
+                     now: Int64) -> Result<VerifiedToken, AuthFailure> {
+        payload.withUnsafeBytes { checkClaims(payload: $0, kid: kid, algorithm: algorithm, now: now) }
+    }
+
+    func checkClaims(payload: UnsafeRawBufferPointer, kid: String?, algorithm: JWSAlgorithm,
                      now: Int64) -> Result<VerifiedToken, AuthFailure> {
         let claims: JSONObject
         do {

@@ -132,7 +132,16 @@ public final class VerifierWorkspace {
     /// thousands of contexts); past it, verification falls back to one-shot.
     static let maxKeys = 64
 
+    /// Where a token's parts are base64url-decoded (`JWSToken.decodeParts`):
+    /// made once, reused by every verify on this worker.
+    private var scratch = [UInt8](repeating: 0, count: JWSToken.scratchSize)
+
     public init() {}
+
+    /// Calls `body` with this worker's decode scratch. Not reentrant.
+    func withScratch<R>(_ body: (UnsafeMutableRawBufferPointer) -> R) -> R {
+        scratch.withUnsafeMutableBytes(body)
+    }
 
     /// The prepared context for `key`, or nil when the key's algorithm has
     /// none, OpenSSL refused the setup, or the bound is reached.
