@@ -99,15 +99,19 @@ public struct JWTVerifier: Sendable {
     /// drops entries at `exp`) and the route's scopes.
     public func verify(_ token: UnsafeRawBufferPointer, scopes: [String], now: Int64,
                        cache: VerifiedTokenCache) -> Result<VerifiedToken, AuthFailure> {
-        if let hit = cache.lookup(token, now: now) {
+        // One keyed hash per request: used here and, carried on the result,
+        // by the reissue cache.
+        let hash = TokenHash.of(token)
+        if let hit = cache.lookup(token, hash: hash, now: now) {
             if let failure = JWTVerifier.checkScopes(hit, required: scopes) { return .failure(failure) }
             return .success(hit)
         }
         // Verify without scopes first so a token cached on one route serves
         // another; then apply this route's scopes.
         let result = verify(token, scopes: [], now: now, workspace: cache.workspace)
-        guard case .success(let verified) = result else { return result }
-        if !verified.expiredWithinLeeway { cache.insert(token, verified, now: now) }
+        guard case .success(var verified) = result else { return result }
+        verified.tokenHash = hash
+        if !verified.expiredWithinLeeway { cache.insert(token, hash: hash, verified, now: now) }
         if let failure = JWTVerifier.checkScopes(verified, required: scopes) { return .failure(failure) }
         return .success(verified)
     }

@@ -151,9 +151,11 @@ public struct TokenReissuer: Sendable {
     public func reissue(old token: UnsafeRawBufferPointer, verified: VerifiedToken, updates: JSONObject?,
                         now: Int64, cache: ReissueCache) throws(ReissueError) -> [UInt8] {
         let updateKey = updates.map { JSONSerializer.serialize($0) }
-        if let hit = cache.lookup(oldToken: token, updateKey: updateKey, now: now) { return hit }
+        // The verify cache already hashed this token; hash it once per request.
+        let hash = verified.tokenHash ?? TokenHash.of(token)
+        if let hit = cache.lookup(oldToken: token, tokenHash: hash, updateKey: updateKey, now: now) { return hit }
         let newToken = try reissue(old: token, verified: verified, updates: updates, now: now, workspace: cache.workspace)
-        cache.insert(oldToken: token, updateKey: updateKey, newToken: newToken, now: now)
+        cache.insert(oldToken: token, tokenHash: hash, updateKey: updateKey, newToken: newToken, now: now)
         return newToken
     }
 
