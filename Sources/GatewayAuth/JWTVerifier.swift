@@ -168,12 +168,17 @@ public struct JWTVerifier: Sendable {
             guard case .int(let n) = v, n >= 0 else { return .failure(.malformed("rfc is not a count")) }
             rfc = n
         }
-        var strings: [String: String] = [:]
-        for name in ["sub", "jti", "sid", "iss"] {
-            guard let v = claims[name] else { continue }
+        // No dictionary or name array per token: four lookups.
+        func string(_ name: String) -> Result<String?, AuthFailure> {
+            guard let v = claims[name] else { return .success(nil) }
             guard case .string(let s) = v else { return .failure(.malformed("\(name) is not a string")) }
-            strings[name] = s
+            return .success(s)
         }
+        let sub: String?, jti: String?, sid: String?, iss: String?
+        switch string("sub") { case .success(let v): sub = v; case .failure(let f): return .failure(f) }
+        switch string("jti") { case .success(let v): jti = v; case .failure(let f): return .failure(f) }
+        switch string("sid") { case .success(let v): sid = v; case .failure(let f): return .failure(f) }
+        switch string("iss") { case .success(let v): iss = v; case .failure(let f): return .failure(f) }
         var audienceValues: [String] = []
         switch claims["aud"] {
         case nil: break
@@ -187,7 +192,7 @@ public struct JWTVerifier: Sendable {
         }
 
         if !issuers.isEmpty {
-            guard let iss = strings["iss"], issuers.contains(iss) else { return .failure(.wrongIssuer) }
+            guard let iss, issuers.contains(iss) else { return .failure(.wrongIssuer) }
         }
         if !audiences.isEmpty {
             guard audienceValues.contains(where: { audiences.contains($0) }) else { return .failure(.wrongAudience) }
@@ -198,8 +203,8 @@ public struct JWTVerifier: Sendable {
         if let iat, iat > now + leewaySeconds { return .failure(.notYetValid) }
 
         return .success(VerifiedToken(
-            claims: claims, sub: strings["sub"], exp: exp, iat: iat, authTime: authTime, rfc: rfc,
-            jti: strings["jti"], sid: strings["sid"], kid: kid, algorithm: algorithm,
+            claims: claims, sub: sub, exp: exp, iat: iat, authTime: authTime, rfc: rfc,
+            jti: jti, sid: sid, kid: kid, algorithm: algorithm,
             expiredWithinLeeway: exp <= now))
     }
 
@@ -225,19 +230,46 @@ public struct JWTVerifier: Sendable {
     /// access the resource, so a client can ask for exactly that.
     public static func checkScopes(_ token: VerifiedToken, required: [String]) -> AuthFailure? {
         guard !required.isEmpty else { return nil }
-        var granted: [Substring] = []
-        if case .string(let s)? = token.claims["scope"] {
-            granted += s.split(separator: " ", omittingEmptySubsequences: true)
+        let scope = token.claims["scope"], scp = token.claims["scp"]
+        for want in required {
+            var found = false
+            if case .string(let s)? = scope { found = spaceSeparated(s, contains: want) }
+            if !found {
+                switch scp {
+                case .array(let items)?:
+                    found = items.contains { if case .string(let s) = $0 { return s == want } else { return false } }
+                case .string(let s)?:
+                    found = spaceSeparated(s, contains: want)
+                default:
+                    break
+                }
+            }
+            if !found { return .insufficientScope(required) }
         }
-        switch token.claims["scp"] {
-        case .array(let items)?:
-            for case .string(let s) in items { granted.append(Substring(s)) }
-        case .string(let s)?:
-            granted += s.split(separator: " ", omittingEmptySubsequences: true)
-        default:
-            break
+        return nil
+    }
+
+    /// True when `want` is one of the space-separated, non-empty words of
+    /// `list`, with String equality. ASCII (every real scope) is scanned
+    /// byte by byte without allocating; anything else goes through
+    /// `split`, where Characters and canonical equivalence decide.
+    static func spaceSeparated(_ list: String, contains want: String) -> Bool {
+        var list = list, want = want
+        let ascii: Bool? = list.withUTF8 { l in
+            want.withUTF8 { w -> Bool? in
+                guard l.allSatisfy({ $0 < 0x80 }), w.allSatisfy({ $0 < 0x80 }) else { return nil }
+                var i = 0
+                while i < l.count {
+                    while i < l.count && l[i] == 0x20 { i += 1 }
+                    let start = i
+                    while i < l.count && l[i] != 0x20 { i += 1 }
+                    if i > start && i - start == w.count
+                        && UnsafeBufferPointer(rebasing: l[start..<i]).elementsEqual(w) { return true }
+                }
+                return false
+            }
         }
-        let allGranted = required.allSatisfy { want in granted.contains { $0 == want } }
-        return allGranted ? nil : .insufficientScope(required)
+        if let ascii { return ascii }
+        return list.split(separator: " ", omittingEmptySubsequences: true).contains { $0 == want }
     }
 }
