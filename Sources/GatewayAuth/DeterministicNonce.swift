@@ -52,6 +52,8 @@ enum DeterministicNonce {
             let context = self.context
             let (q, qlen) = (self.q, self.qlen)
             bits2octets(messageHash, into: &h)
+            // V, K and T are derived from the private key: wiped after use.
+            defer { wipe() }
             var zero: UInt8 = 0x00, one: UInt8 = 0x01
             return v.withUnsafeMutableBytes { v in
                 key.withUnsafeMutableBytes { key in
@@ -89,6 +91,12 @@ enum DeterministicNonce {
                     }
                 }
             }
+        }
+
+        private mutating func wipe() {
+            for i in v.indices { v[i] = 0 }
+            for i in key.indices { key[i] = 0 }
+            for i in t.indices { t[i] = 0 }
         }
 
         /// RFC 6979 §2.3.4 into `out` (q.count bytes).

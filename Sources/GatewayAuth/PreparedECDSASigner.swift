@@ -49,8 +49,6 @@ final class PreparedECDSASigner {
     deinit {
         EVP_MD_CTX_free(digestContext)
         gw_ecdsa_signer_free(signer)
-        // The nonce of the last signature is as secret as the key.
-        for i in nonce.indices { nonce[i] = 0 }
     }
 
     /// Raw r||s (RFC 7518 §3.4) of `message` into `out` (exactly
@@ -69,6 +67,8 @@ final class PreparedECDSASigner {
         let made = scalar.withUnsafeBytes { x in
             hash.withUnsafeBytes { h in nonce.withUnsafeMutableBytes { generator.generate(x: x, messageHash: h, into: $0) } }
         }
+        // The nonce is as secret as the key: wiped once the signature is made.
+        defer { for i in nonce.indices { nonce[i] = 0 } }
         guard made else { throw OpenSSLError.capture("RFC 6979 HMAC-DRBG") }
         let signer = self.signer, fieldLength = Int32(curve.fieldLength)
         let ok = hash.withUnsafeBufferPointer { h in

@@ -137,6 +137,14 @@ public final class SigningKey: Sendable, CustomStringConvertible {
         }
     }
 
+    /// An upper bound on the JWS signature length (for sizing buffers).
+    var maxSignatureBytes: Int {
+        switch material {
+        case .hmac(let key): return key.size
+        case .asymmetric(let key): return max(key.maxSignatureSize, 132)
+        }
+    }
+
     /// The prepared signer for an ECDSA key; nil for other algorithms.
     func makePreparedECDSASigner() -> PreparedECDSASigner? {
         guard case .asymmetric(let key) = material, case .ecdsa(let curve) = algorithm.family,
