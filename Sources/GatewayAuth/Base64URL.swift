@@ -62,6 +62,46 @@ public enum Base64URL {
         }
     }
 
+    /// Writes the decoding of `input` to the start of `out` and returns its
+    /// length, or nil on any violation of the rules above or when `out` is
+    /// shorter than `decodedCount(input.count)` (`out` possibly partly
+    /// written). No allocation: for per-worker scratch buffers.
+    public static func decode(_ input: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) -> Int? {
+        guard let count = decodedCount(input.count), count <= out.count else { return nil }
+        return decodeTable.withUnsafeBufferPointer { table -> Int? in
+            var i = 0, o = 0
+            let n = input.count
+            while i + 4 <= n {
+                let a = table[Int(input[i])], b = table[Int(input[i + 1])]
+                let c = table[Int(input[i + 2])], d = table[Int(input[i + 3])]
+                if (a | b | c | d) & 0xC0 != 0 { return nil }
+                let v = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+                out[o] = UInt8(truncatingIfNeeded: v >> 16)
+                out[o + 1] = UInt8(truncatingIfNeeded: v >> 8)
+                out[o + 2] = UInt8(truncatingIfNeeded: v)
+                i += 4
+                o += 3
+            }
+            switch n - i {
+            case 0:
+                return o
+            case 2:
+                let a = table[Int(input[i])], b = table[Int(input[i + 1])]
+                if (a | b) & 0xC0 != 0 || b & 0x0F != 0 { return nil }
+                out[o] = a << 2 | b >> 4
+                return o + 1
+            case 3:
+                let a = table[Int(input[i])], b = table[Int(input[i + 1])], c = table[Int(input[i + 2])]
+                if (a | b | c) & 0xC0 != 0 || c & 0x03 != 0 { return nil }
+                out[o] = a << 2 | b >> 4
+                out[o + 1] = (b & 0x0F) << 4 | c >> 2
+                return o + 2
+            default:
+                return nil
+            }
+        }
+    }
+
     /// The decoding of `input`, or nil when it is not strict base64url.
     public static func decode(_ input: UnsafeRawBufferPointer) -> [UInt8]? {
         var out: [UInt8] = []

@@ -2,22 +2,23 @@
 /// eviction: the storage under `VerifiedTokenCache` and `ReissueCache`.
 ///
 /// One per worker: NOT thread-safe by design (no locks on the request path).
-/// Keys are hashed with the per-process random seed of `Hasher` to find a
-/// chain of slots, then compared in full, so a hash collision can never
-/// return another key's value. Liveness is the caller's rule (`isLive`):
+/// The caller hashes each key once (`TokenHash`, keyed per process) and
+/// passes the hash to find a chain of slots; keys are then compared in full,
+/// so a hash collision (or a wrong hash) can never return another key's
+/// value, only miss. Liveness is the caller's rule (`isLive`):
 /// a dead entry found by a lookup is dropped, and dead entries are evicted
 /// before live ones.
 struct ClockCache<Value> {
     private struct Entry {
         var key: [UInt8]
-        var hash: Int
+        var hash: UInt64
         var value: Value
         var referenced: Bool
     }
 
     private var slots: [Entry?]
     /// hash -> slot indices (several keys may share a hash).
-    private var index: [Int: [Int]] = [:]
+    private var index: [UInt64: [Int]] = [:]
     private var hand = 0
     let capacity: Int
 
@@ -29,13 +30,7 @@ struct ClockCache<Value> {
 
     var count: Int { index.values.reduce(0) { $0 + $1.count } }
 
-    private static func hash(_ key: UnsafeRawBufferPointer) -> Int {
-        var hasher = Hasher()
-        hasher.combine(bytes: key)
-        return hasher.finalize()
-    }
-
-    private func find(_ key: UnsafeRawBufferPointer, hash h: Int) -> Int? {
+    private func find(_ key: UnsafeRawBufferPointer, hash h: UInt64) -> Int? {
         guard let chain = index[h] else { return nil }
         for slot in chain {
             if let entry = slots[slot], entry.key.count == key.count,
@@ -44,9 +39,10 @@ struct ClockCache<Value> {
         return nil
     }
 
-    /// The value for `key` if present and live; a dead one is dropped.
-    mutating func lookup(_ key: UnsafeRawBufferPointer, isLive: (Value) -> Bool) -> Value? {
-        guard let slot = find(key, hash: Self.hash(key)), let entry = slots[slot] else { return nil }
+    /// The value for `key` (whose `TokenHash` is `hash`) if present and
+    /// live; a dead one is dropped.
+    mutating func lookup(_ key: UnsafeRawBufferPointer, hash: TokenHash, isLive: (Value) -> Bool) -> Value? {
+        guard let slot = find(key, hash: hash.value), let entry = slots[slot] else { return nil }
         guard isLive(entry.value) else {
             remove(slot: slot)
             return nil
@@ -55,9 +51,10 @@ struct ClockCache<Value> {
         return entry.value
     }
 
-    /// Stores `value` for `key`, replacing any entry with that key.
-    mutating func insert(_ key: UnsafeRawBufferPointer, _ value: Value, isLive: (Value) -> Bool) {
-        let h = Self.hash(key)
+    /// Stores `value` for `key` (whose `TokenHash` is `hash`), replacing any
+    /// entry with that key.
+    mutating func insert(_ key: UnsafeRawBufferPointer, hash: TokenHash, _ value: Value, isLive: (Value) -> Bool) {
+        let h = hash.value
         if let slot = find(key, hash: h) {
             slots[slot]?.value = value
             return

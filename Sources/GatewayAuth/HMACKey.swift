@@ -51,6 +51,14 @@ final class HMACKey: @unchecked Sendable {
     /// Output length in bytes.
     var size: Int { digest.size }
 
+    /// A new context with this key and digest, owned by the caller (an
+    /// `HMACContext`), or nil when OpenSSL cannot allocate it.
+    func duplicateContext() -> OpaquePointer? {
+        let dup = EVP_MAC_CTX_dup(template)
+        if dup == nil { OpenSSLError.clearQueue() }
+        return dup
+    }
+
     /// HMAC of `data`.
     func authenticate(_ data: UnsafeRawBufferPointer) throws(OpenSSLError) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: digest.size)

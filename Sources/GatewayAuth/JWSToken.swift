@@ -23,8 +23,44 @@ public struct JWSToken: Sendable, Equatable {
     /// string `alg`; alg "none" in any letter case; a non-string `kid`; any
     /// `crit` (we understand no extensions, RFC 7515 §4.1.11 says reject).
     public static func decode(_ token: UnsafeRawBufferPointer) throws(AuthFailure) -> JWSToken {
+        var scratch = [UInt8](repeating: 0, count: scratchSize)
+        let result: Result<JWSToken, AuthFailure> = scratch.withUnsafeMutableBytes { buffer in
+            do throws(AuthFailure) {
+                let parts = try decodeParts(token, scratch: buffer)
+                return .success(JWSToken(algorithmName: parts.algorithmName, algorithm: parts.algorithm, kid: parts.kid,
+                                         header: parts.header, payload: Array(buffer[parts.payload]),
+                                         signature: Array(buffer[parts.signature]),
+                                         signingInputLength: parts.signingInputLength))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// Bytes of scratch `decodeParts` needs at most: the decoded header,
+    /// payload and signature of a `maxLength` token.
+    static let scratchSize = maxLength / 4 * 3 + 3
+
+    /// A decoded token whose payload and signature are ranges of a scratch
+    /// buffer (the per-worker path: no per-token arrays for them).
+    struct Parts {
+        let algorithmName: String
+        let algorithm: JWSAlgorithm?
+        let kid: String?
+        let header: JSONObject
+        let payload: Range<Int>
+        let signature: Range<Int>
+        let signingInputLength: Int
+    }
+
+    /// As `decode`, with the same rules, base64url-decoding every part into
+    /// `scratch` (at least `scratchSize` bytes).
+    static func decodeParts(_ token: UnsafeRawBufferPointer,
+                            scratch: UnsafeMutableRawBufferPointer) throws(AuthFailure) -> Parts {
         guard token.count <= maxLength else { throw AuthFailure.malformed("token too large") }
         guard !token.isEmpty else { throw AuthFailure.malformed("empty token") }
+        guard scratch.count >= scratchSize else { throw AuthFailure.malformed("token too large") }
         var firstDot = -1, secondDot = -1
         for i in 0..<token.count where token[i] == UInt8(ascii: ".") {
             if firstDot < 0 { firstDot = i } else if secondDot < 0 { secondDot = i } else {
@@ -37,12 +73,25 @@ public struct JWSToken: Sendable, Equatable {
         let payloadPart = UnsafeRawBufferPointer(rebasing: token[(firstDot + 1)..<secondDot])
         let signaturePart = UnsafeRawBufferPointer(rebasing: token[(secondDot + 1)...])
 
-        guard let headerBytes = Base64URL.decode(headerPart) else { throw AuthFailure.malformed("bad header encoding") }
-        guard let payload = Base64URL.decode(payloadPart) else { throw AuthFailure.malformed("bad payload encoding") }
-        guard let signature = Base64URL.decode(signaturePart) else { throw AuthFailure.malformed("bad signature encoding") }
+        // The three decodings together are at most 3/4 of the token, so they
+        // fit `scratchSize` one after another.
+        guard let headerCount = Base64URL.decode(headerPart, into: scratch) else {
+            throw AuthFailure.malformed("bad header encoding")
+        }
+        guard let payloadCount = Base64URL.decode(
+            payloadPart, into: UnsafeMutableRawBufferPointer(rebasing: scratch[headerCount...])) else {
+            throw AuthFailure.malformed("bad payload encoding")
+        }
+        let signatureStart = headerCount + payloadCount
+        guard let signatureCount = Base64URL.decode(
+            signaturePart, into: UnsafeMutableRawBufferPointer(rebasing: scratch[signatureStart...])) else {
+            throw AuthFailure.malformed("bad signature encoding")
+        }
 
         let headerValue: JSONValue
-        do { headerValue = try JSONParser.parse(headerBytes, limits: .token) } catch {
+        do {
+            headerValue = try JSONParser.parse(UnsafeRawBufferPointer(rebasing: scratch[0..<headerCount]), limits: .token)
+        } catch {
             throw AuthFailure.malformed("header is not valid JSON")
         }
         guard case .object(let header) = headerValue else { throw AuthFailure.malformed("header is not an object") }
@@ -61,8 +110,10 @@ public struct JWSToken: Sendable, Equatable {
             }
             throw AuthFailure.malformed("unsupported critical header parameter")
         }
-        return JWSToken(algorithmName: alg, algorithm: JWSAlgorithm(name: alg), kid: kid, header: header,
-                        payload: payload, signature: signature, signingInputLength: secondDot)
+        return Parts(algorithmName: alg, algorithm: JWSAlgorithm(name: alg), kid: kid, header: header,
+                     payload: headerCount..<signatureStart,
+                     signature: signatureStart..<(signatureStart + signatureCount),
+                     signingInputLength: secondDot)
     }
 
     public static func decode(_ token: [UInt8]) throws(AuthFailure) -> JWSToken {

@@ -34,24 +34,51 @@ public struct JWTVerifier: Sendable {
         verify(token, scopes: scopes, now: now, workspace: nil)
     }
 
-    /// `verify` using a worker's prepared contexts when `workspace` is given.
+    /// `verify` using a worker's prepared contexts and decode scratch when
+    /// `workspace` is given.
     func verify(_ token: UnsafeRawBufferPointer, scopes: [String], now: Int64,
                 workspace: VerifierWorkspace?) -> Result<VerifiedToken, AuthFailure> {
-        let decoded: JWSToken
-        do { decoded = try JWSToken.decode(token) } catch { return .failure(error) }
+        guard let workspace else {
+            let decoded: JWSToken
+            do { decoded = try JWSToken.decode(token) } catch { return .failure(error) }
+            return decoded.payload.withUnsafeBytes { payload in
+                decoded.signature.withUnsafeBytes { signature in
+                    verify(token: token, kid: decoded.kid, algorithm: decoded.algorithm,
+                           signingInputLength: decoded.signingInputLength, payload: payload,
+                           signature: signature, scopes: scopes, now: now, workspace: nil)
+                }
+            }
+        }
+        return workspace.withScratch { scratch in
+            let parts: JWSToken.Parts
+            do throws(AuthFailure) { parts = try JWSToken.decodeParts(token, scratch: scratch) } catch { return .failure(error) }
+            return verify(token: token, kid: parts.kid, algorithm: parts.algorithm,
+                          signingInputLength: parts.signingInputLength,
+                          payload: UnsafeRawBufferPointer(rebasing: scratch[parts.payload]),
+                          signature: UnsafeRawBufferPointer(rebasing: scratch[parts.signature]),
+                          scopes: scopes, now: now, workspace: workspace)
+        }
+    }
+
+    /// Key selection, signature and claims of a decoded token.
+    private func verify(token: UnsafeRawBufferPointer, kid: String?, algorithm: JWSAlgorithm?, signingInputLength: Int,
+                        payload: UnsafeRawBufferPointer, signature: UnsafeRawBufferPointer, scopes: [String],
+                        now: Int64, workspace: VerifierWorkspace?) -> Result<VerifiedToken, AuthFailure> {
         let key: VerificationKey
-        switch keys.select(for: decoded) {
+        switch keys.select(kid: kid, algorithm: algorithm) {
         case .success(let k): key = k
         case .failure(let f): return .failure(f)
         }
-        let signingInput = UnsafeRawBufferPointer(rebasing: token[0..<decoded.signingInputLength])
-        let valid = decoded.signature.withUnsafeBytes { signature in
-            if let workspace { return key.verify(signingInput: signingInput, signature: signature, workspace: workspace) }
-            return key.verify(signingInput: signingInput, signature: signature)
+        let signingInput = UnsafeRawBufferPointer(rebasing: token[0..<signingInputLength])
+        let valid: Bool
+        if let workspace {
+            valid = key.verify(signingInput: signingInput, signature: signature, workspace: workspace)
+        } else {
+            valid = key.verify(signingInput: signingInput, signature: signature)
         }
         guard valid else { return .failure(.badSignature) }
         let verified: VerifiedToken
-        switch checkClaims(payload: decoded.payload, kid: decoded.kid, algorithm: key.algorithm, now: now) {
+        switch checkClaims(payload: payload, kid: kid, algorithm: key.algorithm, now: now) {
         case .success(let v): verified = v
         case .failure(let f): return .failure(f)
         }
@@ -72,15 +99,19 @@ public struct JWTVerifier: Sendable {
     /// drops entries at `exp`) and the route's scopes.
     public func verify(_ token: UnsafeRawBufferPointer, scopes: [String], now: Int64,
                        cache: VerifiedTokenCache) -> Result<VerifiedToken, AuthFailure> {
-        if let hit = cache.lookup(token, now: now) {
+        // One keyed hash per request: used here and, carried on the result,
+        // by the reissue cache.
+        let hash = TokenHash.of(token)
+        if let hit = cache.lookup(token, hash: hash, now: now) {
             if let failure = JWTVerifier.checkScopes(hit, required: scopes) { return .failure(failure) }
             return .success(hit)
         }
         // Verify without scopes first so a token cached on one route serves
         // another; then apply this route's scopes.
         let result = verify(token, scopes: [], now: now, workspace: cache.workspace)
-        guard case .success(let verified) = result else { return result }
-        if !verified.expiredWithinLeeway { cache.insert(token, verified, now: now) }
+        guard case .success(var verified) = result else { return result }
+        verified.tokenHash = hash
+        if !verified.expiredWithinLeeway { cache.insert(token, hash: hash, verified, now: now) }
         if let failure = JWTVerifier.checkScopes(verified, required: scopes) { return .failure(failure) }
         return .success(verified)
     }
@@ -99,6 +130,11 @@ public struct JWTVerifier: Sendable {
 
     /// Parses the claim set and applies the rules of `verify` (not scopes).
     func checkClaims(payload: [UInt8], kid: String?, algorithm: JWSAlgorithm,
+                     now: Int64) -> Result<VerifiedToken, AuthFailure> {
+        payload.withUnsafeBytes { checkClaims(payload: $0, kid: kid, algorithm: algorithm, now: now) }
+    }
+
+    func checkClaims(payload: UnsafeRawBufferPointer, kid: String?, algorithm: JWSAlgorithm,
                      now: Int64) -> Result<VerifiedToken, AuthFailure> {
         let claims: JSONObject
         do {
@@ -132,12 +168,17 @@ public struct JWTVerifier: Sendable {
             guard case .int(let n) = v, n >= 0 else { return .failure(.malformed("rfc is not a count")) }
             rfc = n
         }
-        var strings: [String: String] = [:]
-        for name in ["sub", "jti", "sid", "iss"] {
-            guard let v = claims[name] else { continue }
+        // No dictionary or name array per token: four lookups.
+        func string(_ name: String) -> Result<String?, AuthFailure> {
+            guard let v = claims[name] else { return .success(nil) }
             guard case .string(let s) = v else { return .failure(.malformed("\(name) is not a string")) }
-            strings[name] = s
+            return .success(s)
         }
+        let sub: String?, jti: String?, sid: String?, iss: String?
+        switch string("sub") { case .success(let v): sub = v; case .failure(let f): return .failure(f) }
+        switch string("jti") { case .success(let v): jti = v; case .failure(let f): return .failure(f) }
+        switch string("sid") { case .success(let v): sid = v; case .failure(let f): return .failure(f) }
+        switch string("iss") { case .success(let v): iss = v; case .failure(let f): return .failure(f) }
         var audienceValues: [String] = []
         switch claims["aud"] {
         case nil: break
@@ -151,7 +192,7 @@ public struct JWTVerifier: Sendable {
         }
 
         if !issuers.isEmpty {
-            guard let iss = strings["iss"], issuers.contains(iss) else { return .failure(.wrongIssuer) }
+            guard let iss, issuers.contains(iss) else { return .failure(.wrongIssuer) }
         }
         if !audiences.isEmpty {
             guard audienceValues.contains(where: { audiences.contains($0) }) else { return .failure(.wrongAudience) }
@@ -162,8 +203,8 @@ public struct JWTVerifier: Sendable {
         if let iat, iat > now + leewaySeconds { return .failure(.notYetValid) }
 
         return .success(VerifiedToken(
-            claims: claims, sub: strings["sub"], exp: exp, iat: iat, authTime: authTime, rfc: rfc,
-            jti: strings["jti"], sid: strings["sid"], kid: kid, algorithm: algorithm,
+            claims: claims, sub: sub, exp: exp, iat: iat, authTime: authTime, rfc: rfc,
+            jti: jti, sid: sid, kid: kid, algorithm: algorithm,
             expiredWithinLeeway: exp <= now))
     }
 
@@ -189,19 +230,46 @@ public struct JWTVerifier: Sendable {
     /// access the resource, so a client can ask for exactly that.
     public static func checkScopes(_ token: VerifiedToken, required: [String]) -> AuthFailure? {
         guard !required.isEmpty else { return nil }
-        var granted: [Substring] = []
-        if case .string(let s)? = token.claims["scope"] {
-            granted += s.split(separator: " ", omittingEmptySubsequences: true)
+        let scope = token.claims["scope"], scp = token.claims["scp"]
+        for want in required {
+            var found = false
+            if case .string(let s)? = scope { found = spaceSeparated(s, contains: want) }
+            if !found {
+                switch scp {
+                case .array(let items)?:
+                    found = items.contains { if case .string(let s) = $0 { return s == want } else { return false } }
+                case .string(let s)?:
+                    found = spaceSeparated(s, contains: want)
+                default:
+                    break
+                }
+            }
+            if !found { return .insufficientScope(required) }
         }
-        switch token.claims["scp"] {
-        case .array(let items)?:
-            for case .string(let s) in items { granted.append(Substring(s)) }
-        case .string(let s)?:
-            granted += s.split(separator: " ", omittingEmptySubsequences: true)
-        default:
-            break
+        return nil
+    }
+
+    /// True when `want` is one of the space-separated, non-empty words of
+    /// `list`, with String equality. ASCII (every real scope) is scanned
+    /// byte by byte without allocating; anything else goes through
+    /// `split`, where Characters and canonical equivalence decide.
+    static func spaceSeparated(_ list: String, contains want: String) -> Bool {
+        var list = list, want = want
+        let ascii: Bool? = list.withUTF8 { l in
+            want.withUTF8 { w -> Bool? in
+                guard l.allSatisfy({ $0 < 0x80 }), w.allSatisfy({ $0 < 0x80 }) else { return nil }
+                var i = 0
+                while i < l.count {
+                    while i < l.count && l[i] == 0x20 { i += 1 }
+                    let start = i
+                    while i < l.count && l[i] != 0x20 { i += 1 }
+                    if i > start && i - start == w.count
+                        && UnsafeBufferPointer(rebasing: l[start..<i]).elementsEqual(w) { return true }
+                }
+                return false
+            }
         }
-        let allGranted = required.allSatisfy { want in granted.contains { $0 == want } }
-        return allGranted ? nil : .insufficientScope(required)
+        if let ascii { return ascii }
+        return list.split(separator: " ", omittingEmptySubsequences: true).contains { $0 == want }
     }
 }

@@ -44,15 +44,19 @@ public struct KeySet: Sendable {
 
     /// Chooses the key for a decoded token (rules above).
     public func select(for token: JWSToken) -> Result<VerificationKey, AuthFailure> {
+        select(kid: token.kid, algorithm: token.algorithm)
+    }
+
+    func select(kid: String?, algorithm: JWSAlgorithm?) -> Result<VerificationKey, AuthFailure> {
         let key: VerificationKey
-        if let kid = token.kid {
+        if let kid {
             guard let found = byKID[kid] else { return .failure(.unknownKeyID) }
             key = found
         } else {
             guard keys.count == 1 else { return .failure(.malformed("no kid and several keys")) }
             key = keys[0]
         }
-        guard let alg = token.algorithm, alg == key.algorithm else { return .failure(.algorithmMismatch) }
+        guard let alg = algorithm, alg == key.algorithm else { return .failure(.algorithmMismatch) }
         return .success(key)
     }
 

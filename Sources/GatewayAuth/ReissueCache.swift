@@ -24,6 +24,9 @@ public final class ReissueCache {
     }
 
     private var storage: ClockCache<Entry>
+    /// This worker's prepared signing state, beside the cache because both
+    /// are per worker and both are invalidated by a reload (`clear()`).
+    public let workspace = SignerWorkspace()
     public var capacity: Int { storage.capacity }
 
     public init(capacity: Int = 1024) {
@@ -33,25 +36,35 @@ public final class ReissueCache {
     /// Entries held (including ones from past quanta not yet dropped).
     public var count: Int { storage.count }
 
-    /// Calls `body` with the cache key for a token and optional update;
-    /// allocates only when there is an update.
-    private func withKey<R>(_ token: UnsafeRawBufferPointer, _ updateKey: [UInt8]?,
-                            _ body: (UnsafeRawBufferPointer) -> R) -> R {
-        guard let updateKey else { return body(token) }
+    /// Calls `body` with the cache key for a token and optional update and
+    /// its hash: `tokenHash` (computed when nil) for a plain refresh, the
+    /// hash of the combined key otherwise. Allocates only when there is an
+    /// update.
+    private func withKey<R>(_ token: UnsafeRawBufferPointer, _ updateKey: [UInt8]?, tokenHash: TokenHash?,
+                            _ body: (UnsafeRawBufferPointer, TokenHash) -> R) -> R {
+        guard let updateKey else { return body(token, tokenHash ?? TokenHash.of(token)) }
         var key = [UInt8]()
         key.reserveCapacity(token.count + 1 + updateKey.count)
         key.append(contentsOf: token)
         key.append(0)
         key.append(contentsOf: updateKey)
-        return key.withUnsafeBytes(body)
+        return key.withUnsafeBytes { body($0, TokenHash.of($0)) }
     }
 
     /// The token reissued from `oldToken` with `updateKey` (the serialized
     /// claim update, nil for a plain refresh) in the quantum of `now`, or
     /// nil. An entry from another quantum is dropped.
     public func lookup(oldToken: UnsafeRawBufferPointer, updateKey: [UInt8]?, now: Int64) -> [UInt8]? {
+        lookup(oldToken: oldToken, tokenHash: nil, updateKey: updateKey, now: now)
+    }
+
+    /// As `lookup(oldToken:updateKey:now:)`, reusing the token's hash from
+    /// the verify cache (`VerifiedToken.tokenHash`) when there is one.
+    func lookup(oldToken: UnsafeRawBufferPointer, tokenHash: TokenHash?, updateKey: [UInt8]?, now: Int64) -> [UInt8]? {
         let quantum = RefreshPolicy.quantumStart(now)
-        return withKey(oldToken, updateKey) { key in storage.lookup(key) { $0.quantum == quantum } }?.newToken
+        return withKey(oldToken, updateKey, tokenHash: tokenHash) { key, hash in
+            storage.lookup(key, hash: hash) { $0.quantum == quantum }
+        }?.newToken
     }
 
     public func lookup(oldToken: [UInt8], updateKey: [UInt8]?, now: Int64) -> [UInt8]? {
@@ -61,9 +74,14 @@ public final class ReissueCache {
     /// Records `newToken` as reissued from `oldToken`/`updateKey` in the
     /// quantum of `now`, replacing any entry for the same key.
     public func insert(oldToken: UnsafeRawBufferPointer, updateKey: [UInt8]?, newToken: [UInt8], now: Int64) {
+        insert(oldToken: oldToken, tokenHash: nil, updateKey: updateKey, newToken: newToken, now: now)
+    }
+
+    func insert(oldToken: UnsafeRawBufferPointer, tokenHash: TokenHash?, updateKey: [UInt8]?,
+                newToken: [UInt8], now: Int64) {
         let quantum = RefreshPolicy.quantumStart(now)
-        withKey(oldToken, updateKey) { key in
-            storage.insert(key, Entry(newToken: newToken, quantum: quantum)) { $0.quantum == quantum }
+        withKey(oldToken, updateKey, tokenHash: tokenHash) { key, hash in
+            storage.insert(key, hash: hash, Entry(newToken: newToken, quantum: quantum)) { $0.quantum == quantum }
         }
     }
 
@@ -71,6 +89,10 @@ public final class ReissueCache {
         oldToken.withUnsafeBytes { insert(oldToken: $0, updateKey: updateKey, newToken: newToken, now: now) }
     }
 
-    /// Drops everything (after a key or config reload).
-    public func clear() { storage.clear() }
+    /// Drops everything, prepared signing state included (after a key or
+    /// config reload).
+    public func clear() {
+        storage.clear()
+        workspace.clear()
+    }
 }

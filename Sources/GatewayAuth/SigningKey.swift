@@ -114,6 +114,44 @@ public final class SigningKey: Sendable, CustomStringConvertible {
         }
     }
 
+    /// As `sign(_:)`, same bytes, using the worker's prepared state for this
+    /// key when it has one (ECDSA: DRBG, BN_CTX and precomputed numbers;
+    /// HMAC: a reused context). Worker thread only.
+    func sign(_ signingInput: UnsafeRawBufferPointer, workspace: SignerWorkspace) throws(OpenSSLError) -> [UInt8] {
+        switch material {
+        case .hmac(let key):
+            guard let context = workspace.mac(for: key) else { return try sign(signingInput) }
+            var out = [UInt8](repeating: 0, count: context.size)
+            guard out.withUnsafeMutableBytes({ context.authenticate(signingInput, into: $0) }) else {
+                throw OpenSSLError.capture("HMAC")
+            }
+            return out
+        case .asymmetric:
+            guard let prepared = workspace.ecdsa(for: self) else { return try sign(signingInput) }
+            var out = [UInt8](repeating: 0, count: 2 * prepared.curve.fieldLength)
+            let result: Result<Void, OpenSSLError> = out.withUnsafeMutableBytes { raw in
+                do throws(OpenSSLError) { return .success(try prepared.sign(signingInput, into: raw)) } catch { return .failure(error) }
+            }
+            try result.get()
+            return out
+        }
+    }
+
+    /// An upper bound on the JWS signature length (for sizing buffers).
+    var maxSignatureBytes: Int {
+        switch material {
+        case .hmac(let key): return key.size
+        case .asymmetric(let key): return max(key.maxSignatureSize, 132)
+        }
+    }
+
+    /// The prepared signer for an ECDSA key; nil for other algorithms.
+    func makePreparedECDSASigner() -> PreparedECDSASigner? {
+        guard case .asymmetric(let key) = material, case .ecdsa(let curve) = algorithm.family,
+              let digest = algorithm.digest, let ecScalar else { return nil }
+        return PreparedECDSASigner(key: key, scalar: ecScalar, curve: curve, digest: digest)
+    }
+
     public func sign(_ signingInput: [UInt8]) throws(OpenSSLError) -> [UInt8] {
         let result: Result<[UInt8], OpenSSLError> = signingInput.withUnsafeBytes { raw in
             do throws(OpenSSLError) { return .success(try sign(raw)) } catch { return .failure(error) }

@@ -87,6 +87,11 @@ public struct TokenReissuer: Sendable {
     ///   removes it); `reservedClaims` are ignored.
     public func claims(old token: UnsafeRawBufferPointer, verified: VerifiedToken, updates: JSONObject?,
                        now: Int64) throws(OpenSSLError) -> JSONObject {
+        try claims(old: token, verified: verified, updates: updates, now: now, workspace: nil)
+    }
+
+    func claims(old token: UnsafeRawBufferPointer, verified: VerifiedToken, updates: JSONObject?,
+                now: Int64, workspace: SignerWorkspace?) throws(OpenSSLError) -> JSONObject {
         var claims = verified.claims
         let iat = RefreshPolicy.reissuedIssuedAt(verified, now: now)
         if claims["auth_time"] == nil {
@@ -96,7 +101,7 @@ public struct TokenReissuer: Sendable {
         claims["exp"] = .int(RefreshPolicy.reissuedExpiry(verified, config: config, now: now))
         let (rfc, overflow) = (verified.rfc ?? 0).addingReportingOverflow(1)
         claims["rfc"] = .int(overflow ? Int64.max : rfc)
-        claims["jti"] = .string(try derivedJTI(old: token, jti: verified.jti))
+        claims["jti"] = .string(try derivedJTI(old: token, jti: verified.jti, workspace: workspace))
         if let updates {
             for member in updates where !Self.reservedClaims.contains(member.key) {
                 claims[member.key] = member.value == .null ? nil : member.value
@@ -111,9 +116,16 @@ public struct TokenReissuer: Sendable {
     /// (`TokenSigner`).
     public func reissue(old token: UnsafeRawBufferPointer, verified: VerifiedToken, updates: JSONObject?,
                         now: Int64) throws(ReissueError) -> [UInt8] {
+        try reissue(old: token, verified: verified, updates: updates, now: now, workspace: nil)
+    }
+
+    /// As `reissue`, same bytes, with a worker's prepared signing state.
+    func reissue(old token: UnsafeRawBufferPointer, verified: VerifiedToken, updates: JSONObject?,
+                 now: Int64, workspace: SignerWorkspace?) throws(ReissueError) -> [UInt8] {
         let newToken: [UInt8]
         do throws(OpenSSLError) {
-            newToken = try signer.sign(claims: try claims(old: token, verified: verified, updates: updates, now: now))
+            let claims = try claims(old: token, verified: verified, updates: updates, now: now, workspace: workspace)
+            newToken = try signer.sign(claims: claims, workspace: workspace)
         } catch {
             throw .signing(error)
         }
@@ -139,9 +151,11 @@ public struct TokenReissuer: Sendable {
     public func reissue(old token: UnsafeRawBufferPointer, verified: VerifiedToken, updates: JSONObject?,
                         now: Int64, cache: ReissueCache) throws(ReissueError) -> [UInt8] {
         let updateKey = updates.map { JSONSerializer.serialize($0) }
-        if let hit = cache.lookup(oldToken: token, updateKey: updateKey, now: now) { return hit }
-        let newToken = try reissue(old: token, verified: verified, updates: updates, now: now)
-        cache.insert(oldToken: token, updateKey: updateKey, newToken: newToken, now: now)
+        // The verify cache already hashed this token; hash it once per request.
+        let hash = verified.tokenHash ?? TokenHash.of(token)
+        if let hit = cache.lookup(oldToken: token, tokenHash: hash, updateKey: updateKey, now: now) { return hit }
+        let newToken = try reissue(old: token, verified: verified, updates: updates, now: now, workspace: cache.workspace)
+        cache.insert(oldToken: token, tokenHash: hash, updateKey: updateKey, newToken: newToken, now: now)
         return newToken
     }
 
@@ -157,13 +171,19 @@ public struct TokenReissuer: Sendable {
         return try result.get()
     }
 
-    private func derivedJTI(old token: UnsafeRawBufferPointer, jti: String?) throws(OpenSSLError) -> String {
-        let mac: [UInt8]
-        if let jti {
-            mac = try jtiKey.authenticate(Array(jti.utf8))
-        } else {
-            mac = try jtiKey.authenticate(token)
+    private func derivedJTI(old token: UnsafeRawBufferPointer, jti: String?,
+                            workspace: SignerWorkspace?) throws(OpenSSLError) -> String {
+        var mac = [UInt8](repeating: 0, count: jtiKey.size)
+        let context = workspace?.mac(for: jtiKey)
+        let ok = mac.withUnsafeMutableBytes { out in
+            func authenticate(_ data: UnsafeRawBufferPointer) -> Bool {
+                if let context { return context.authenticate(data, into: out) }
+                return jtiKey.authenticate(data, into: out)
+            }
+            if var jti { return jti.withUTF8 { authenticate(UnsafeRawBufferPointer($0)) } }
+            return authenticate(token)
         }
+        guard ok else { throw OpenSSLError.capture("EVP_MAC_final") }
         return Base64URL.encodeToString(mac.prefix(Self.jtiBytes))
     }
 

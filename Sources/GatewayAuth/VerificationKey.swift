@@ -110,22 +110,29 @@ public final class VerificationKey: Sendable, CustomStringConvertible {
     }
 
     /// As `verify(signingInput:signature:)` with the same rules, using the
-    /// worker's prepared context for this key when it has one (RSA, ECDSA):
-    /// no provider lookup or context setup per token. Worker thread only.
+    /// worker's prepared context for this key when it has one (every
+    /// algorithm): no provider lookup or context setup per token. Worker thread only.
     func verify(signingInput: UnsafeRawBufferPointer, signature: UnsafeRawBufferPointer,
                 workspace: VerifierWorkspace) -> Bool {
-        guard let prepared = workspace.prepared(for: self) else {
+        switch workspace.context(for: self) {
+        case nil:
             return verify(signingInput: signingInput, signature: signature)
-        }
-        switch algorithm.family {
-        case .rsaPKCS1, .rsaPSS:
-            guard signature.count == prepared.key.maxSignatureSize else { return false }
-            return prepared.verify(message: signingInput, signature: signature)
-        case .ecdsa(let curve):
-            guard let der = ECDSASignature.der(fromRaw: signature, curve: curve) else { return false }
-            return der.withUnsafeBytes { prepared.verify(message: signingInput, signature: $0) }
-        case .hmac, .edDSA:
-            return verify(signingInput: signingInput, signature: signature)
+        case .mac(let context)?:
+            return context.verify(signingInput, mac: signature)
+        case .signature(let prepared)?:
+            switch algorithm.family {
+            case .rsaPKCS1, .rsaPSS:
+                guard signature.count == prepared.key.maxSignatureSize else { return false }
+                return prepared.verify(message: signingInput, signature: signature)
+            case .ecdsa(let curve):
+                guard let der = ECDSASignature.der(fromRaw: signature, curve: curve) else { return false }
+                return der.withUnsafeBytes { prepared.verify(message: signingInput, signature: $0) }
+            case .edDSA:
+                guard signature.count == 64 else { return false }
+                return prepared.verify(message: signingInput, signature: signature)
+            case .hmac:
+                return false
+            }
         }
     }
 

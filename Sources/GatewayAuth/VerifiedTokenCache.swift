@@ -25,13 +25,22 @@ public final class VerifiedTokenCache {
     /// The cached verification of `token`, unless absent or expired at `now`
     /// (an expired entry is dropped).
     public func lookup(_ token: UnsafeRawBufferPointer, now: Int64) -> VerifiedToken? {
-        storage.lookup(token) { $0.exp > now }
+        lookup(token, hash: TokenHash.of(token), now: now)
+    }
+
+    /// As `lookup(_:now:)` with the token's hash already computed.
+    func lookup(_ token: UnsafeRawBufferPointer, hash: TokenHash, now: Int64) -> VerifiedToken? {
+        storage.lookup(token, hash: hash) { $0.exp > now }
     }
 
     /// Caches `value` for `token`; ignored when the token is already expired at `now`.
     public func insert(_ token: UnsafeRawBufferPointer, _ value: VerifiedToken, now: Int64) {
+        insert(token, hash: TokenHash.of(token), value, now: now)
+    }
+
+    func insert(_ token: UnsafeRawBufferPointer, hash: TokenHash, _ value: VerifiedToken, now: Int64) {
         guard value.exp > now else { return }
-        storage.insert(token, value) { $0.exp > now }
+        storage.insert(token, hash: hash, value) { $0.exp > now }
     }
 
     /// Drops everything, prepared contexts included (after a key reload).

@@ -46,6 +46,28 @@ import Testing
         }
     }
 
+    func decodeInto(_ input: [UInt8], capacity: Int) -> [UInt8]? {
+        var out = [UInt8](repeating: 0xEE, count: capacity)
+        let n = input.withUnsafeBytes { i in out.withUnsafeMutableBytes { Base64URL.decode(i, into: $0) } }
+        return n.map { Array(out[0..<$0]) }
+    }
+
+    @Test func decodeIntoScratchAgreesWithDecode() throws {
+        for n in 0..<70 {
+            let bytes = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 53 &+ 5) }
+            let encoded = Base64URL.encode(bytes)
+            #expect(decodeInto(encoded, capacity: 100) == bytes)
+            // Exactly the decoded size is enough; one byte less is refused.
+            #expect(decodeInto(encoded, capacity: n) == bytes)
+            if n > 0 { #expect(decodeInto(encoded, capacity: n - 1) == nil) }
+        }
+        for bad in ["Zg==", "Zm9v+g", "Zm9vY", "Zh", "Zm9", "Zm 9v", "Zm9v."] {
+            #expect(decodeInto(Array(bad.utf8), capacity: 16) == nil)
+            #expect(Base64URL.decode(bad) == nil)
+        }
+        #expect(decodeInto([0x5A, 0xC3, 0xA9, 0x41], capacity: 16) == nil)
+    }
+
     @Test func decodedCount() {
         #expect(Base64URL.decodedCount(0) == 0)
         #expect(Base64URL.decodedCount(1) == nil)

@@ -45,6 +45,37 @@ import Testing
         expectMalformed(b64("{\"alg\":\"HS256\"") + "." + p + ".")  // truncated JSON
     }
 
+    /// The scratch path (per-worker verify) must give the same parts and the
+    /// same failures as `decode`.
+    @Test func decodePartsAgreesWithDecode() throws {
+        let h = b64(#"{"alg":"HS256","kid":"k"}"#), p = b64(#"{"sub":"a"}"#)
+        let tokens = [RFC7515.a1Token, h + "." + p + "." + b64("signature"), h + "." + p + ".",
+                      "", h, h + "." + p, h + "=." + p + ".", b64("[]") + "." + p + ".",
+                      b64(#"{"alg":"none"}"#) + "." + p + ".", h + "." + p + ".ab+/",
+                      b64(#"{"alg":"HS256","kid":7}"#) + "." + p + ".",
+                      String(repeating: "A", count: 4000) + "." + String(repeating: "B", count: 4000) + "." + "CCCC",
+                      String(repeating: "A", count: 8200)]
+        var scratch = [UInt8](repeating: 0, count: JWSToken.scratchSize)
+        for token in tokens {
+            let bytes = Array(token.utf8)
+            let viaScratch: Result<JWSToken, AuthFailure> = bytes.withUnsafeBytes { raw in
+                scratch.withUnsafeMutableBytes { buffer in
+                    do throws(AuthFailure) {
+                        let parts = try JWSToken.decodeParts(raw, scratch: buffer)
+                        return .success(JWSToken(algorithmName: parts.algorithmName, algorithm: parts.algorithm,
+                                                 kid: parts.kid, header: parts.header,
+                                                 payload: Array(buffer[parts.payload]),
+                                                 signature: Array(buffer[parts.signature]),
+                                                 signingInputLength: parts.signingInputLength))
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+            }
+            #expect(viaScratch == decode(token), "\(token.prefix(40))")
+        }
+    }
+
     @Test func critIsRefused() {
         let p = b64("{}")
         expectMalformed(b64(#"{"alg":"HS256","crit":["exp"],"exp":1}"#) + "." + p + ".")

@@ -229,4 +229,19 @@ import Testing
         #expect(cache.count == 0)
         #expect(v.verify(t, scopes: [], now: Self.now + 200, cache: cache) == .failure(.expired))
     }
+
+    /// The allocation-free scope scan must answer exactly as the split
+    /// it replaced, ASCII or not (Characters, canonical equivalence).
+    @Test func scopeScanAgreesWithSplit() {
+        let lists = ["", " ", "read", "read write", "  read   write  ", "readwrite", "read\twrite", "a b c",
+                     "caf\u{E9} read", "cafe\u{301} read", "x \u{301}read", "\u{1F600} y", "read\r\nwrite"]
+        let wants = ["", "read", "write", "rea", "readwrite", "a", "c", "caf\u{E9}", "cafe\u{301}", "\u{301}read",
+                     "read\twrite", "\u{1F600}", "y", "read\r\nwrite"]
+        for list in lists {
+            for want in wants {
+                let reference = list.split(separator: " ", omittingEmptySubsequences: true).contains { $0 == want }
+                #expect(JWTVerifier.spaceSeparated(list, contains: want) == reference, "\(list.debugDescription) \(want.debugDescription)")
+            }
+        }
+    }
 }

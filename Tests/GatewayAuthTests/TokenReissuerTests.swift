@@ -202,6 +202,19 @@ import Testing
         #expect(try b.check(fromA).claims["role"] == .string("admin"))
     }
 
+    @Test(arguments: JWSAlgorithm.allCases)
+    func workerPathGivesTheBytesOfTheSharedPath(alg: JWSAlgorithm) throws {
+        let s = try Setup(key: try TestKeys.signer(for: alg, kid: "gw"))
+        let cache = ReissueCache(capacity: 64)
+        for i in 0..<4 {
+            let claims = i % 2 == 0 ? #"{"sub":"u\#(i)","exp":1700000100,"iat":1699999200,"jti":"j\#(i)"}"#
+                : #"{"sub":"u\#(i)","exp":1700000100,"iat":1699999200}"#
+            let (token, verified) = try s.old(claims)
+            let viaCache = try s.reissuer.reissue(old: token, verified: verified, updates: nil, now: Self.now, cache: cache)
+            #expect(viaCache == (try s.reissuer.reissue(old: token, verified: verified, updates: nil, now: Self.now)))
+        }
+    }
+
     @Test func cacheAnswersRepeatsWithTheSameBytes() throws {
         let s = try Setup()
         let cache = ReissueCache(capacity: 8)
