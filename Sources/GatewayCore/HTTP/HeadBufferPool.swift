@@ -6,8 +6,10 @@
 /// One per worker thread; not for sharing across threads.
 public final class HeadBufferPool: @unchecked Sendable {
     // @unchecked: confined to the worker thread that owns it.
-    private var bytes: [[UInt8]] = []
-    private var fields: [[HTTPField]] = []
+    // @exclusivity(unchecked): one thread, and no method calls out while
+    // it holds these (see ClientConnection in GatewayProxy).
+    @exclusivity(unchecked) private var bytes: [[UInt8]] = []
+    @exclusivity(unchecked) private var fields: [[HTTPField]] = []
     /// Buffers kept at most, and the largest kept: a head that needed more
     /// (rare, up to max_header_bytes) gives its memory back to the allocator.
     static let maxKept = 64

@@ -31,7 +31,9 @@ enum SocketEvent {
 ///   epoll_ctl calls and a loop wake-up per response).
 /// TLS sockets leave both to bufferevent_openssl.
 final class BufferedSocket {
-    private(set) var bev: OpaquePointer?
+    // @exclusivity(unchecked): see ClientConnection; plain flags and a
+    // pointer, touched only on this socket's loop, never across a call.
+    @exclusivity(unchecked) private(set) var bev: OpaquePointer?
     /// Not weak: the delegate owns this socket, and `free()` (called by the
     /// owner's close, or by deinit when the owner goes away) unhooks the
     /// callbacks first, so no callback can reach a dead delegate. The
@@ -50,14 +52,14 @@ final class BufferedSocket {
     private let plain: Bool
     private let loop: EventLoop
     // Plain sockets: our read event and what decides whether it is armed.
-    private var readEvent: OpaquePointer?
-    private var readEventAdded = false
-    private var wantRead = false
-    private var readSuspended = false  // input at the high-water mark
-    private var connecting = false
-    private var readClosed = false     // EOF or error seen
-    private var readHighWater = 0
-    private var writeArmed = false
+    @exclusivity(unchecked) private var readEvent: OpaquePointer?
+    @exclusivity(unchecked) private var readEventAdded = false
+    @exclusivity(unchecked) private var wantRead = false
+    @exclusivity(unchecked) private var readSuspended = false  // input at the high-water mark
+    @exclusivity(unchecked) private var connecting = false
+    @exclusivity(unchecked) private var readClosed = false     // EOF or error seen
+    @exclusivity(unchecked) private var readHighWater = 0
+    @exclusivity(unchecked) private var writeArmed = false
     static let maxSingleRead = 64 << 10
 
     /// Wraps an accepted fd, or creates an unconnected socket when fd is -1.

@@ -64,11 +64,13 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
     /// quantum, so a page that keeps sending its old token costs a lookup.
     let reissueCache = ReissueCache(capacity: 1024)
     /// Reusable buffer for heads written on this thread.
-    var scratch: [UInt8] = []
+    // @exclusivity(unchecked): see ClientConnection; borrowed by swap, never
+    // held across a call that could borrow it again.
+    @exclusivity(unchecked) var scratch: [UInt8] = []
     /// Request and response head buffers, passed from finished heads to new ones.
     let headPool = HeadBufferPool()
     /// Round-robin cursor per upstream group index.
-    var roundRobin: [Int: Int] = [:]
+    @exclusivity(unchecked) var roundRobin: [Int: Int] = [:]
     private var requestCounter: UInt64 = 0
     private let requestIDPrefix: UInt64
     private let onStopped: @Sendable () -> Void

@@ -16,14 +16,15 @@ final class UpstreamConnection: BufferedSocketDelegate {
 
     let socket: BufferedSocket
     let server: UpstreamServer
-    private(set) var state: State
+    // @exclusivity(unchecked): see ClientConnection (loop-confined scalars).
+    @exclusivity(unchecked) private(set) var state: State
     weak var owner: (any UpstreamConnectionOwner)?
     /// Requests served on this connection: > 0 means it came from the pool,
     /// so a close before any response byte may be the keep-alive race.
-    private(set) var requestsServed = 0
+    @exclusivity(unchecked) private(set) var requestsServed = 0
     /// False until the TCP connect completed: tells a refused connect from
     /// a reset after it.
-    private(set) var everConnected = false
+    @exclusivity(unchecked) private(set) var everConnected = false
     private weak var pool: UpstreamPool?
 
     init?(loop: EventLoop, server: UpstreamServer, pool: UpstreamPool) {
@@ -104,9 +105,11 @@ final class UpstreamConnection: BufferedSocketDelegate {
 /// measured, about 1,500 connects a second at 256 concurrent clients.
 final class UpstreamPool {
     /// Per server id, least recently used first.
-    private var idle: [[UpstreamConnection]] = []
+    // @exclusivity(unchecked): see ClientConnection; the lists are only
+    // changed by this pool's own methods, which call nothing that reaches it.
+    @exclusivity(unchecked) private var idle: [[UpstreamConnection]] = []
     /// Per server id, the limit its group had at the last release.
-    private var limits: [Int] = []
+    @exclusivity(unchecked) private var limits: [Int] = []
     private let loop: EventLoop
     private var purgeTimer: Timer?
     static let purgeIntervalMs: Int64 = 1_000
