@@ -63,9 +63,19 @@ final class HMACContext {
         begin() && update(data) && finish(into: out)
     }
 
+}
+
+/// What both HMAC holders do the same way: a MAC of `digest.size` bytes
+/// written to a buffer, checked in constant time.
+protocol MACComputing {
+    var digest: MessageDigest { get }
+    func authenticate(_ data: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) -> Bool
+}
+
+extension MACComputing {
     /// Recomputes the MAC of `data` and compares it with `mac` in constant
-    /// time (CRYPTO_memcmp). False on mismatch or any OpenSSL failure (the
-    /// queue is cleared).
+    /// time (CRYPTO_memcmp), so timing reveals nothing about the expected
+    /// value. False on mismatch or any OpenSSL failure (the queue is cleared).
     func verify(_ data: UnsafeRawBufferPointer, mac: UnsafeRawBufferPointer) -> Bool {
         guard mac.count == digest.size else { return false }
         // 64 bytes covers SHA-512; no heap allocation on the verify path.
@@ -78,3 +88,7 @@ final class HMACContext {
         }
     }
 }
+
+extension HMACContext: MACComputing {}
+extension HMACKey: MACComputing {}
+

@@ -89,20 +89,6 @@ final class HMACKey: @unchecked Sendable {
         return finished == 1 && length == digest.size
     }
 
-    /// Recomputes the MAC of `data` and compares it with `mac` in constant
-    /// time (CRYPTO_memcmp), so timing reveals nothing about the expected value.
-    func verify(_ data: UnsafeRawBufferPointer, mac: UnsafeRawBufferPointer) -> Bool {
-        guard mac.count == digest.size else { return false }
-        // 64 bytes covers SHA-512; no heap allocation on the verify path.
-        return withUnsafeTemporaryAllocation(byteCount: 64, alignment: 8) { out in
-            guard authenticate(data, into: out) else {
-                OpenSSLError.clearQueue()
-                return false
-            }
-            return ConstantTime.equals(UnsafeRawBufferPointer(rebasing: out[0..<digest.size]), mac)
-        }
-    }
-
     /// One-shot HMAC with a key used once (RFC 6979's changing K).
     static func mac(key: [UInt8], digest: MessageDigest, data: [UInt8]) throws(OpenSSLError) -> [UInt8] {
         try HMACKey(key: key, digest: digest).authenticate(data)
