@@ -177,7 +177,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
                                          ?? .generated(worker.nextRequestID()))
         headBytesSeen = 0
         request = head
-        resetResponseParser(head)
+        resetResponseParser()
         state = .exchanging
 
         // The normalized path, parameters cut: the reading the upstream gets too.
@@ -459,7 +459,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     // MARK: - Phase 5: the response head
 
     private func readResponseHead(_ up: UpstreamConnection) {
-        guard let request else { return }
+        guard request != nil else { return }
         while up.socket.inputLength > 0, ex.response.isHead {
             var completed: HTTPHead?
             do {  // the parse step is gone at the end of this block
@@ -482,7 +482,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
             guard let status = completed?.status else { return }
             if status >= 100, status < 200, status != 101 {
                 // Interim answers: our own 100 went out already; others are dropped.
-                resetResponseParser(request)
+                resetResponseParser()
             } else if let head = completed {
                 respond(with: head, from: up)
             }
@@ -491,9 +491,9 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         }
     }
 
-    private func resetResponseParser(_ request: HTTPHead) {
-        let isHEAD = request.bytes[request.method].elementsEqual("HEAD".utf8)
-        responseParser.reset(kind: .response(requestMethodIsHEAD: isHEAD))
+    /// Ready for this exchange's response: a HEAD's has no body.
+    private func resetResponseParser() {
+        responseParser.reset(kind: .response(requestMethodIsHEAD: ex.isHEAD))
     }
 
     private func respond(with head: HTTPHead, from up: UpstreamConnection) {
