@@ -30,17 +30,26 @@ let package = Package(
         .systemLibrary(name: "CLibeventTLS", pkgConfig: "libevent_openssl",
                        providers: [.apt(["libevent-dev", "libssl-dev"])]),
 
+        // One libevent event_base per thread, its cross-thread inbox, timers, threads.
+        .target(name: "GatewayLoop", dependencies: ["CLibevent"], swiftSettings: strict),
+
         .target(name: "GatewayCore",
                 dependencies: [.product(name: "TOMLKit", package: "TOMLKit")],
                 swiftSettings: strict),
         .target(name: "GatewayAuth",
                 dependencies: ["GatewayCore", "COpenSSL"],
                 swiftSettings: strict),
+        // Revocations and sessions (SPEC §7): the store protocol, the embedded
+        // durable log, Redis.
+        .target(name: "GatewayStore",
+                dependencies: ["GatewayCore", "GatewayAuth", "GatewayLoop"],
+                swiftSettings: strict),
         .target(name: "GatewayProxy",
-                dependencies: ["GatewayCore", "GatewayAuth", "CLibevent", "CLibeventTLS", "COpenSSL"],
+                dependencies: ["GatewayCore", "GatewayAuth", "GatewayLoop", "GatewayStore",
+                               "CLibevent", "CLibeventTLS", "COpenSSL"],
                 swiftSettings: strict),
         .executableTarget(name: "gateway",
-                dependencies: ["GatewayProxy", "GatewayCore", "GatewayAuth",
+                dependencies: ["GatewayProxy", "GatewayCore", "GatewayAuth", "GatewayLoop",
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: strict),
 
@@ -57,6 +66,7 @@ let package = Package(
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"], swiftSettings: strict),
         .testTarget(name: "GatewayAuthTests", dependencies: ["GatewayAuth", "GatewayCore"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
-        .testTarget(name: "GatewayProxyTests", dependencies: ["GatewayProxy", "GatewayCore"], swiftSettings: strict),
+        .testTarget(name: "GatewayProxyTests", dependencies: ["GatewayProxy", "GatewayCore", "GatewayLoop"],
+                    swiftSettings: strict),
     ]
 )

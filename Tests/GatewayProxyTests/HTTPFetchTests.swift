@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 @testable import GatewayCore
 @testable import GatewayProxy
+import GatewayLoop
 
 /// HTTPFetch against real loopback servers: a scripted one-connection
 /// server for framing and failures, `openssl s_server` for TLS.

@@ -4,6 +4,7 @@ import Synchronization
 import Testing
 @testable import GatewayCore
 @testable import GatewayProxy
+import GatewayLoop
 
 /// KeyRefresher on a real loop against a loopback JWKS server that counts
 /// requests. Ed25519 JWKs keep the documents small (HMAC keys are never

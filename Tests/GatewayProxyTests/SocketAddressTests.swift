@@ -1,6 +1,7 @@
 import Testing
 @testable import GatewayCore
 @testable import GatewayProxy
+import GatewayLoop
 
 @Suite struct SocketAddressTests {
     @Test func resolvesIPv4Literal() throws {

@@ -1,5 +1,6 @@
 import CLibevent
 import GatewayCore
+import GatewayLoop
 
 /// One admin client connection: keep-alive, one request at a time. A request
 /// body is read whole before the handler runs, and bounded: over

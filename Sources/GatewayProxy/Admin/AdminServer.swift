@@ -2,6 +2,7 @@ import CLibevent
 import GatewayAuth
 import GatewayCore
 import Synchronization
+import GatewayLoop
 
 /// The admin listener (SPEC §8) on a thread and loop of its own, so
 /// /healthz, /readyz and /metrics answer while every worker is busy. It also

@@ -2,6 +2,7 @@ import CLibevent
 import CLibeventTLS
 import COpenSSL
 import GatewayCore
+import GatewayLoop
 
 /// One outbound HTTP/1.1 GET on an event loop (for JWKS documents): resolve
 /// off the loop, connect (plain, or TLS checking the certificate against the

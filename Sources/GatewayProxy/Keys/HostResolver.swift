@@ -1,4 +1,5 @@
 import CLibevent
+import GatewayLoop
 
 /// Name resolution that never blocks an event loop: getaddrinfo(3) is
 /// blocking (a dead DNS server stalls it for seconds), so it runs on a

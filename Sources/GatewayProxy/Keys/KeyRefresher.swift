@@ -1,5 +1,6 @@
 import GatewayAuth
 import GatewayCore
+import GatewayLoop
 
 /// Keeps the key set of every `jwks_url` entry fresh (SPEC §3) and hands the
 /// merged set (static keys plus every URL's last good keys) to `publish`.

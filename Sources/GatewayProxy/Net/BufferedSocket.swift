@@ -1,5 +1,6 @@
 import CLibevent
 import CLibeventTLS
+import GatewayLoop
 
 /// What a `BufferedSocket` reports. Called on the socket's loop thread.
 protocol BufferedSocketDelegate: AnyObject {

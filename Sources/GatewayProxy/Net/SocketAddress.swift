@@ -1,5 +1,6 @@
 import CLibevent
 import GatewayCore
+import GatewayLoop
 
 /// A resolved socket address (IPv4 or IPv6), stored inline.
 struct SocketAddress: @unchecked Sendable, CustomStringConvertible {  // plain bytes, no pointers

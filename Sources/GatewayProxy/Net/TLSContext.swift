@@ -1,4 +1,5 @@
 import COpenSSL
+import GatewayLoop
 
 /// An OpenSSL SSL_CTX for one listener (server) or one outbound use
 /// (client), owned here and freed in deinit. Immutable once built, so

@@ -2,6 +2,7 @@ import CLibevent
 import Dispatch
 import GatewayCore
 import Synchronization
+import GatewayLoop
 
 /// Moves finished log lines from the event loops to a file descriptor on a
 /// thread of its own, so a slow stdout (a pipe nobody reads fast enough)

@@ -1,6 +1,7 @@
 import CLibevent
 import GatewayAuth
 import GatewayCore
+import GatewayLoop
 
 /// One client TCP connection and the exchanges (request/response pairs) it
 /// carries, one at a time, in order. Loop thread only.

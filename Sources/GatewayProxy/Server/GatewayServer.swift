@@ -2,6 +2,7 @@ import CLibevent
 public import GatewayAuth
 public import GatewayCore
 import Synchronization
+public import GatewayLoop
 
 /// Starts and stops everything: worker threads, the admin thread, the log
 /// writer; owns the main thread's loop, which only handles signals:

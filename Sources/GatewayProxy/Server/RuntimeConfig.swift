@@ -1,5 +1,6 @@
 import GatewayAuth
 import GatewayCore
+import GatewayLoop
 
 /// Everything the request path needs from one loaded configuration,
 /// resolved once (addresses, lower-cased header names, route -> upstream)

@@ -2,6 +2,7 @@ import CLibevent
 import GatewayAuth
 import GatewayCore
 import Synchronization
+import GatewayLoop
 
 /// State every worker shares: only atomics, read and written without locks.
 final class SharedCounters: Sendable {

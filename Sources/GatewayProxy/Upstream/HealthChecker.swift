@@ -1,5 +1,6 @@
 import CLibevent
 import GatewayCore
+import GatewayLoop
 
 /// Active TCP checks (SPEC §8 readiness): every `health_check_interval`,
 /// connect to each upstream server and record up or down in its shared

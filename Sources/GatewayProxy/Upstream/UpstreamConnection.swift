@@ -1,4 +1,5 @@
 import CLibevent
+import GatewayLoop
 
 /// What an upstream connection reports to the exchange that holds it.
 protocol UpstreamConnectionOwner: AnyObject {

@@ -6,13 +6,13 @@ import Synchronization
 ///
 /// Everything except `post` must be called on the loop's own thread: libevent
 /// is used without its locking (one base per thread, STYLE.md §8).
-final class EventLoop: @unchecked Sendable {  // unchecked: see the thread rule above
-    let base: OpaquePointer
+public final class EventLoop: @unchecked Sendable {  // unchecked: see the thread rule above
+    public let base: OpaquePointer
     private let wakeFD: Int32
     private var wakeEvent: OpaquePointer?
     private let inbox = Mutex<[@Sendable () -> Void]>([])
 
-    init() throws(RuntimeError) {
+    public init() throws(RuntimeError) {
         // No locking, no lock debugging: this base never crosses a thread.
         guard let cfg = event_config_new() else { throw .libevent("event_config_new") }
         defer { event_config_free(cfg) }
@@ -38,17 +38,17 @@ final class EventLoop: @unchecked Sendable {  // unchecked: see the thread rule 
 
     /// Runs the loop until `stop()` is called or nothing is left to wait for.
     /// Call on the loop's thread.
-    func run() {
+    public func run() {
         event_base_dispatch(base)
     }
 
     /// Asks the loop to return from `run()` after the current callbacks.
-    func stop() {
+    public func stop() {
         event_base_loopbreak(base)
     }
 
     /// Any thread: queue `work` to run on the loop's thread, and wake it.
-    func post(_ work: @escaping @Sendable () -> Void) {
+    public func post(_ work: @escaping @Sendable () -> Void) {
         inbox.withLock { $0.append(work) }
         var one: UInt64 = 1
         _ = write(wakeFD, &one, 8)
@@ -66,7 +66,7 @@ final class EventLoop: @unchecked Sendable {  // unchecked: see the thread rule 
     }
 
     /// Cached time of the current loop iteration in microseconds.
-    func nowUs() -> Int64 {
+    public func nowUs() -> Int64 {
         var tv = timeval()
         event_base_gettimeofday_cached(base, &tv)
         return Int64(tv.tv_sec) * 1_000_000 + Int64(tv.tv_usec)
@@ -74,7 +74,7 @@ final class EventLoop: @unchecked Sendable {  // unchecked: see the thread rule 
 
     /// Cached time of the current loop iteration, in milliseconds since the
     /// epoch: one clock read per iteration, not per request.
-    func nowMs() -> Int64 {
+    public func nowMs() -> Int64 {
         var tv = timeval()
         event_base_gettimeofday_cached(base, &tv)
         return Int64(tv.tv_sec) * 1000 + Int64(tv.tv_usec) / 1000
@@ -82,12 +82,12 @@ final class EventLoop: @unchecked Sendable {  // unchecked: see the thread rule 
 }
 
 /// A one-shot timer owned by one object on one loop. Re-armed with `schedule`.
-final class Timer {
+public final class Timer {
     private var event: OpaquePointer?
     private var action: () -> Void
 
     /// `action` runs on the loop's thread when the timer fires.
-    init(loop: EventLoop, action: @escaping () -> Void) {
+    public init(loop: EventLoop, action: @escaping () -> Void) {
         self.action = action
         let cb: event_callback_fn = { _, _, arg in
             guard let arg else { return }
@@ -98,17 +98,17 @@ final class Timer {
 
     deinit { if let event { event_free(event) } }
 
-    func schedule(afterMs ms: Int64) {
+    public func schedule(afterMs ms: Int64) {
         guard let event else { return }
         _ = gw_event_add_ms(event, Int(ms))
     }
 
-    func cancel() {
+    public func cancel() {
         guard let event else { return }
         event_del(event)
     }
 
-    var isPending: Bool {
+    public var isPending: Bool {
         guard let event else { return false }
         return event_pending(event, Int16(EV_TIMEOUT), nil) != 0
     }

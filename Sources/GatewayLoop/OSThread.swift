@@ -3,12 +3,12 @@ import CLibevent
 /// A plain pthread running one closure: workers, the admin loop, the log
 /// writer. Foundation's Thread would do, but would pull Foundation into the
 /// runtime for one call.
-enum OSThread {
+public enum OSThread {
     private final class Box { let body: () -> Void; init(_ b: @escaping () -> Void) { body = b } }
 
     /// Starts `body` on a new thread. Returns false when the system refuses.
     @discardableResult
-    static func spawn(name: String, _ body: @escaping @Sendable () -> Void) -> Bool {
+    public static func spawn(name: String, _ body: @escaping @Sendable () -> Void) -> Bool {
         let threadName = String(name.prefix(15))
         let box = Unmanaged.passRetained(Box({ threadName.withCString { gw_set_thread_name($0) }; body() })).toOpaque()
         var tid = pthread_t()
