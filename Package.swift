@@ -29,6 +29,8 @@ let package = Package(
         // bufferevent_openssl: the one bridge between the two.
         .systemLibrary(name: "CLibeventTLS", pkgConfig: "libevent_openssl",
                        providers: [.apt(["libevent-dev", "libssl-dev"])]),
+        .systemLibrary(name: "CHiredis", pkgConfig: "hiredis",
+                       providers: [.apt(["libhiredis-dev"])]),
 
         // One libevent event_base per thread, its cross-thread inbox, timers, threads.
         .target(name: "GatewayLoop", dependencies: ["CLibevent"], swiftSettings: strict),
@@ -42,7 +44,7 @@ let package = Package(
         // Revocations and sessions (SPEC §7): the store protocol, the embedded
         // durable log, Redis.
         .target(name: "GatewayStore",
-                dependencies: ["GatewayCore", "GatewayAuth", "GatewayLoop"],
+                dependencies: ["GatewayCore", "GatewayAuth", "GatewayLoop", "CHiredis", "CLibevent"],
                 swiftSettings: strict),
         .target(name: "GatewayProxy",
                 dependencies: ["GatewayCore", "GatewayAuth", "GatewayLoop", "GatewayStore",
@@ -67,6 +69,8 @@ let package = Package(
         .testTarget(name: "GatewayAuthTests", dependencies: ["GatewayAuth", "GatewayCore"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "GatewayProxyTests", dependencies: ["GatewayProxy", "GatewayCore", "GatewayLoop"],
+                    swiftSettings: strict),
+        .testTarget(name: "GatewayStoreTests", dependencies: ["GatewayStore", "GatewayAuth", "GatewayLoop"],
                     swiftSettings: strict),
     ]
 )
