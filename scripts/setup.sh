@@ -4,8 +4,9 @@
 #
 #   scripts/setup.sh            libevent-dev libssl-dev libhiredis-dev pkg-config
 #                               openssl curl python3
-#   scripts/setup.sh --test     also the Python test deps: pytest, PyJWT[crypto],
-#                               cryptography
+#   scripts/setup.sh --test     also redis-server (the Redis store tests start
+#                               their own) and the Python test deps: pytest,
+#                               PyJWT[crypto], cryptography
 #   scripts/setup.sh --bench    also nginx, haproxy, wrk (for scripts/bench.sh)
 #   scripts/setup.sh --browser  also chromium (Tests/Integration/test_browser.py)
 #
@@ -22,7 +23,7 @@ for arg in "$@"; do
         --test) want_test=1 ;;
         --bench) want_bench=1 ;;
         --browser) want_browser=1 ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
     esac
 done
@@ -69,6 +70,12 @@ need libevent-dev libssl-dev libhiredis-dev pkg-config
 need_cmd openssl openssl
 need_cmd curl curl
 need_cmd python3 python3
+
+# The Redis store tests (Tests/GatewayStoreTests/RedisStore*) run their own
+# redis-server on a loopback port, and fail when it is not on PATH.
+if (( want_test )); then
+    need_cmd redis-server redis-server
+fi
 
 if (( want_bench )); then
     need_cmd nginx nginx-light
