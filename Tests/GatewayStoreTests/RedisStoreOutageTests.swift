@@ -59,6 +59,21 @@ import GatewayAuth
         #expect(await eventually { feed.view.keys.sorted() == [after.id] })
     }
 
+    @Test func aStuckServerIsNoticedAndLeft() async throws {
+        let server = try RedisTestServer()
+        let (store, _) = try await startedStore(server)
+        defer { store.stop() }
+        server.signal(SIGSTOP)
+        let answered = Mutex<Result<Bool, StoreError>?>(nil)
+        store.deleteRevocation(id: "x", on: InlineExecutor()) { r in answered.withLock { $0 = r } }
+        // Sockets stay open: only the command timeout can tell.
+        #expect(await eventually { if case .down = store.status { return true }; return false })
+        #expect(answered.withLock { $0 }?.error?.isUnavailable == true)
+        server.signal(SIGCONT)
+        #expect(await eventually { store.status == .up })
+        #expect(await store.delete("x").value == false)
+    }
+
     @Test func opsInFlightWhenTheServerDiesCompleteExactlyOnce() async throws {
         let server = try RedisTestServer()
         let (store, _) = try await startedStore(server)

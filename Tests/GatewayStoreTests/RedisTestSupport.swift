@@ -68,6 +68,11 @@ final class RedisTestServer: @unchecked Sendable {  // unchecked: used from one 
         }
     }
 
+    /// Sends `signal` to the server (SIGSTOP: a stuck server that keeps its sockets).
+    func signal(_ signal: Int32) {
+        if let p = process { Glibc.kill(p.processIdentifier, signal) }
+    }
+
     /// Runs redis-cli against this server and returns its output.
     @discardableResult
     func cli(_ args: String...) throws -> String {

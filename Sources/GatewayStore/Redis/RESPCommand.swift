@@ -1,7 +1,10 @@
 /// One Redis command as RESP bytes (`*N\r\n$len\r\narg\r\n...`), built here so
 /// hiredis never parses a format string and every argument is binary-safe.
+/// `bytes` ends with a NUL that is not part of the command (`length`): hiredis
+/// scans a command it is given with strchr, which must stop at the end.
 struct RESPCommand {
     private(set) var bytes: [UInt8] = []
+    var length: Int { bytes.count - 1 }
     /// The command name, for error messages.
     let name: String
 
@@ -14,6 +17,7 @@ struct RESPCommand {
             bytes.append(contentsOf: a)
             bytes.append(13); bytes.append(10)
         }
+        bytes.append(0)
     }
 
     init(_ args: String...) {

@@ -75,7 +75,11 @@ final class RedisConnection {
         guard let ac = context else { return }
         context = nil
         isConnected = false
-        // Freed now, or by hiredis right after the callback we may be inside.
+        pendingSince.removeAll()
+        pendingHead = 0
+        // Freed now, or by hiredis right after the callback we may be inside,
+        // when this object may be gone: its callbacks must not find it.
+        ac.pointee.data = nil
         redisAsyncFree(ac)
     }
 
@@ -83,7 +87,7 @@ final class RedisConnection {
     func send(_ command: RESPCommand, _ handler: @escaping (RedisReply?) -> Void) {
         guard let ac = context else { handler(nil); return }
         let box = Unmanaged.passRetained(ReplyHandler(handler)).toOpaque()
-        if gw_redis_send(ac, replyTrampoline, box, command.bytes, command.bytes.count) != gw_redis_ok() {
+        if gw_redis_send(ac, replyTrampoline, box, command.bytes, command.length) != gw_redis_ok() {
             Unmanaged<ReplyHandler>.fromOpaque(box).release()
             handler(nil)
             return
@@ -96,7 +100,7 @@ final class RedisConnection {
         guard let ac = context else { return false }
         let cmd = RESPCommand([Array("SUBSCRIBE".utf8), channel])
         let me = Unmanaged.passUnretained(self).toOpaque()
-        return gw_redis_send(ac, messageTrampoline, me, cmd.bytes, cmd.bytes.count) == gw_redis_ok()
+        return gw_redis_send(ac, messageTrampoline, me, cmd.bytes, cmd.length) == gw_redis_ok()
     }
 
     fileprivate func answered() {
@@ -115,13 +119,17 @@ final class RedisConnection {
         if ok {
             isConnected = true
         } else {
-            context = nil  // hiredis frees it after this callback
+            // hiredis frees it after this callback, running the queued
+            // commands' callbacks first, when this object may be gone.
+            context?.pointee.data = nil
+            context = nil
         }
         onConnect?(ok ? nil : why)
     }
 
     fileprivate func disconnected(_ why: String) {
         let wasOurs = context == nil
+        context?.pointee.data = nil  // hiredis frees it right after this callback
         context = nil
         isConnected = false
         pendingSince.removeAll()
