@@ -43,9 +43,10 @@ static inline int gw_reply_is_nil(int t) { return t == REDIS_REPLY_NIL; }
 static inline int gw_reply_is_status(int t) { return t == REDIS_REPLY_STATUS; }
 static inline int gw_reply_is_error(int t) { return t == REDIS_REPLY_ERROR; }
 
-// Resolves a host name to its first numeric address (IPv4 or IPv6) into
-// `out`. Blocking: called on a short-lived thread, never on an event loop.
-// Returns 0, or getaddrinfo's error code.
+// Resolves a host name to one numeric address into `out`: the first IPv4
+// one, else the first IPv6 one ("localhost" often lists ::1 first while Redis
+// binds 127.0.0.1). Blocking: called on a short-lived thread, never on an
+// event loop. Returns 0, or getaddrinfo's error code.
 static inline int gw_resolve_host(const char *host, char *out, size_t outlen) {
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof hints);
@@ -53,10 +54,15 @@ static inline int gw_resolve_host(const char *host, char *out, size_t outlen) {
     hints.ai_socktype = SOCK_STREAM;
     int rc = getaddrinfo(host, NULL, &hints, &res);
     if (rc != 0) return rc;
+    const struct addrinfo *pick = NULL;
+    for (const struct addrinfo *a = res; a && !pick; a = a->ai_next)
+        if (a->ai_family == AF_INET) pick = a;
+    for (const struct addrinfo *a = res; a && !pick; a = a->ai_next)
+        if (a->ai_family == AF_INET6) pick = a;
     const void *addr = NULL;
-    if (res->ai_family == AF_INET) addr = &((struct sockaddr_in *)res->ai_addr)->sin_addr;
-    else if (res->ai_family == AF_INET6) addr = &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr;
-    rc = (addr && inet_ntop(res->ai_family, addr, out, (socklen_t)outlen)) ? 0 : EAI_FAIL;
+    if (pick && pick->ai_family == AF_INET) addr = &((struct sockaddr_in *)pick->ai_addr)->sin_addr;
+    else if (pick) addr = &((struct sockaddr_in6 *)pick->ai_addr)->sin6_addr;
+    rc = (addr && inet_ntop(pick->ai_family, addr, out, (socklen_t)outlen)) ? 0 : EAI_FAIL;
     freeaddrinfo(res);
     return rc;
 }

@@ -65,6 +65,26 @@ import GatewayAuth
         #expect(await eventually { feedA.view[r.id] == nil })
     }
 
+    @Test func aHostNameIsResolvedOffTheLoop() async throws {
+        let store = try RedisStore(url: "redis://localhost:\(server.port)", password: nil, prefix: "t:", log: { _ in })
+        store.start(feed: { _ in })
+        defer { store.stop() }
+        #expect(await eventually { store.status == .up })
+        #expect(await store.delete("none").value == false)
+    }
+
+    /// Logged as unresolvable (or as unanswered, should DNS be slow).
+    @Test func anUnknownHostStaysConnecting() async throws {
+        let lines = Mutex<[String]>([])
+        let store = try RedisStore(url: "redis://no-such-host.invalid:6379", password: nil, prefix: "t:",
+                                   log: { line in lines.withLock { $0.append(line) } })
+        store.start(feed: { _ in })
+        defer { store.stop() }
+        #expect(await eventually { lines.withLock { $0 }.contains { $0.contains("no-such-host.invalid") } })
+        #expect(store.status == .connecting)
+        #expect(await store.delete("x").error?.isUnavailable == true)
+    }
+
     @Test func instancesWithOtherPrefixesShareNothing() async throws {
         let (a, _) = try await startedStore(server, prefix: "one:")
         let (b, feedB) = try await startedStore(server, prefix: "two:")

@@ -19,17 +19,22 @@ extension RedisEngine {
     /// Expired entries dropped per script call.
     static let expireBatch = 500
 
+    /// A channel change: to the feed, or held while a resync reads (or,
+    /// before the first `.reset` of a connection, until it is sent).
     func deliver(_ change: RevocationChange) {
         if resync != nil {
             resync?.held.append(change)
-        } else {
+        } else if isUp {
             feed?(change)
+        } else {
+            heldBeforeUp.append(change)
         }
     }
 
     func startResync() {
         guard isUp, resync == nil else { return }
-        resync = Resync(generation: generation)
+        resync = Resync(generation: generation, held: heldBeforeUp)
+        heldBeforeUp = []
         expireStep()
     }
 

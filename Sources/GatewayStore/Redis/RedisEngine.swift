@@ -52,6 +52,9 @@ final class RedisEngine: @unchecked Sendable {  // unchecked: used on the store 
     private var backoffMs: Int64
     var scriptSHA: [RedisScript: String] = [:]
     var resync: Resync?
+    /// Channel changes that came between SUBSCRIBE and `.up`: they follow
+    /// the connection's first `.reset`.
+    var heldBeforeUp: [RevocationChange] = []
 
     private var reconnectTimer: Timer?
     private var connectDeadline: Timer?
@@ -280,6 +283,7 @@ final class RedisEngine: @unchecked Sendable {  // unchecked: used on the store 
         connectDeadline?.cancel()
         resyncTimer?.cancel()
         resync = nil
+        heldBeforeUp = []
         let c = command, s = subscriber
         command = nil
         subscriber = nil
