@@ -88,4 +88,24 @@ import GatewayAuth
         }
         #expect(items == [a, b])
     }
+
+    @Test func theResyncPicksUpWhatTheChannelMissedAndDropsWhatExpired() async throws {
+        let store = try RedisStore(url: server.url, password: nil, prefix: "t:", resyncIntervalMs: 100, log: { _ in })
+        let feed = FeedRecorder()
+        store.start(feed: feed.callback)
+        defer { store.stop() }
+        #expect(await eventually { store.status == .up && feed.resetCount >= 1 })
+
+        // Written behind the store's back: no message on the channel.
+        let id = Revocation.id(for: .jti("quiet"))
+        try server.cli("HSET", "t:rev", id, "99|\(now)|\(now + 60)|jti||quiet")
+        #expect(await eventually { feed.view[id] == Revocation(target: .jti("quiet"), created: now, until: now + 60) })
+
+        // Expiring in a second: the sweep before a resync removes it from Redis.
+        let brief = try #require(await store.add(.jti("brief"), until: now + 1, now: now).value)
+        #expect(await eventually { feed.view[brief.id] != nil })
+        #expect(await eventually(5) { (try? server.cli("HEXISTS", "t:rev", brief.id)) == "0" })
+        #expect(await eventually { feed.view[brief.id] == nil })
+        #expect(feed.view[id] != nil)
+    }
 }

@@ -19,16 +19,23 @@ public final class RedisStore: StateStore {
     /// prepended to every key and the channel name. `log`: one line per
     /// connection change, from the store thread.
     /// Throws `.open` for a bad URL or when the event loop cannot be made.
-    public init(url: String, password: String?, prefix: String,
-                log: @escaping @Sendable (String) -> Void) throws(StoreError) {
+    public convenience init(url: String, password: String?, prefix: String,
+                            log: @escaping @Sendable (String) -> Void) throws(StoreError) {
+        try self.init(url: url, password: password, prefix: prefix, resyncIntervalMs: 30_000, log: log)
+    }
+
+    /// Tests shorten the resync interval (SPEC §7: every 30 s).
+    init(url: String, password: String?, prefix: String, resyncIntervalMs: Int64,
+         log: @escaping @Sendable (String) -> Void) throws(StoreError) {
         let parsed = try RedisURL(parsing: url)
         do {
             loop = try EventLoop()
         } catch {
             throw .open("redis store: cannot create its event loop: \(error)")
         }
-        engine = RedisEngine(settings: .init(url: parsed, password: password, prefix: prefix, log: log),
-                             loop: loop, state: state)
+        var settings = RedisEngine.Settings(url: parsed, password: password, prefix: prefix, log: log)
+        settings.resyncIntervalMs = resyncIntervalMs
+        engine = RedisEngine(settings: settings, loop: loop, state: state)
     }
 
     public var status: StoreStatus { state.status }
