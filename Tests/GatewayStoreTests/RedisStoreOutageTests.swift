@@ -101,6 +101,21 @@ import GatewayAuth
         #expect(t.unavailable > 0)
     }
 
+    @Test func stopFinishesWhatWasQueued() async throws {
+        let server = try RedisTestServer()
+        let (store, _) = try await startedStore(server)
+        let results = Mutex<[Bool]>([])
+        for i in 0..<200 {
+            store.addRevocation(.jti("queued-\(i)"), until: nowS + 60, now: nowS, on: InlineExecutor()) { r in
+                results.withLock { $0.append(r.value != nil) }
+            }
+        }
+        store.stop()
+        #expect(await eventually { results.withLock { $0.count } == 200 })
+        #expect(results.withLock { $0 }.allSatisfy { $0 })
+        #expect(try server.cli("HLEN", "t:rev") == "200")
+    }
+
     @Test func rotationSurvivesAScriptFlush() async throws {
         let server = try RedisTestServer()
         let (store, _) = try await startedStore(server)
