@@ -51,13 +51,13 @@ public final class RedisStore: StateStore {
         }
         if !spawned {
             state.setStatus(.down("cannot start the store thread"))
+            state.markStopped {}  // ops are refused from here on
         }
     }
 
     public func stop() {
-        guard state.markStopped() else { return }
-        let engine = self.engine
-        loop.post { engine.stop() }
+        let engine = self.engine, loop = self.loop
+        state.markStopped { loop.post { engine.stop() } }
     }
 
     /// Posts `work` to the store thread, or refuses at once when the store
@@ -65,12 +65,10 @@ public final class RedisStore: StateStore {
     private func submit<T: Sendable>(_ executor: any CompletionExecutor,
                                      _ done: @escaping @Sendable (Result<T, StoreError>) -> Void,
                                      _ work: @escaping @Sendable (RedisEngine) -> Void) {
-        if let why = state.refusal {
+        let engine = self.engine, loop = self.loop
+        if let why = state.accepting({ loop.post { work(engine) } }) {
             executor.post { done(.failure(.unavailable(why))) }
-            return
         }
-        let engine = self.engine
-        loop.post { work(engine) }
     }
 
     public func addRevocation(_ target: Revocation.Target, until: Int64, now: Int64,

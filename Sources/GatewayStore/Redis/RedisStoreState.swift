@@ -26,20 +26,24 @@ final class RedisStoreState: Sendable {
         }
     }
 
-    /// True the first time only.
-    func markStopped() -> Bool {
+    /// The first time only: marks the store stopped and runs `post` (which
+    /// queues the stop) under the same lock as `accepting`, so every op taken
+    /// was queued before the stop and is finished by it.
+    func markStopped(_ post: () -> Void) {
         values.withLock { v in
-            if v.stopped { return false }
+            if v.stopped { return }
             v.stopped = true
-            return true
+            post()
         }
     }
 
-    /// Why an op cannot be taken now, or nil when it can be posted.
-    var refusal: String? {
+    /// Runs `post` (which queues an op) when the store is running, and
+    /// returns nil; otherwise returns why not.
+    func accepting(_ post: () -> Void) -> String? {
         values.withLock { v in
             if !v.started { return "store not started" }
             if v.stopped { return "store stopped" }
+            post()
             return nil
         }
     }
