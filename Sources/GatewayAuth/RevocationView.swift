@@ -36,20 +36,47 @@ public final class RevocationView: Sendable {
     }
 
     /// The same check on the claims alone; a nil claim matches nothing.
+    ///
+    /// At 10^6 entries each table walk begins with a cache (and TLB) miss,
+    /// so the walks are started together: every claim's `hi` hashed, then
+    /// the first slot of each of the six tables read, then the walks
+    /// finished; the misses overlap instead of queueing. The second half of
+    /// a key (`lo`) is hashed only when a walk finds its `hi`: a token not
+    /// in the set (almost every token) costs three hashes, not six.
     public func revokes(jti: String?, sid: String?, sub: String?, iat: Int64?, now: Int64) -> Bool {
         // A kind with no entries costs no hashing: most deployments use one or two kinds.
-        if let jti, base.jti.hasEntries || delta.jti.hasEntries {
-            let key = RevocationKey.of(jti)
-            if base.jti.matches(key, now: now, iat: nil) || delta.jti.matches(key, now: now, iat: nil) { return true }
+        let jtiHi = jti.flatMap { base.jti.hasEntries || delta.jti.hasEntries ? RevocationKey.hi(of: $0) : nil }
+        let sidHi = sid.flatMap { base.sid.hasEntries || delta.sid.hasEntries ? RevocationKey.hi(of: $0) : nil }
+        let subHi = sub.flatMap { base.sub.hasEntries || delta.sub.hasEntries ? RevocationKey.hi(of: $0) : nil }
+        let walks = (jtiHi.map { (base.jti.start($0), delta.jti.start($0)) },
+                     sidHi.map { (base.sid.start($0), delta.sid.start($0)) },
+                     subHi.map { (base.sub.start($0), delta.sub.start($0)) })
+        if let jti, let jtiHi, let (inBase, inDelta) = walks.0,
+           Self.check(jti, jtiHi, base.jti, inBase, delta.jti, inDelta, now: now, iat: nil) {
+            return true
         }
-        if let sid, base.sid.hasEntries || delta.sid.hasEntries {
-            let key = RevocationKey.of(sid)
-            if base.sid.matches(key, now: now, iat: nil) || delta.sid.matches(key, now: now, iat: nil) { return true }
+        if let sid, let sidHi, let (inBase, inDelta) = walks.1,
+           Self.check(sid, sidHi, base.sid, inBase, delta.sid, inDelta, now: now, iat: nil) {
+            return true
         }
-        if let sub, base.sub.hasEntries || delta.sub.hasEntries {
-            let key = RevocationKey.of(sub)
-            if base.sub.matches(key, now: now, iat: iat) || delta.sub.matches(key, now: now, iat: iat) { return true }
+        if let sub, let subHi, let (inBase, inDelta) = walks.2,
+           Self.check(sub, subHi, base.sub, inBase, delta.sub, inDelta, now: now, iat: iat) {
+            return true
         }
+        return false
+    }
+
+    /// One claim against one kind's base and delta, from walks already started.
+    @inline(__always)
+    private static func check(_ value: String, _ hi: UInt64, _ base: RevocationTable, _ inBase: RevocationTable.Walk,
+                              _ delta: RevocationTable, _ inDelta: RevocationTable.Walk,
+                              now: Int64, iat: Int64?) -> Bool {
+        let baseRun = base.run(of: hi, from: inBase)
+        let deltaRun = delta.run(of: hi, from: inDelta)
+        if baseRun == nil && deltaRun == nil { return false }
+        let key = RevocationKey(hi: hi, lo: RevocationKey.lo(of: value))
+        if let baseRun, base.matches(key, inRunAt: baseRun, now: now, iat: iat) { return true }
+        if let deltaRun, delta.matches(key, inRunAt: deltaRun, now: now, iat: iat) { return true }
         return false
     }
 
@@ -96,26 +123,39 @@ extension RevocationView.Kind {
 /// never leave the process (the only output is one bit, revoked or not, for
 /// a token whose claims the issuer signed, so the client does not even pick
 /// them). A revoked value always hashes to its entry: no false negatives.
+/// Walks compare `hi` alone; an equal `hi` (2^-64 a slot) only costs the
+/// hash of `lo`, which must match too.
 struct RevocationKey: Hashable, Sendable {
     /// At most `UInt64.max - 1`: `UInt64.max` marks an empty slot.
     let hi: UInt64
     let lo: UInt64
 
+    /// `hi` as `hi(of:)` gives it.
     init(hi: UInt64, lo: UInt64) {
-        self.hi = min(hi, UInt64.max - 1)
+        self.hi = hi
         self.lo = lo
     }
 
-    /// The key of a string's UTF-8 bytes, hashed in place (no allocation
-    /// for native strings, which are contiguous).
-    static func of(_ value: String) -> RevocationKey {
-        if let key = value.utf8.withContiguousStorageIfAvailable({ of(UnsafeRawBufferPointer($0)) }) { return key }
-        return Array(value.utf8).withUnsafeBytes { of($0) }
+    static func of(_ value: String) -> RevocationKey { RevocationKey(hi: hi(of: value), lo: lo(of: value)) }
+
+    /// The first half, on its own: what a walk compares. Clamped below
+    /// `UInt64.max` (a 2^-64 event, and still a 128-bit key).
+    static func hi(of value: String) -> UInt64 { min(hash(value, key: processKeys.hi), UInt64.max - 1) }
+
+    /// The second half, hashed only when the first matches.
+    static func lo(of value: String) -> UInt64 { hash(value, key: processKeys.lo) }
+
+    /// SipHash-1-3 of a string's UTF-8 bytes, hashed in place (no
+    /// allocation for native strings, which are contiguous).
+    private static func hash(_ value: String, key: (UInt64, UInt64)) -> UInt64 {
+        if let h = value.utf8.withContiguousStorageIfAvailable({ hash(UnsafeRawBufferPointer($0), key: key) }) {
+            return h
+        }
+        return Array(value.utf8).withUnsafeBytes { hash($0, key: key) }
     }
 
-    static func of(_ bytes: UnsafeRawBufferPointer) -> RevocationKey {
-        RevocationKey(hi: SipHash.hash(bytes, key: processKeys.hi, compressionRounds: 1, finalizationRounds: 3),
-                      lo: SipHash.hash(bytes, key: processKeys.lo, compressionRounds: 1, finalizationRounds: 3))
+    private static func hash(_ bytes: UnsafeRawBufferPointer, key: (UInt64, UInt64)) -> UInt64 {
+        SipHash.hash(bytes, key: key, compressionRounds: 1, finalizationRounds: 3)
     }
 
     /// Two keys, drawn once, independent of `TokenHash.processKey`; from the
@@ -154,18 +194,20 @@ struct RevocationTables: Sendable {
 /// `hi * homes >> 64` (a multiply, no division, and monotonic in `hi`) or
 /// just after the entry before it. So a lookup walks forward from its home
 /// past smaller keys and stops at the first larger key or empty slot: misses
-/// stop as early as hits, ~3 slots (48 bytes, one or two cache lines) at the
+/// stop as early as hits, ~3 slots (72 bytes, one or two cache lines) at the
 /// 0.8 load used here. No wrap-around: the array runs past `homes` as far as
 /// the last entry, then one empty slot ends every walk.
 ///
-/// `untils` (and `befores`, subject table only) are read only when a key
-/// matches, so a miss touches nothing but `slots`. Entries with the same key
-/// (a `sub` with several `before`s) sit side by side and are all checked.
+/// A slot is the key and its `until` (24 bytes): a hit costs no second
+/// miss. `befores` (subject table only) is read only when a key matches.
+/// Entries with the same key (a `sub` with several `before`s) sit side by
+/// side and are all checked.
 final class RevocationTable: Sendable {
     struct Slot: Sendable {
         var hi: UInt64
         var lo: UInt64
-        static let empty = Slot(hi: .max, lo: .max)
+        var until: Int64
+        static let empty = Slot(hi: .max, lo: .max, until: .min)
     }
 
     /// What the builder hands in for one entry.
@@ -177,8 +219,6 @@ final class RevocationTable: Sendable {
     }
 
     let slots: ContiguousArray<Slot>
-    /// Unix seconds, saturated at `UInt32.max` (year 2106): 4 bytes an entry saved.
-    let untils: ContiguousArray<UInt32>
     /// Empty unless the table holds subject entries.
     let befores: ContiguousArray<Int64>
     let homes: UInt64
@@ -186,10 +226,9 @@ final class RevocationTable: Sendable {
 
     static let empty = RevocationTable(entries: [], withBefore: false)
 
-    /// Entries already past (`until < 0`) are left out; the rest need not be
-    /// sorted or unique.
+    /// Entries need not be sorted or unique.
     init(entries: [Entry], withBefore: Bool) {
-        var sorted = entries.filter { $0.until >= 0 }
+        var sorted = entries
         sorted.sort { $0.key.hi != $1.key.hi ? $0.key.hi < $1.key.hi : $0.key.lo < $1.key.lo }
         let count = sorted.count
         // 1.25 homes an entry: load 0.8.
@@ -204,16 +243,13 @@ final class RevocationTable: Sendable {
         // One empty slot past the last entry (and past every home) ends each walk.
         let length = max(Int(homes), next) + 1
         var slots = ContiguousArray(repeating: Slot.empty, count: length)
-        var untils = ContiguousArray<UInt32>(repeating: 0, count: length)
         var befores = ContiguousArray<Int64>(repeating: 0, count: withBefore ? length : 0)
         for i in 0..<count {
             let p = positions[i]
-            slots[p] = Slot(hi: sorted[i].key.hi, lo: sorted[i].key.lo)
-            untils[p] = UInt32(clamping: sorted[i].until)
+            slots[p] = Slot(hi: sorted[i].key.hi, lo: sorted[i].key.lo, until: sorted[i].until)
             if withBefore { befores[p] = sorted[i].before }
         }
         self.slots = slots
-        self.untils = untils
         self.befores = befores
         self.homes = homes
         self.entryCount = count
@@ -222,19 +258,40 @@ final class RevocationTable: Sendable {
     var hasEntries: Bool { entryCount > 0 }
 
     var bytes: Int {
-        slots.count * MemoryLayout<Slot>.stride + untils.count * MemoryLayout<UInt32>.stride
-            + befores.count * MemoryLayout<Int64>.stride
+        slots.count * MemoryLayout<Slot>.stride + befores.count * MemoryLayout<Int64>.stride
     }
 
-    /// A live entry (`until >= now`) with this key; in the subject table,
-    /// also `iat < before` (or no `iat`).
-    func matches(_ key: RevocationKey, now: Int64, iat: Int64?) -> Bool {
-        if entryCount == 0 { return false }
-        var i = Int(truncatingIfNeeded: key.hi.multipliedFullWidth(by: homes).high)
-        // key.hi < UInt64.max, so the empty slot at the end stops both walks.
-        while slots[i].hi < key.hi { i += 1 }
+    /// Where a walk for a key begins, its first slot already read (the
+    /// load that misses the cache): see `RevocationView.revokes`.
+    struct Walk {
+        var index: Int
+        var hi: UInt64
+    }
+
+    /// An empty table has no homes, so every walk starts at its one empty slot.
+    @inline(__always)
+    func start(_ hi: UInt64) -> Walk {
+        let home = Int(truncatingIfNeeded: hi.multipliedFullWidth(by: homes).high)
+        return Walk(index: home, hi: slots[home].hi)
+    }
+
+    /// Where the slots with this `hi` begin, if any.
+    @inline(__always)
+    func run(of hi: UInt64, from walk: Walk) -> Int? {
+        var i = walk.index
+        var slotHi = walk.hi
+        // hi < UInt64.max, so the empty slot at the end stops the walk.
+        while slotHi < hi { i += 1; slotHi = slots[i].hi }
+        return slotHi == hi ? i : nil
+    }
+
+    /// A live entry (`until >= now`) with this key in the run of its `hi`
+    /// that begins at `start`; in the subject table, also `iat < before` (or
+    /// no `iat`).
+    func matches(_ key: RevocationKey, inRunAt start: Int, now: Int64, iat: Int64?) -> Bool {
+        var i = start
         while slots[i].hi == key.hi {
-            if slots[i].lo == key.lo && Int64(untils[i]) >= now {
+            if slots[i].lo == key.lo && slots[i].until >= now {
                 if befores.isEmpty { return true }
                 guard let iat else { return true }
                 if iat < befores[i] { return true }

@@ -54,11 +54,17 @@ public final class RevocationViewBuilder {
     /// The whole set: replaces everything held.
     public func reset(_ revocations: [Revocation]) {
         records.removeAll(keepingCapacity: true)
+        records.reserveCapacity(revocations.count)
         deltaIDs.removeAll()
         kindCounts = [:]
-        baseIsStale = true
         current = nil
-        add(revocations)
+        // Straight into the next base, which the stale flag rebuilds: no delta bookkeeping.
+        for revocation in revocations {
+            let record = Self.record(revocation, place: .base)
+            if let old = records.updateValue(record, forKey: revocation.id) { kindCounts[old.kind, default: 0] -= 1 }
+            kindCounts[record.kind, default: 0] += 1
+        }
+        baseIsStale = true
     }
 
     /// Adds entries; an entry with the id of one held replaces it.
@@ -66,12 +72,8 @@ public final class RevocationViewBuilder {
         guard !revocations.isEmpty else { return }
         current = nil
         for revocation in revocations {
-            let kind = RevocationView.Kind(revocation.target)
-            var before: Int64 = 0
-            if case .subject(_, let b) = revocation.target { before = b }
-            let entry = RevocationTable.Entry(key: RevocationKey.of(revocation.target.value),
-                                              until: revocation.until, before: before)
-            var place = Place.delta
+            var record = Self.record(revocation, place: .delta)
+            let (kind, entry) = (record.kind, record.entry)
             if let old = records[revocation.id] {
                 kindCounts[old.kind, default: 0] -= 1
                 let subsumes = old.kind == kind && old.entry.key == entry.key && entry.until >= old.entry.until
@@ -81,13 +83,23 @@ public final class RevocationViewBuilder {
                     break
                 case .base, .deltaOverBase:
                     // The base keeps the old version; harmless only if the new one covers it.
-                    if subsumes { place = .deltaOverBase } else { baseIsStale = true }
+                    if subsumes { record.place = .deltaOverBase } else { baseIsStale = true }
                 }
             }
-            records[revocation.id] = Record(kind: kind, entry: entry, place: place)
+            records[revocation.id] = record
             deltaIDs.insert(revocation.id)
             kindCounts[kind, default: 0] += 1
         }
+    }
+
+    /// The entry hashed once, here.
+    private static func record(_ revocation: Revocation, place: Place) -> Record {
+        var before: Int64 = 0
+        if case .subject(_, let b) = revocation.target { before = b }
+        return Record(kind: RevocationView.Kind(revocation.target),
+                      entry: RevocationTable.Entry(key: RevocationKey.of(revocation.target.value),
+                                                   until: revocation.until, before: before),
+                      place: place)
     }
 
     /// Lifts entries by id; unknown ids are ignored.
