@@ -64,6 +64,7 @@ let package = Package(
         .executableTarget(name: "PathFuzz", dependencies: ["GatewayCore", "FuzzReplay"], swiftSettings: strict),
         // Replay mode shared by the fuzz drivers.
         .target(name: "FuzzReplay", swiftSettings: strict),
+        .executableTarget(name: "RevocationBench", dependencies: ["GatewayAuth"], swiftSettings: strict),
 
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"], swiftSettings: strict),
         .testTarget(name: "GatewayAuthTests", dependencies: ["GatewayAuth", "GatewayCore"],
