@@ -83,8 +83,14 @@ final class FeedRecorder: Sendable {
 /// Switches shared by every `FaultyLogFile` of one store: fail the next
 /// writes or syncs with an errno, count syncs.
 final class FaultSwitch: Sendable {
-    private struct State { var failWrites: Int32 = 0; var failSyncs: Int32 = 0; var syncs = 0; var writes = 0 }
+    private struct State {
+        var failWrites: Int32 = 0, failSyncs: Int32 = 0, syncs = 0, writes = 0
+        var syncDelayMicros: UInt32 = 0
+    }
     private let state = Mutex(State())
+
+    /// Makes each sync take this long, as a disk would (tmpfs syncs in no time).
+    func slowSyncs(micros: UInt32) { state.withLock { $0.syncDelayMicros = micros } }
 
     func failWrites(with code: Int32) { state.withLock { $0.failWrites = code } }
     func failSyncs(with code: Int32) { state.withLock { $0.failSyncs = code } }
@@ -93,7 +99,11 @@ final class FaultSwitch: Sendable {
     var writes: Int { state.withLock { $0.writes } }
 
     fileprivate func beforeWrite() -> Int32 { state.withLock { $0.writes += 1; return $0.failWrites } }
-    fileprivate func beforeSync() -> Int32 { state.withLock { $0.syncs += 1; return $0.failSyncs } }
+    fileprivate func beforeSync() -> Int32 {
+        let (code, delay) = state.withLock { s in s.syncs += 1; return (s.failSyncs, s.syncDelayMicros) }
+        if delay > 0 { usleep(delay) }
+        return code
+    }
 }
 
 /// The real log file with a `FaultSwitch` in front. A failed write still
@@ -221,3 +231,17 @@ func writeFile(_ path: String, _ bytes: [UInt8]) {
     _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     close(fd)
 }
+
+/// File offsets of the records of a log image (after the header).
+func recordOffsets(_ bytes: [UInt8]) -> [Int] {
+    var out: [Int] = []
+    var at = LogFormat.headerSize
+    while at + LogFormat.frameSize <= bytes.count {
+        out.append(at)
+        let length = Int(bytes[at]) | Int(bytes[at + 1]) << 8 | Int(bytes[at + 2]) << 16 | Int(bytes[at + 3]) << 24
+        at += LogFormat.frameSize + length
+    }
+    return out
+}
+
+func fileSize(_ path: String) -> Int { (try? PosixFiles.size(path)).flatMap { $0 } ?? -1 }

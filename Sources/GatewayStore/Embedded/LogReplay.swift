@@ -6,7 +6,7 @@
 /// logged, and cut off so new appends follow the last good record. Any
 /// other damage refuses the open: the log is never half-read.
 enum LogReplay {
-    static let chunkSize = 8 << 20
+    static let defaultChunkSize = 8 << 20
 
     /// Replays `path` into `state`. Returns the size of the good prefix
     /// (the file is truncated to it), or nil when there is no log yet (no
@@ -32,14 +32,17 @@ enum LogReplay {
     }
 
     /// Decodes every record of the file; throws at the first bad one.
-    static func read(path: String, size: Int, into state: StoreState) throws(LogFormatError) -> Int {
+    static func read(path: String, size: Int, into state: StoreState,
+                     chunkSize: Int = defaultChunkSize) throws(LogFormatError) -> Int {
         let reader: ChunkedFileReader
         do { reader = try ChunkedFileReader(path: path) } catch {
             throw LogFormatError(offset: 0, reason: .malformed(error.description))
         }
         var buffer = [UInt8](repeating: 0, count: min(chunkSize, max(size, LogFormat.headerSize)))
+        // EOF is where the file ended when opened: nothing else writes it
+        // (the lock is held), and a short read is not needed to see it.
         var end = try fill(reader, &buffer, from: 0)
-        var atEOF = end < buffer.count
+        var atEOF = end < buffer.count || end >= size
         try checkHeader(buffer, end: end)
         var start = LogFormat.headerSize
         var base = 0   // file offset of buffer[0]
@@ -68,7 +71,7 @@ enum LogReplay {
                 start = 0
                 let got = try fill(reader, &buffer, from: keep)
                 end = keep + got
-                atEOF = end < buffer.count
+                atEOF = end < buffer.count || base + end >= size
             }
         }
         return base + end

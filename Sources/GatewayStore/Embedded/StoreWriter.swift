@@ -13,7 +13,7 @@ struct StoreJob: Sendable {
 /// The embedded store's writer thread and what it alone touches: the
 /// state, the log file, the feed. Group commit: each turn takes every
 /// queued job, applies them in order, appends their records with one
-/// write and one fdatasync, then completes them all and sends the feed.
+/// write and one fdatasync, then sends the feed and completes them all.
 /// A job queued while the fsync runs goes into the next turn.
 ///
 /// Thread rule: `state`, `file`, `logSize`, `feed` are touched by the
@@ -166,8 +166,10 @@ final class StoreWriter: @unchecked Sendable {  // unchecked: see the thread rul
         }
         logSize += fx.records.bytes.count
         currentStatus.withLock { if $0 != .up { $0 = .up } }
-        for d in deliveries { d(nil) }
+        // The feed first: once a caller hears "revoked", this process's
+        // view already has it (completions are posted, the feed is direct).
         if let feed { for change in fx.feed { feed(change) } }
+        for d in deliveries { d(nil) }
     }
 
     private func sweep(sendRemovals: Bool) {
