@@ -7,8 +7,9 @@ import Glibc
 /// answer delivered only after its batch is on disk. `state_dir/lock`
 /// keeps a second gateway process out.
 ///
-/// Open it (which locks and replays), then `start(feed:)`; `stop()` finishes
-/// what is queued and releases the directory.
+/// Open it (which locks and replays), then `start(feed:)`: operations
+/// queued before `start` wait for it. `stop()` finishes what is queued and
+/// releases the directory.
 public final class EmbeddedStore: StateStore {
     /// Tuning, mostly for tests.
     public struct Options: Sendable {
@@ -31,7 +32,6 @@ public final class EmbeddedStore: StateStore {
     public let directory: String
     public let logPath: String
     public let sessionKey: [UInt8]?
-    private let lock: StateDirectoryLock
     private let writer: StoreWriter
 
     public var status: StoreStatus { writer.currentStatus.withLock { $0 } }
@@ -52,11 +52,12 @@ public final class EmbeddedStore: StateStore {
         self.directory = directory
         logPath = directory + "/state.log"
         do { try PosixFiles.makeDirectory(directory) } catch { throw .open(error.description) }
-        lock = try StateDirectoryLock(directory: directory)
+        let lock = try StateDirectoryLock(directory: directory)
         PosixFiles.remove(logPath + ".tmp")   // a compaction cut short
 
-        // About 100 bytes a record: reserve for what the file may hold.
-        let expected = ((try? PosixFiles.size(logPath)) ?? nil).map { $0 / 100 } ?? 0
+        // A revocation record takes 73 bytes at least: reserving for as many
+        // as the file could hold saves the rehashes of a growing table.
+        let expected = ((try? PosixFiles.size(logPath)) ?? nil).map { $0 / 72 } ?? 0
         let state = StoreState(expectedRevocations: expected)
         let file: any LogFileIO
         var size: Int
@@ -91,12 +92,11 @@ public final class EmbeddedStore: StateStore {
         }
         sessionKey = state.sessionKey
         writer = StoreWriter(state: state, file: file, logSize: size, logPath: logPath, directory: directory,
-                             options: options, openLogFile: openLogFile, log: log)
+                             lock: lock, options: options, openLogFile: openLogFile, log: log)
     }
 
     deinit {
         writer.stop()
-        lock.release()
     }
 
     private static func newKey() throws(StoreError) -> [UInt8] {
@@ -120,7 +120,6 @@ public final class EmbeddedStore: StateStore {
 
     public func stop() {
         writer.stop()
-        lock.release()
     }
 
     public func addRevocation(_ target: Revocation.Target, until: Int64, now: Int64,

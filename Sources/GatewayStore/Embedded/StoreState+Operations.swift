@@ -13,15 +13,34 @@ struct BatchEffects {
 
     var records = LogRecordWriter()
     var undo: [Undo] = []
-    var feed: [RevocationChange] = []
+    private var changes: [RevocationChange] = []
+    // Adjacent changes of one kind travel as one: the run being gathered.
+    private var addedRun: [Revocation] = []
+    private var removedRun: [String] = []
 
-    mutating func send(_ change: RevocationChange) {
-        // Adjacent changes of one kind travel as one.
-        switch (feed.last, change) {
-        case (.added(let a)?, .added(let b)): feed[feed.count - 1] = .added(a + b)
-        case (.removed(let a)?, .removed(let b)): feed[feed.count - 1] = .removed(a + b)
-        default: feed.append(change)
-        }
+    mutating func added(_ r: Revocation) {
+        flushRemoved()
+        addedRun.append(r)
+    }
+
+    mutating func removed(_ id: String) {
+        flushAdded()
+        removedRun.append(id)
+    }
+
+    /// The feed changes of the batch, in order.
+    mutating func feed() -> [RevocationChange] {
+        flushAdded()
+        flushRemoved()
+        return changes
+    }
+
+    private mutating func flushAdded() {
+        if !addedRun.isEmpty { changes.append(.added(addedRun)); addedRun = [] }
+    }
+
+    private mutating func flushRemoved() {
+        if !removedRun.isEmpty { changes.append(.removed(removedRun)); removedRun = [] }
     }
 }
 
@@ -58,7 +77,7 @@ extension StoreState {
         }
         fx.undo.append(.revocation(id, setRevocation(id, entry)))
         LogRecord.revocationAdded(entry.revocation, seq: entry.seq).encode(into: &fx.records)
-        fx.send(.added([entry.revocation]))
+        fx.added(entry.revocation)
         return entry.revocation
     }
 
@@ -66,7 +85,7 @@ extension StoreState {
         guard revocations[id] != nil else { return false }
         fx.undo.append(.revocation(id, setRevocation(id, nil)))
         LogRecord.revocationRemoved(id: id).encode(into: &fx.records)
-        fx.send(.removed([id]))
+        fx.removed(id)
         return true
     }
 

@@ -1,4 +1,5 @@
 import Dispatch
+import Glibc
 import GatewayLoop
 import Synchronization
 
@@ -30,6 +31,7 @@ final class StoreWriter: @unchecked Sendable {  // unchecked: see the thread rul
     let currentStatus = Mutex(StoreStatus.up)
     private let wake = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
+    private let writerThread = Mutex<pthread_t?>(nil)
 
     let state: StoreState
     private var file: any LogFileIO
@@ -49,11 +51,14 @@ final class StoreWriter: @unchecked Sendable {  // unchecked: see the thread rul
     let options: EmbeddedStore.Options
     private let openLogFile: (PosixLogFile) -> any LogFileIO
     private let log: @Sendable (String) -> Void
+    /// Released after the last write, by whichever thread closes the log.
+    private let lock: StateDirectoryLock
 
     init(state: StoreState, file: any LogFileIO, logSize: Int, logPath: String, directory: String,
-         options: EmbeddedStore.Options, openLogFile: @escaping (PosixLogFile) -> any LogFileIO,
-         log: @escaping @Sendable (String) -> Void) {
+         lock: StateDirectoryLock, options: EmbeddedStore.Options,
+         openLogFile: @escaping (PosixLogFile) -> any LogFileIO, log: @escaping @Sendable (String) -> Void) {
         self.state = state
+        self.lock = lock
         self.file = file
         self.logSize = logSize
         self.logPath = logPath
@@ -88,23 +93,31 @@ final class StoreWriter: @unchecked Sendable {  // unchecked: see the thread rul
         return OSThread.spawn(name: "gw-store") { self.run() }
     }
 
-    /// Finishes what is queued, stops the thread, closes the log. Idempotent.
+    /// Finishes what is queued, stops the thread, closes the log, releases
+    /// the directory lock. Idempotent.
+    /// Called on the writer thread itself (a completion dropping the last
+    /// reference to the store), it only asks: the thread closes the log as
+    /// it leaves, and waiting for that here would never end.
     func stop() {
         let (wasStarted, alreadyStopping) = inbox.withLock { box in
             defer { box.stopping = true }
             return (box.started, box.stopping)
         }
         if alreadyStopping { return }
-        if wasStarted {
-            wake.signal()
-            finished.wait()
+        guard wasStarted else {
+            file.close()
+            lock.release()
+            return
         }
-        file.close()
+        wake.signal()
+        let onWriter = writerThread.withLock { $0.map { pthread_equal($0, pthread_self()) != 0 } ?? false }
+        if !onWriter { finished.wait() }
     }
 
     // MARK: writer thread
 
     private func run() {
+        writerThread.withLock { $0 = pthread_self() }
         sweep(sendRemovals: false)
         feed?(.reset(state.liveRevocations()))
         let period = UInt64(max(options.sweepInterval.components.seconds, 0)) * 1_000_000_000
@@ -130,6 +143,8 @@ final class StoreWriter: @unchecked Sendable {  // unchecked: see the thread rul
             // with it were the last.
             if stopping { break }
         }
+        file.close()
+        lock.release()
         finished.signal()
     }
 
@@ -168,7 +183,7 @@ final class StoreWriter: @unchecked Sendable {  // unchecked: see the thread rul
         currentStatus.withLock { if $0 != .up { $0 = .up } }
         // The feed first: once a caller hears "revoked", this process's
         // view already has it (completions are posted, the feed is direct).
-        if let feed { for change in fx.feed { feed(change) } }
+        if let feed { for change in fx.feed() { feed(change) } }
         for d in deliveries { d(nil) }
     }
 
