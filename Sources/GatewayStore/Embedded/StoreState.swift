@@ -201,12 +201,12 @@ final class StoreState {
         return dropped
     }
 
-    /// The live revocations, oldest first.
+    /// The live revocations, oldest first. Sorting the table's entries by
+    /// seq beats looking each order slot up again (no hashing).
     func liveRevocations() -> [Revocation] {
-        var out: [Revocation] = []
-        out.reserveCapacity(revocations.count)
-        for i in order.indices { if let e = entry(atSlot: i) { out.append(e.revocation) } }
-        return out
+        var entries = Array(revocations.values)
+        entries.sort { $0.seq < $1.seq }
+        return entries.map(\.revocation)
     }
 
     // MARK: compaction
