@@ -62,6 +62,8 @@ let package = Package(
         .executableTarget(name: "ParserFuzz", dependencies: ["GatewayCore", "FuzzReplay"], swiftSettings: strict),
         // Fuzz driver for request-path normalization (scripts/fuzz.sh path); replays files when built normally.
         .executableTarget(name: "PathFuzz", dependencies: ["GatewayCore", "FuzzReplay"], swiftSettings: strict),
+        // Embedded store throughput and restart time (swift run -c release StoreBench [dir]).
+        .executableTarget(name: "StoreBench", dependencies: ["GatewayStore", "GatewayAuth"], swiftSettings: strict),
         // Replay mode shared by the fuzz drivers.
         .target(name: "FuzzReplay", swiftSettings: strict),
         .executableTarget(name: "RevocationBench", dependencies: ["GatewayAuth"], swiftSettings: strict),
@@ -69,6 +71,8 @@ let package = Package(
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"], swiftSettings: strict),
         .testTarget(name: "GatewayAuthTests", dependencies: ["GatewayAuth", "GatewayCore"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(name: "GatewayStoreTests", dependencies: ["GatewayStore", "GatewayAuth", "GatewayLoop"],
+                    swiftSettings: strict),
         .testTarget(name: "GatewayProxyTests", dependencies: ["GatewayProxy", "GatewayCore", "GatewayLoop"],
                     swiftSettings: strict),
         .testTarget(name: "GatewayStoreTests", dependencies: ["GatewayStore", "GatewayAuth", "GatewayLoop"],
