@@ -63,7 +63,7 @@ let package = Package(
         // Fuzz driver for request-path normalization (scripts/fuzz.sh path); replays files when built normally.
         .executableTarget(name: "PathFuzz", dependencies: ["GatewayCore", "FuzzReplay"], swiftSettings: strict),
         // Embedded store throughput and restart time (swift run -c release StoreBench [dir]).
-        .executableTarget(name: "StoreBench", dependencies: ["GatewayStore", "GatewayAuth"], swiftSettings: strict),
+        .executableTarget(name: "StoreBench", dependencies: ["GatewayStore", "GatewayAuth", "GatewayLoop"], swiftSettings: strict),
         // Replay mode shared by the fuzz drivers.
         .target(name: "FuzzReplay", swiftSettings: strict),
         .executableTarget(name: "RevocationBench", dependencies: ["GatewayAuth"], swiftSettings: strict),
@@ -74,8 +74,6 @@ let package = Package(
         .testTarget(name: "GatewayStoreTests", dependencies: ["GatewayStore", "GatewayAuth", "GatewayLoop"],
                     swiftSettings: strict),
         .testTarget(name: "GatewayProxyTests", dependencies: ["GatewayProxy", "GatewayCore", "GatewayLoop"],
-                    swiftSettings: strict),
-        .testTarget(name: "GatewayStoreTests", dependencies: ["GatewayStore", "GatewayAuth", "GatewayLoop"],
                     swiftSettings: strict),
     ]
 )
