@@ -16,6 +16,11 @@ they work behind any route prefix: `/public/echo` is `/echo`.
   /slow/MS         waits MS milliseconds, then as "anything else".
   /close-mid       Content-Length 1000, sends 10 bytes, closes.
   /status/N        status N, small JSON body (none for 1xx/204/304).
+  /login           a stand-in for an application's login (SPEC §7
+                   issue_session): 200 {"user": U} with the header
+                   Gateway-Session: {"sub": U, "name": U}; U is `user` from
+                   the form or JSON body (default "demo"); `user=fail` gets a
+                   401 and no session.
   /ws              websocket handshake (101, Sec-WebSocket-Accept), then
                    echoes raw bytes until the peer closes.
   /sink            reads a body of any size (streamed) and answers
@@ -51,7 +56,7 @@ BLOCK_SIZE = 64 * 1024
 PATTERN = bytes(i % 251 for i in range(BLOCK_SIZE + 251))
 ECHO_LIMIT = 16 * 1024 * 1024
 
-_ENDPOINT = re.compile(r"/(echo|sink|close-mid|ws)$|/(bytes|slow|status)/(\d+)$")
+_ENDPOINT = re.compile(r"/(echo|sink|close-mid|ws|login)$|/(bytes|slow|status)/(\d+)$")
 MAX_TRACKED_PATHS = 100_000
 
 
@@ -241,6 +246,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         if name == "ws":
             return self.ep_ws()
+        if name == "login":
+            return self.ep_login()
         n = self.drain()
         return self.send_json(200, self.describe(n))
 
@@ -287,6 +294,21 @@ class Handler(BaseHTTPRequestHandler):
             sent += k
         if chunked:
             self.wfile.write(b"0\r\n\r\n")
+
+    def ep_login(self):
+        raw = b"".join(self.body_chunks())
+        user = "demo"
+        try:
+            if (self.headers.get("Content-Type") or "").startswith("application/json"):
+                user = str(json.loads(raw or b"{}").get("user", user))
+            else:
+                user = parse_qs(raw.decode()).get("user", [user])[0]
+        except ValueError:
+            return self.send_json(400, {"error": "bad login body"})
+        if user == "fail":
+            return self.send_json(401, {"error": "wrong password"})
+        session = json.dumps({"sub": user, "name": user})
+        return self.send_json(200, {"user": user}, [("Gateway-Session", session)])
 
     def ep_status(self, status):
         if status < 200 or status in (204, 304):

@@ -14,7 +14,7 @@ struct Gateway: ParsableCommand {
         commandName: "gateway",
         abstract: "Reverse-proxy authentication gateway: validates JWTs at the edge and refreshes them transparently.",
         version: GatewayCoreVersion.string,
-        subcommands: [Run.self, Check.self, Token.self],
+        subcommands: [Run.self, Check.self, Token.self, Revoke.self],
         defaultSubcommand: Run.self
     )
 }

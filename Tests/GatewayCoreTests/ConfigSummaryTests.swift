@@ -61,7 +61,14 @@ import Testing
         #expect(lines.contains("  idp (alg from JWKs) jwks_url https://idp.example.com/jwks (refresh 5m, timeout 2s)"))
         #expect(lines.contains { $0.hasPrefix("refresh: on (window 5m, ttl 15m, max session 3d") })
         #expect(lines.contains("sessions: off"))
-        #expect(lines.contains("store: embedded in /etc/gw/state"))
+        #expect(lines.contains("store: none (stateless: no [store] or [sessions])"))
+    }
+
+    @Test func storeTableOpensTheEmbeddedStore() throws {
+        let text = "[upstreams.a]\nservers = [\"h:1\"]\n[[routes]]\nprefix = \"/\"\nupstream = \"a\"\nauth = \"none\"\n[store]\n"
+        let config = try ConfigLoader.parse(text: text, path: "/etc/gw/gateway.conf", environment: [:], coreCount: 1)
+        #expect(config.hasStore)
+        #expect(config.summary().contains("\nstore: embedded in /etc/gw/state\n"))
     }
 
     @Test func refreshOff() throws {

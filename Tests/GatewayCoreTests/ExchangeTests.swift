@@ -58,6 +58,16 @@ import Testing
         #expect(!v10.chunkedToClient && !v10.keepAlive && v10.keepAliveUpstream)
     }
 
+    @Test func aWithdrawnResponseLetsTheGatewayAnswer() throws {
+        var ex = try exchange(Self.get)
+        _ = ex.planResponse(try response(Self.ok5))
+        #expect(ex.responseStarted)
+        ex.withdrawResponse()
+        #expect(!ex.responseStarted && !ex.upstreamReusable)
+        #expect(!ex.answered(status: 503, close: false), "keep-alive survives a withdrawn response")
+        #expect(ex.status == 503)
+    }
+
     @Test func answeredBeforeTheUploadEndedCloses() throws {
         var ex = try exchange("POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n")
         #expect(!ex.bodyIsDone)

@@ -68,12 +68,13 @@ import Testing
 
     enum TestFailure: Error { case unparsed }
 
-    func decide(_ path: String, authorization: String? = nil, now: Int64 = now) throws -> AuthPhase.Decision {
+    func decide(_ path: String, authorization: String? = nil, now: Int64 = now,
+                revocations: RevocationView = .empty) throws -> AuthPhase.Decision {
         let h = try head(path, authorization: authorization)
         let routeIndex = try #require(h.withRoutingPath { runtime.router.route(path: $0, host: nil) })
         return AuthPhase.decide(head: h, route: runtime.config.routes[routeIndex], runtime: runtime,
                                 verifier: JWTVerifier(keys: runtime.keys, tokens: runtime.config.tokens),
-                                cache: VerifiedTokenCache(capacity: 16), nowSeconds: now)
+                                cache: VerifiedTokenCache(capacity: 16), revocations: revocations, nowSeconds: now)
     }
 
     @Test func openRouteNeedsNoToken() throws {

@@ -155,3 +155,11 @@ def start_module_gateway(request, tmp_path_factory, upstream):
         if failed:
             print("---- module gateway %d stderr (tail) ----" % gw.pid)
             print(gw.stderr_text()[-3000:])
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A redis-server of this test's own (free loopback port), killed by PID at teardown."""
+    server = gwtest.RedisServer(tmp_path / "redis")
+    yield server
+    server.stop()

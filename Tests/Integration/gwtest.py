@@ -890,3 +890,129 @@ def raw_token(header, payload, key=None, signature=None):
 
 def bearer(token):
     return {"Authorization": "Bearer " + token}
+
+
+# --------------------------------------------------------------------------
+# Redis (SPEC §7 shared store): a redis-server of the test's own, and a TCP
+# relay the test can cut to simulate a network partition.
+
+class RedisServer:
+    """redis-server on a loopback port (free one by default), no persistence,
+    in `directory`; stopped by PID. Fails clearly when redis-server is missing
+    (scripts/setup.sh --test installs it)."""
+
+    def __init__(self, directory, port=None):
+        import shutil
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise AssertionError("redis-server is not on PATH (scripts/setup.sh --test installs it)")
+        self.binary = binary
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.proc = None
+        self.start()
+
+    def start(self):
+        log = open(self.directory / ("redis-%d.log" % self.port), "ab")
+        self.proc = subprocess.Popen([self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--save", "", "--appendonly", "no", "--dir", str(self.directory)],
+                                     stdout=log, stderr=log)
+        wait_until(self.ping, 10, what="redis-server on port %d" % self.port)
+        return self
+
+    def ping(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    @property
+    def url(self):
+        return "redis://127.0.0.1:%d/0" % self.port
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def stop(self):
+        _stop_process(self.proc, timeout=5) if self.proc else None
+
+
+class TCPRelay:
+    """Forwards 127.0.0.1:port to target_port. cut() closes every relayed
+    connection and refuses new ones (accepted, then closed at once) until
+    restore()."""
+
+    def __init__(self, target_port):
+        import threading
+        self.target_port = target_port
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = self.listener.getsockname()[1]
+        self.cut_now = False
+        self.pairs = []
+        self.lock = threading.Lock()
+        self.running = True
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import threading
+        while self.running:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.cut_now:
+                client.close()
+                continue
+            try:
+                server = socket.create_connection(("127.0.0.1", self.target_port), timeout=2)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.pairs.append((client, server))
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self):
+        self.cut_now = True
+        with self.lock:
+            pairs, self.pairs = self.pairs, []
+        for a, b in pairs:
+            for s in (a, b):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                    s.close()
+                except OSError:
+                    pass
+
+    def restore(self):
+        self.cut_now = False
+
+    def close(self):
+        self.running = False
+        self.cut()
+        self.listener.close()

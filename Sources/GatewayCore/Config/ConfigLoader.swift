@@ -156,6 +156,7 @@ final class ConfigBuilder {
                                    tokens: tokens, keys: keys, refresh: refresh, sourcePath: sourcePath)
         config.sessions = sessions
         config.store = store
+        config.hasStore = table.contains(key: "store")
         return config
     }
 

@@ -70,8 +70,12 @@ extension GatewayConfig {
         } else {
             line("sessions: off")
         }
-        line("store: " + (store.redis.map { "redis \(redacted($0)) prefix \(store.redisPrefix)" }
-                          ?? "embedded in \(store.stateDir)"))
+        if hasStore || sessions != nil {
+            line("store: " + (store.redis.map { "redis \(redacted($0)) prefix \(store.redisPrefix)" }
+                              ?? "embedded in \(store.stateDir)"))
+        } else {
+            line("store: none (stateless: no [store] or [sessions])")
+        }
         return out
     }
 

@@ -18,6 +18,9 @@ public struct GatewayConfig: Sendable, Equatable {
     /// `[store]` (SPEC §7); the loader always fills it (defaults when the
     /// table is absent), with `stateDir` resolved against the config's directory.
     public var store: StoreConfig = StoreConfig()
+    /// The file has a `[store]` table. With neither it nor `[sessions]` the
+    /// gateway is stateless: no store is opened, no state directory made.
+    public var hasStore = false
 
     public init(server: ServerConfig, admin: AdminConfig, upstreams: [String: UpstreamConfig],
                 routes: [RouteConfig], tokens: TokensConfig, keys: [KeyConfig],

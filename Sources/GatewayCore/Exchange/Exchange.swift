@@ -223,6 +223,15 @@ public struct Exchange: Sendable {
 
     /// The gateway answers with `status` itself. Returns whether the
     /// connection must close afterwards.
+    /// The planned response was never written: its head was held for a
+    /// phase (a session start) that failed. The exchange answers on its own
+    /// instead, as if no response had come.
+    public mutating func withdrawResponse() {
+        responseStarted = false
+        chunkedToClient = false
+        response = .done
+    }
+
     public mutating func answered(status: Int, close: Bool) -> Bool {
         self.status = status
         responseStarted = true

@@ -214,12 +214,15 @@ public enum HeadWriter {
             appendSanitizedValue(Array(value.utf8), to: &out)
             S.append("\r\n", to: &out)
         }
-        S.append("Content-Length: ", to: &out)
-        S.appendDecimal(UInt64(body.count), to: &out)
-        S.append("\r\n", to: &out)
+        // A 204 has no body and must not say Content-Length (RFC 9110 §8.6).
+        if status != 204 {
+            S.append("Content-Length: ", to: &out)
+            S.appendDecimal(UInt64(body.count), to: &out)
+            S.append("\r\n", to: &out)
+        }
         if !keepAlive { S.append("Connection: close\r\n", to: &out) }
         S.append("\r\n", to: &out)
-        out.append(contentsOf: body)
+        if status != 204 { out.append(contentsOf: body) }
     }
 
     /// `HTTP/1.1 100 Continue` with no fields (RFC 9110 §15.2.1).

@@ -6,6 +6,8 @@ import GatewayCore
 struct AdminRequest {
     var method: String
     var path: String
+    /// After the `?`, undecoded; empty when none.
+    var query: String = ""
     var authorization: [UInt8]?
     var body: [UInt8] = []
 
@@ -25,9 +27,28 @@ struct AdminAnswer {
     var headers: [(String, String)] = []
 
     /// `{"error":"code"}`: the codes are our own constants, never request bytes.
-    static func error(_ status: Int, _ code: String, headers: [(String, String)] = []) -> AdminAnswer {
-        AdminAnswer(status: status, contentType: "application/json", body: Array("{\"error\":\"\(code)\"}\n".utf8),
-                    headers: headers)
+    static func error(_ status: Int, _ code: String, description: String? = nil,
+                      headers: [(String, String)] = []) -> AdminAnswer {
+        var object = JSONObject()
+        object["error"] = .string(code)
+        if let description { object["error_description"] = .string(description) }
+        var answer = json(status, object)
+        answer.headers = headers
+        return answer
+    }
+
+    /// 204: no body.
+    static let noContent = AdminAnswer(status: 204, contentType: "application/json", body: [])
+
+    /// The value of `name` in an `a=1&b=2` query, percent-decoded; nil when
+    /// absent or badly escaped.
+    static func queryValue(_ name: String, in query: String) -> String? {
+        for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, parts[0] == name else { continue }
+            return FormDecoding.percentDecoded(Array(parts[1].utf8)).map { String(decoding: $0, as: UTF8.self) }
+        }
+        return nil
     }
 
     static func json(_ status: Int, _ object: JSONObject) -> AdminAnswer {

@@ -14,6 +14,9 @@ final class AdminConnection: BufferedSocketDelegate {
     private let socket: BufferedSocket
     private var parser: HTTPHeadParser
     private var closing = false
+    /// A handler's answer is pending.
+    private var waiting = false
+    private var isOpen = true
     private var timer: Timer?
 
     /// The request whose body is being read.
@@ -37,6 +40,8 @@ final class AdminConnection: BufferedSocketDelegate {
     }
 
     func close() {
+        guard isOpen else { return }
+        isOpen = false
         timer?.cancel()
         timer = nil
         socket.free()
@@ -48,7 +53,7 @@ final class AdminConnection: BufferedSocketDelegate {
             socket.drainInput(socket.inputLength)  // lingering: read and drop
             return
         }
-        while !closing, socket.inputLength > 0 {
+        while !closing, !waiting, socket.inputLength > 0 {
             if pending != nil {
                 if !readBody() { return }
                 continue
@@ -73,9 +78,11 @@ final class AdminConnection: BufferedSocketDelegate {
     private func begin(_ head: HTTPHead) {
         let target = head.bytes[head.target]
         let pathEnd = target.firstIndex(of: UInt8(ascii: "?")) ?? target.endIndex
+        let query = pathEnd < target.endIndex ? target[(pathEnd + 1)...] : target[pathEnd...]
         let request = AdminRequest(
             method: String(decoding: head.bytes[head.method], as: UTF8.self),
             path: String(decoding: target[target.startIndex..<pathEnd], as: UTF8.self),
+            query: String(decoding: query, as: UTF8.self),
             authorization: head.fields.first { $0.known == .authorization }.map { Array(head.bytes[$0.value]) })
         switch head.framing {
         case .contentLength(let n) where n > UInt64(Self.maxBodyBytes):
@@ -159,10 +166,20 @@ final class AdminConnection: BufferedSocketDelegate {
         write(.error(413, "payload_too_large"), keepAlive: false, isHEAD: false)
     }
 
+    /// Runs the handler; while its answer is pending (a store write) the
+    /// connection reads nothing more, so answers leave in request order.
     private func answer(_ head: HTTPHead, _ request: AdminRequest) {
-        let result = server.handle(request)
-        write(result, keepAlive: head.keepAlive, isHEAD: request.method == "HEAD")
-        timer?.schedule(afterMs: Self.idleMs)
+        waiting = true
+        timer?.cancel()
+        let keepAlive = head.keepAlive, isHEAD = request.method == "HEAD"
+        server.handle(request) { [weak self] result in
+            guard let self, self.isOpen else { return }
+            self.waiting = false
+            self.write(result, keepAlive: keepAlive, isHEAD: isHEAD)
+            self.timer?.schedule(afterMs: Self.idleMs)
+            // Requests that arrived meanwhile (pipelined) are next.
+            if !self.closing, self.socket.inputLength > 0 { self.socketReadable(self.socket) }
+        }
     }
 
     private func write(_ a: AdminAnswer, keepAlive: Bool, isHEAD: Bool) {

@@ -19,11 +19,14 @@ final class AdminServer: @unchecked Sendable {  // unchecked: loop-confined exce
     private let heartbeats: [Heartbeat]
     private var heartbeatTimer: Timer?
     private let environment: [String: String]
+    /// The store and its metrics; nil in a stateless configuration.
+    let state: StateRuntime?
     var extraReadinessReasons: @Sendable () -> [String] = { [] }
 
     init(runtime: RuntimeConfig, workers: [Worker], processMetrics: ProcessMetrics,
-         environment: [String: String]) throws(RuntimeError) {
+         environment: [String: String], state: StateRuntime?) throws(RuntimeError) {
         loop = try EventLoop()
+        self.state = state
         self.runtime = runtime
         self.workers = workers
         self.processMetrics = processMetrics
@@ -84,11 +87,18 @@ final class AdminServer: @unchecked Sendable {  // unchecked: loop-confined exce
 
     typealias Answer = AdminAnswer
 
-    func handle(_ request: AdminRequest) -> Answer {
-        let (method, path) = (request.method, request.path)
-        if path.hasPrefix("/admin/") || path == "/admin" {
-            return adminAPI(request)
+    /// Answers one request; `reply` runs on this loop, at once or, for the
+    /// revocation API, once the store has made the change durable.
+    func handle(_ request: AdminRequest, reply: @escaping (Answer) -> Void) {
+        if request.path.hasPrefix("/admin/") || request.path == "/admin" {
+            adminAPI(request, reply: reply)
+        } else {
+            reply(handleLocal(request))
         }
+    }
+
+    private func handleLocal(_ request: AdminRequest) -> Answer {
+        let (method, path) = (request.method, request.path)
         guard method == "GET" || method == "HEAD" else {
             return Answer(status: 405, contentType: "text/plain", body: Array("method not allowed\n".utf8),
                           headers: [("Allow", "GET, HEAD")])
@@ -102,13 +112,27 @@ final class AdminServer: @unchecked Sendable {  // unchecked: loop-confined exce
             }
             return Answer(status: 200, contentType: "text/plain", body: Array("ok\n".utf8))
         case "/readyz":
-            let reasons = health.reasons() + extraReadinessReasons()
-            let report = ReadinessReport(reasons: reasons, degraded: [])
+            var reasons = health.reasons() + extraReadinessReasons()
+            var degraded: [String] = []
+            if let state {
+                switch state.store.status {
+                case .up: break
+                case .connecting: reasons.append("store \(state.store.kind): not reached yet")
+                // §7: an outage after start is shared by every instance;
+                // pulling them all out of rotation would stop serving.
+                case .down(let why): degraded.append("store \(state.store.kind): \(why)")
+                }
+            }
+            let report = ReadinessReport(reasons: reasons, degraded: degraded)
             return Answer(status: report.httpStatus, contentType: "application/json", body: Array(report.json.utf8))
         case "/metrics":
             var text = ""
             MetricsExposition.render(workers: workers, process: processMetrics, runtime: runtime,
                                      nowMs: loop.nowMs(), into: &text)
+            if let state {
+                state.metrics.setStoreUp(state.store.status == .up)
+                state.metrics.render(into: &text)
+            }
             return Answer(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: Array(text.utf8))
         default:
             return Answer(status: 404, contentType: "text/plain", body: Array("not found\n".utf8))
@@ -117,18 +141,19 @@ final class AdminServer: @unchecked Sendable {  // unchecked: loop-confined exce
 
     /// SPEC §8: the whole API is 404 while the token variable is unset or
     /// empty; otherwise a bearer compared in constant time, 401 on mismatch.
-    private func adminAPI(_ request: AdminRequest) -> Answer {
+    private func adminAPI(_ request: AdminRequest, reply: @escaping (Answer) -> Void) {
         guard let name = runtime.config.admin.tokenEnv, let secret = environment[name], !secret.isEmpty else {
-            return .error(404, "not_found")
+            return reply(.error(404, "not_found"))
         }
         let expected = Array(("Bearer " + secret).utf8)
         guard let given = request.authorization, ConstantTime.equals(given, expected) else {
-            return .error(401, "unauthorized", headers: [("WWW-Authenticate", "Bearer realm=\"gateway-admin\"")])
+            return reply(.error(401, "unauthorized", headers: [("WWW-Authenticate", "Bearer realm=\"gateway-admin\"")]))
         }
-        // The revocation API arrives with the store (SPEC §7); its bodies
-        // come in `request.body` (at most AdminConnection.maxBodyBytes) and
-        // parse with `request.jsonObject()`.
-        return .error(404, "not_found")
+        guard let state else {
+            // Stateless configuration (no [store], no [sessions]): no API to offer.
+            return reply(.error(404, "not_found"))
+        }
+        RevocationAPI.handle(request, state: state, runtime: runtime, loop: loop, reply: reply)
     }
 }
 

@@ -188,6 +188,13 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
                 return runtime.router.route(path: path, host: host)
             }
         }
+        // SPEC §7: the session endpoints are the gateway's own, on every
+        // listener, before any route.
+        if let sessions = runtime.config.sessions,
+           let endpoint = head.withRoutingPath({ SessionPhase.endpoint($0, sessions: sessions) }) {
+            beginSessionEndpoint(endpoint, head)
+            return
+        }
         guard let r = matched else {
             answer(status: 404, error: "not_found", close: !ex.bodyIsDone)
             return
@@ -218,7 +225,8 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     /// for one refetch and tries again (SPEC §3), once.
     private func authenticateAndForward(_ head: HTTPHead, route: RouteConfig, routeIndex r: Int, mayWaitForKeys: Bool) {
         switch AuthPhase.decide(head: head, route: route, runtime: runtime, verifier: worker.verifier,
-                                cache: worker.tokenCache, nowSeconds: worker.loop.nowMs() / 1000) {
+                                cache: worker.tokenCache, revocations: worker.revocations,
+                                nowSeconds: worker.loop.nowMs() / 1000) {
         case .pass(let label, let token, let range):
             ex.authLabel = label
             ctx.token = token
@@ -378,6 +386,110 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         upstream = nil
     }
 
+    // MARK: - The session endpoints (answered here, after a bounded body)
+
+    private func beginSessionEndpoint(_ endpoint: SessionPhase.Endpoint, _ head: HTTPHead) {
+        guard absoluteFormIsOwnHost(head) else {
+            answer(status: 400, error: "bad_request", close: true)
+            return
+        }
+        guard head.bytes[head.method].elementsEqual("POST".utf8) else {
+            answer(status: 405, error: "method_not_allowed", headers: [("Allow", "POST")], close: !ex.bodyIsDone)
+            return
+        }
+        if case .contentLength(let n) = head.framing, n > UInt64(SessionPhase.maxBodyBytes) {
+            answer(status: 413, error: "payload_too_large", close: true)
+            return
+        }
+        ctx.localEndpoint = endpoint
+        if ex.bodyIsDone {
+            runSessionEndpoint()
+            return
+        }
+        if ex.wants100Continue {
+            var b: [UInt8] = []
+            HeadWriter.write100Continue(into: &b)
+            socket.write(b.withUnsafeBytes { $0 })
+        }
+        clientTimer?.schedule(afterMs: runtime.config.server.clientTimeoutMs)
+        collectLocalBody()
+    }
+
+    /// Reads the request body into `ctx.localBody`, bounded by
+    /// `SessionPhase.maxBodyBytes`, then runs the endpoint.
+    private func collectLocalBody() {
+        loop: while socket.inputLength > 0 {
+            switch ex.requestBody {
+            case .length(let remaining):
+                let n = copyInput(Int(min(remaining, UInt64(socket.inputLength))), into: &ctx.localBody)
+                ex.countRequestBody(n)
+                ex.requestBody = remaining == UInt64(n) ? .done : .length(remaining - UInt64(n))
+            case .chunked(var decoder):
+                let step = socket.withFirstInputChunk { decoder.next($0) }
+                switch step {
+                case .data(let offset, let count, _):
+                    socket.drainInput(offset)
+                    guard ctx.localBody.count + count <= SessionPhase.maxBodyBytes else {
+                        answer(status: 413, error: "payload_too_large", close: true)
+                        return
+                    }
+                    ex.countRequestBody(copyInput(count, into: &ctx.localBody))
+                    ex.requestBody = .chunked(decoder)
+                case .needMore(let consumed):
+                    socket.drainInput(consumed)
+                    ex.requestBody = .chunked(decoder)
+                    if consumed == 0 { break loop }
+                case .end(let consumed):
+                    socket.drainInput(consumed)
+                    ex.requestBody = .done
+                case .failed:
+                    answer(status: 400, error: "bad_request", close: true)
+                    return
+                }
+            default:
+                break loop
+            }
+        }
+        if ex.bodyIsDone {
+            clientTimer?.cancel()
+            runSessionEndpoint()
+        } else {
+            clientTimer?.schedule(afterMs: runtime.config.server.clientTimeoutMs)
+        }
+    }
+
+    /// Copies `count` bytes of client input (across evbuffer chunks) and drains them.
+    private func copyInput(_ count: Int, into out: inout [UInt8]) -> Int {
+        var taken = 0
+        while taken < count, socket.inputLength > 0 {
+            let k = socket.withFirstInputChunk { chunk -> Int in
+                let k = min(count - taken, chunk.count)
+                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<k]))
+                return k
+            }
+            if k == 0 { break }
+            socket.drainInput(k)
+            taken += k
+        }
+        return taken
+    }
+
+    private func runSessionEndpoint() {
+        guard let request, let endpoint = ctx.localEndpoint else { return }
+        var body: [UInt8] = []
+        swap(&body, &ctx.localBody)
+        let runtime = self.runtime, worker = self.worker
+        suspend({ done in
+            switch endpoint {
+            case .refresh: SessionPhase.refresh(request: request, body: body, runtime: runtime, worker: worker, done: done)
+            case .logout: SessionPhase.logout(request: request, body: body, runtime: runtime, worker: worker, done: done)
+            }
+        }) { connection, answer in
+            connection.sendLocal(status: answer.status, headers: answer.headers, body: answer.body,
+                                 close: !connection.ex.bodyIsDone)
+        }
+    }
+
     // MARK: - Forward the request body
 
     private func startForwarding() {
@@ -531,6 +643,48 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
                                         options: &options) {
             ex.authLabel = label
         }
+        if let r = ex.routeIndex, runtime.config.routes[r].issueSession, (200..<300).contains(head.status),
+           startSession(head, from: up, options: options) {
+            return
+        }
+        sendResponseHead(head, from: up, options: options)
+    }
+
+    /// `issue_session` (SPEC §7): the response head waits, with the upstream
+    /// not read, until the store has recorded the new session; then it goes
+    /// out with the session's tokens. False when the response starts no
+    /// session (no usable Gateway-Session): it goes on as it is.
+    private func startSession(_ head: HTTPHead, from up: UpstreamConnection, options: ClientResponseOptions) -> Bool {
+        up.socket.disableRead()
+        var started = false
+        let runtime = self.runtime, worker = self.worker
+        suspend({ done in
+            started = SessionPhase.issue(response: head, runtime: runtime, worker: worker, done: done)
+        }) { connection, fields in
+            guard let fields, connection.upstream === up else {
+                // Nothing of the upstream's answer went out: answer 503
+                // instead, on a connection that stays usable.
+                connection.dropUpstream()
+                connection.ex.withdrawResponse()
+                connection.answer(status: 503, error: "temporarily_unavailable", close: !connection.ex.bodyIsDone)
+                return
+            }
+            var options = options
+            options.extraFields += fields
+            options.exposeHeader = runtime.refreshHeader + Array(", \(SessionPhase.refreshTokenHeader)".utf8)
+            options.carriesMintedToken = true
+            up.socket.enableRead()
+            connection.sendResponseHead(head, from: up, options: options)
+        }
+        if !started {
+            ex.waitingForPhase = false
+            up.socket.enableRead()
+        }
+        return started
+    }
+
+    /// Writes the client's response head, then streams the body.
+    private func sendResponseHead(_ head: HTTPHead, from up: UpstreamConnection, options: ClientResponseOptions) {
         // Borrow the worker's buffer (swap, so no copy-on-write copy).
         var out: [UInt8] = []
         swap(&out, &worker.scratch)
@@ -701,6 +855,24 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         out.removeAll(keepingCapacity: true)
         LocalAnswer.write(status: status, error: error, description: description, headers: headers,
                           keepAlive: !shouldClose, into: &out)
+        finishLocalAnswer(out: &out, hadRequest: hadRequest, status: status, shouldClose: shouldClose)
+    }
+
+    /// An answer of the gateway's own with its body and fields as given
+    /// (the session endpoints).
+    private func sendLocal(status: Int, headers: [(String, String)], body: [UInt8], close: Bool) {
+        if ex.responseStarted { abort(); return }
+        dropUpstream()
+        let shouldClose = ex.answered(status: status, close: close)
+        var out: [UInt8] = []
+        swap(&out, &worker.scratch)
+        out.removeAll(keepingCapacity: true)
+        HeadWriter.writeSimpleResponse(status: status, reason: HeadWriter.reasonPhrase(for: status), headers: headers,
+                                       body: body, keepAlive: !shouldClose, into: &out)
+        finishLocalAnswer(out: &out, hadRequest: request != nil, status: status, shouldClose: shouldClose)
+    }
+
+    private func finishLocalAnswer(out: inout [UInt8], hadRequest: Bool, status: Int, shouldClose: Bool) {
         socket.write(out.withUnsafeBytes { $0 })
         ex.bytesOut += UInt64(out.count)
         swap(&out, &worker.scratch)
@@ -785,7 +957,8 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         if retiredRequest != nil { worker.headPool.recycle(&retiredRequest) }
         switch state {
         case .readingHead: readHeads()
-        case .exchanging: if !ex.bodyIsDone { pumpRequestBody() }
+        case .exchanging:
+            if !ex.bodyIsDone { if ctx.localEndpoint != nil { collectLocalBody() } else { pumpRequestBody() } }
         case .tunnelling: if let up = upstream { pumpTunnel(up) }
         case .closing: socket.drainInput(socket.inputLength)
         case .closed: break
@@ -880,6 +1053,15 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         upstream = nil
         upstreamTimer?.cancel()
         let groupIndex = ctx.group?.index ?? 0
+        if ex.waitingForPhase, state == .exchanging {
+            // The response head is held for the store (issue_session) and
+            // its upstream broke meanwhile: nothing usable to deliver.
+            ex.waitingForPhase = false
+            worker.metrics.countUpstreamError(upstream: groupIndex, kind: .reset)
+            ex.withdrawResponse()
+            answer(status: 502, error: "bad_gateway", close: !ex.bodyIsDone)
+            return
+        }
         switch state {
         case .tunnelling:
             closeAfterFlush()

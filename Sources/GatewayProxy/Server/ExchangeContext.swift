@@ -14,6 +14,10 @@ struct ExchangeContext {
     var group: UpstreamGroup?
     /// The server that got the request, for the access log.
     var upstreamName = "-"
+    /// A session endpoint (SPEC §7) answers this exchange; its body is
+    /// collected here first.
+    var localEndpoint: SessionPhase.Endpoint?
+    var localBody: [UInt8] = []
 
     init(requestID: RequestIDSource = .generated(0)) { self.requestID = requestID }
 }

@@ -67,6 +67,16 @@ public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thre
         let adminFD = try Socket.listen(adminAddress, reusePort: false)
         OpsLog.info("admin listening on \(Socket.localAddress(adminFD)?.description ?? config.admin.listen.description)")
 
+        // The store before any worker: a locked state_dir or an unreadable
+        // log stops the start here, with the reason.
+        let state: StateRuntime?
+        do {
+            state = try StateRuntime.open(config, environment: environment)
+        } catch {
+            throw RuntimeError.address("store: \(error)")
+        }
+        if let state { OpsLog.info("store: \(state.store.kind)") }
+
         var prefix: UInt64 = 0
         withUnsafeMutableBytes(of: &prefix) { raw in
             _ = getrandom(raw.baseAddress, raw.count, 0)
@@ -74,15 +84,16 @@ public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thre
         for i in 0..<workerCount {
             let metrics = WorkerMetrics(routeCount: config.routes.count, upstreamCount: runtime.upstreams.count)
             let w = try Worker(index: i, runtime: runtime, metrics: metrics, shared: shared, logSink: logSink,
-                               requestIDPrefix: prefix) { [self] in
+                               requestIDPrefix: prefix, state: state) { [self] in
                 self.loop.post { self.workerStopped() }
             }
             workers.append(w)
         }
         let adminServer = try AdminServer(runtime: runtime, workers: workers, processMetrics: processMetrics,
-                                          environment: environment)
+                                          environment: environment, state: state)
         admin = adminServer
         startKeyRefresher(on: adminServer)
+        state?.start(workers: workers)
         for (i, w) in workers.enumerated() { w.start(listenFDs: perWorker[i], tls: tls) }
         adminServer.start(listenFD: adminFD)
 
@@ -95,6 +106,7 @@ public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thre
             refresher?.stop()
             adminServer.stop()
         }
+        state?.store.stop()
         logSink.close()
         OpsLog.info("stopped")
         return 0
@@ -150,6 +162,9 @@ public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thre
         if next.server.listen != old.server.listen || next.server.workers != old.server.workers
             || next.admin.listen != old.admin.listen {
             OpsLog.warning("reload: listen addresses, workers and admin.listen take effect only after a restart")
+        }
+        if next.store != old.store || (next.hasStore || next.sessions != nil) != (old.hasStore || old.sessions != nil) {
+            OpsLog.warning("reload: [store] changes (and turning the store on or off) take effect only after a restart")
         }
         let fresh: RuntimeConfig
         do {

@@ -26,6 +26,9 @@ final class RuntimeConfig: Sendable {
     /// Signs refreshed tokens (SPEC §6); nil when refresh is off or no
     /// signing key is configured.
     let reissuer: TokenReissuer?
+    /// Mints the access tokens of sessions (SPEC §7); nil without
+    /// `[sessions]` (the loader requires a signing key with it).
+    let sessionMinter: SessionTokenMinter?
     /// `refresh.header`, as bytes for the response writer.
     let refreshHeader: [UInt8]
     /// Host names the routes are configured for, normalized as the router
@@ -47,6 +50,13 @@ final class RuntimeConfig: Sendable {
             }
         } else {
             reissuer = nil
+        }
+        if let sessions = config.sessions, let kid = config.refresh.signingKey, let key = keys.signingKey(kid: kid) {
+            sessionMinter = SessionTokenMinter(signingKey: key, issuer: config.tokens.issuers.first ?? "gateway",
+                                               audience: config.tokens.audiences.first ?? "gateway",
+                                               accessTTLMs: sessions.accessTTLMs)
+        } else {
+            sessionMinter = nil
         }
         forwardClaims = config.tokens.forwardClaims.map { ($0.claim, Array($0.header.utf8)) }
         self.generation = generation

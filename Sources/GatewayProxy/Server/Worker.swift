@@ -68,6 +68,11 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
     // @exclusivity(unchecked): see ClientConnection; borrowed by swap, never
     // held across a call that could borrow it again.
     @exclusivity(unchecked) var scratch: [UInt8] = []
+    /// The revocations in force (SPEC §7): replaced whole by the store's feed
+    /// (`StateRuntime`), read by every request with no lock.
+    var revocations = RevocationView.empty
+    /// The store and its metrics; nil in a stateless configuration.
+    let state: StateRuntime?
     /// Request and response head buffers, passed from finished heads to new ones.
     let headPool = HeadBufferPool()
     /// Round-robin cursor per upstream group index.
@@ -77,8 +82,10 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
     private let onStopped: @Sendable () -> Void
 
     init(index: Int, runtime: RuntimeConfig, metrics: WorkerMetrics, shared: SharedCounters, logSink: LogSink,
-         requestIDPrefix: UInt64, onStopped: @escaping @Sendable () -> Void) throws(RuntimeError) {
+         requestIDPrefix: UInt64, state: StateRuntime?,
+         onStopped: @escaping @Sendable () -> Void) throws(RuntimeError) {
         self.index = index
+        self.state = state
         loop = try EventLoop()
         self.runtime = runtime
         keys = runtime.keys

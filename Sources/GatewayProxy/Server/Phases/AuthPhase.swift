@@ -8,7 +8,8 @@ import GatewayCore
 /// The token is found by `TokenExtractor` (header, cookie, query in the
 /// configured order), verified by `JWTVerifier` (GatewayAuth/JWTVerifier.swift)
 /// with this worker's `VerifiedTokenCache` in front, so a token seen before
-/// costs a lookup, not a signature check.
+/// costs a lookup, not a signature check. A verified token is then checked
+/// against the worker's `RevocationView` (GatewayAuth/RevocationView.swift).
 enum AuthPhase {
     enum Decision {
         /// Let the request through; `token` is nil on `auth = "none"` and on an
@@ -19,7 +20,7 @@ enum AuthPhase {
     }
 
     static func decide(head: HTTPHead, route: RouteConfig, runtime: RuntimeConfig, verifier: JWTVerifier,
-                       cache: VerifiedTokenCache, nowSeconds: Int64) -> Decision {
+                       cache: VerifiedTokenCache, revocations: RevocationView, nowSeconds: Int64) -> Decision {
         if route.auth == .none { return .pass(.none, nil) }
         switch runtime.extractor.extract(from: head) {
         case .failure(.missingToken) where isCORSPreflight(head):
@@ -39,8 +40,10 @@ enum AuthPhase {
             }
             switch result {
             case .success(let token):
-                // Revocation (SPEC §7) is checked here against the worker's
-                // local view, with no I/O, once the store exists.
+                // Revocation (SPEC §7): the worker's local view, no I/O. A
+                // cached verification is checked too: a revocation can
+                // arrive after the token was first seen.
+                if revocations.revokes(token, now: nowSeconds) { return .reject(.revoked) }
                 return .pass(.ok, token, range: range)
             case .failure(let failure):
                 return .reject(failure)
