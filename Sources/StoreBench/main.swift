@@ -1,6 +1,8 @@
 // Embedded store figures: acknowledged revocations per second under 64
 // concurrent clients (group commit), and restart time with 10^6 entries.
 //   swift run -c release StoreBench [dir] [restart]   ("restart": part (b) only)
+//   StoreBench fill DIR N    leaves N revocations (jti, sid, sub mixed) in the
+//                            state_dir DIR, for gateway-level benchmarks
 import Dispatch
 import Glibc
 import GatewayAuth
@@ -47,6 +49,28 @@ func open(_ dir: String) -> EmbeddedStore {
         say("open \(dir): \(error)")
         exit(1)
     }
+}
+
+// fill DIR N: a state_dir with N live revocations, then exit.
+if CommandLine.arguments.count == 4, CommandLine.arguments[1] == "fill", let n = Int(CommandLine.arguments[3]) {
+    let dir = CommandLine.arguments[2]
+    let store = open(dir)
+    store.start(feed: { _ in })
+    let now = EmbeddedStore.wallClockMillis() / 1000
+    let done = DispatchSemaphore(value: 0)
+    for i in 0..<n {
+        let target: Revocation.Target
+        switch i % 10 {
+        case 0..<5: target = .jti("fill-jti-\(i)")
+        case 5..<8: target = .sid("fill-sid-\(i)")
+        default: target = .subject("fill-sub-\(i)", before: now - 60)
+        }
+        store.addRevocation(target, until: now + 7 * 86_400, now: now, on: Inline()) { _ in done.signal() }
+    }
+    for _ in 0..<n { done.wait() }
+    store.stop()
+    say("filled \(dir) with \(n) revocations")
+    exit(0)
 }
 
 let arguments = CommandLine.arguments.dropFirst().filter { $0 != "restart" }

@@ -64,7 +64,8 @@ import Testing
         #expect(ex.responseStarted)
         ex.withdrawResponse()
         #expect(!ex.responseStarted && !ex.upstreamReusable)
-        #expect(!ex.answered(status: 503, close: false), "keep-alive survives a withdrawn response")
+        let closes = ex.answered(status: 503, close: false)
+        #expect(!closes, "keep-alive survives a withdrawn response")
         #expect(ex.status == 503)
     }
 

@@ -5,11 +5,6 @@ import Synchronization
 import GatewayAuth
 import GatewayLoop
 
-/// Runs completions on the store's thread, right away.
-struct InlineExecutor: CompletionExecutor {
-    func post(_ work: @escaping @Sendable () -> Void) { work() }
-}
-
 /// Calls `start` with a completion and blocks until it has run once.
 func waitFor<R: Sendable>(_ start: (@escaping @Sendable (R) -> Void) -> Void) -> R {
     let box = Mutex<R?>(nil)
@@ -57,27 +52,6 @@ final class LogLines: Sendable {
     private let lines = Mutex<[String]>([])
     func append(_ line: String) { lines.withLock { $0.append(line) } }
     var all: [String] { lines.withLock { $0 } }
-}
-
-/// Feed changes the store sent.
-final class FeedRecorder: Sendable {
-    private let changes = Mutex<[RevocationChange]>([])
-    func append(_ change: RevocationChange) { changes.withLock { $0.append(change) } }
-    var all: [RevocationChange] { changes.withLock { $0 } }
-
-    var addedIDs: [String] {
-        all.flatMap { change -> [String] in
-            if case .added(let rs) = change { return rs.map(\.id) }
-            return []
-        }
-    }
-
-    var removedIDs: [String] {
-        all.flatMap { change -> [String] in
-            if case .removed(let ids) = change { return ids }
-            return []
-        }
-    }
 }
 
 /// Switches shared by every `FaultyLogFile` of one store: fail the next

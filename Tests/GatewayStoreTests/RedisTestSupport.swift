@@ -129,39 +129,6 @@ final class RedisTestServer: @unchecked Sendable {  // unchecked: used from one 
     }
 }
 
-/// Runs completions on the thread that posts them (the store's).
-struct InlineExecutor: CompletionExecutor {
-    func post(_ work: @escaping @Sendable () -> Void) { work() }
-}
-
-/// Everything a store's feed delivered, in order.
-final class FeedRecorder: Sendable {
-    private let changes = Mutex<[RevocationChange]>([])
-
-    var callback: @Sendable (RevocationChange) -> Void {
-        { [self] change in changes.withLock { $0.append(change) } }
-    }
-
-    var all: [RevocationChange] { changes.withLock { $0 } }
-
-    var resetCount: Int {
-        all.reduce(0) { n, c in if case .reset = c { return n + 1 }; return n }
-    }
-
-    /// The live set as a consumer applying the feed would hold it.
-    var view: [String: Revocation] {
-        var v: [String: Revocation] = [:]
-        for c in all {
-            switch c {
-            case .reset(let items): v = Dictionary(items.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
-            case .added(let items): for r in items { v[r.id] = r }
-            case .removed(let ids): for id in ids { v[id] = nil }
-            }
-        }
-        return v
-    }
-}
-
 /// Polls `condition` every 10 ms until it holds or `seconds` pass: a
 /// deadline against hanging, not a speed check.
 func eventually(_ seconds: Double = 10, _ condition: () -> Bool) async -> Bool {

@@ -228,6 +228,7 @@ public struct Exchange: Sendable {
     /// instead, as if no response had come.
     public mutating func withdrawResponse() {
         responseStarted = false
+        keepAliveUpstream = false  // its body was never read
         chunkedToClient = false
         response = .done
     }
