@@ -360,3 +360,40 @@ def test_readyz_and_store_metric(start_stateful):
     status, _, body = admin_get(gw.admin_port, "/readyz")
     assert status == 200 and json.loads(body)["degraded"] == []
     assert metric_values(gw.metrics(), "gateway_store_up") == [({}, 1)]
+
+
+def test_full_disk_refuses_without_acknowledging_and_keeps_serving(start_gateway, tmp_path):
+    import subprocess
+    disk = tmp_path / "tiny"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32k", "tmpfs", str(disk)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root): %s" % mounted.stderr.strip())
+    try:
+        gw = start_gateway(routes=ROUTES, extra=session_extra(store={"state_dir": str(disk / "state")}),
+                           env=admin_env())
+        acked, refused = [], None
+        for i in range(2000):
+            status, entry = admin(gw, "POST", "/admin/v1/revocations", {"jti": "fill-%04d-%s" % (i, "x" * 200)})
+            if status == 201:
+                acked.append(entry["id"])
+                continue
+            refused = (status, entry)
+            break
+        assert refused is not None, "a 32 KiB disk never filled up"
+        assert refused == (503, {"error": "temporarily_unavailable"}), refused
+        assert len(acked) > 10
+        # Serving goes on; the store says it is failing; logins are refused cleanly.
+        assert gw.get("/public/x").status == 200
+        status, _, body = admin_get(gw.admin_port, "/readyz")
+        assert status == 200 and json.loads(body)["degraded"], body
+        assert metric_values(gw.metrics(), "gateway_store_up") == [({}, 0)]
+        # Everything acknowledged is there after a restart.
+        gw.stop()
+        restart(gw)
+        status, page = admin(gw, "GET", "/admin/v1/revocations?limit=1000")
+        assert status == 200 and set(acked) <= {i["id"] for i in page["items"]}
+        gw.stop()
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
