@@ -15,7 +15,8 @@
 # stale), BENCH_IDLE_CONNS (default 10000), BENCH_PORT_BASE (default 18080),
 # BENCH_JWT_TOKENS (distinct tokens per alg, default 20000; made up front by
 # scripts/bench_jwt.py with PyJWT), BENCH_ONLY (comma list of the sections
-# to run: proxy, jwt, memory, workers; default all).
+# to run: proxy, jwt, refresh, memory, workers, state; default all; "state"
+# is scripts/bench_state.sh: sessions, revocations and the stores, SPEC §7).
 # Installs nginx, haproxy and wrk when missing (scripts/setup.sh --bench).
 # Every listener is on 127.0.0.1; every process started here is stopped by
 # PID on exit.
@@ -32,7 +33,7 @@ GW_ADMIN=$((base + 12))
 NGX_PORT=$((base + 3))       # nginx proxy_pass
 HAP_PORT=$((base + 4))       # haproxy
 JWT_TOKENS=${BENCH_JWT_TOKENS:-20000}
-ONLY=${BENCH_ONLY:-proxy,jwt,refresh,memory,workers}
+ONLY=${BENCH_ONLY:-proxy,jwt,refresh,memory,workers,state}
 want() { [[ ",$ONLY," == *",$1,"* ]]; }
 
 scripts/setup.sh --bench
@@ -786,3 +787,10 @@ EOF
 fi
 echo
 versions
+
+if want state; then
+    echo
+    echo "### sessions, revocations, stores (scripts/bench_state.sh)"
+    echo
+    scripts/bench_state.sh
+fi
