@@ -64,6 +64,8 @@ let package = Package(
         .executableTarget(name: "PathFuzz", dependencies: ["GatewayCore", "FuzzReplay"], swiftSettings: strict),
         // Embedded store throughput and restart time (swift run -c release StoreBench [dir]).
         .executableTarget(name: "StoreBench", dependencies: ["GatewayStore", "GatewayAuth", "GatewayLoop"], swiftSettings: strict),
+        // Fuzz driver for the embedded store's log reader (scripts/fuzz.sh storelog); replays files when built normally.
+        .executableTarget(name: "StoreLogFuzz", dependencies: ["GatewayStore", "FuzzReplay"], swiftSettings: strict),
         // Replay mode shared by the fuzz drivers.
         .target(name: "FuzzReplay", swiftSettings: strict),
         .executableTarget(name: "RevocationBench", dependencies: ["GatewayAuth"], swiftSettings: strict),

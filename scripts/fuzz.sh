@@ -4,6 +4,7 @@
 #   scripts/fuzz.sh http [seconds]   # HTTP/1.1 head parser, chunked decoder, writer (Sources/ParserFuzz)
 #   scripts/fuzz.sh jws  [seconds]   # JWS decoder, JSON parser, base64url (Sources/JWSFuzz)
 #   scripts/fuzz.sh path [seconds]   # request-path validation and normalization (Sources/PathFuzz)
+#   scripts/fuzz.sh storelog [seconds]  # the embedded store's log reader (Sources/StoreLogFuzz)
 #
 # Extra arguments go to libFuzzer. Seeds come from Tests/Fuzz/corpus/<target>;
 # the growing corpus and any crash artifacts go to fuzz-corpus-work/ (ignored
@@ -13,13 +14,14 @@
 # so the package never needs libFuzzer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target="${1:?usage: scripts/fuzz.sh http|jws|path [seconds] [libFuzzer args]}"; shift
+target="${1:?usage: scripts/fuzz.sh http|jws|path|storelog [seconds] [libFuzzer args]}"; shift
 seconds="${1:-60}"; shift || true
 case "$target" in
     http) product=ParserFuzz; define=PARSER_FUZZ; max_len=4096 ;;
     jws)  product=JWSFuzz;    define=JWS_FUZZ;    max_len=8192 ;;
     path) product=PathFuzz;   define=PATH_FUZZ;   max_len=512 ;;
-    *) echo "fuzz.sh: unknown target $target (http, jws or path)" >&2; exit 2 ;;
+    storelog) product=StoreLogFuzz; define=STORELOG_FUZZ; max_len=8192 ;;
+    *) echo "fuzz.sh: unknown target $target (http, jws, path or storelog)" >&2; exit 2 ;;
 esac
 scratch=.build-fuzz
 swift build -c debug --scratch-path "$scratch" --product "$product" \

@@ -48,6 +48,14 @@ finish() {
     exit "$failed"
 }
 
+replay_corpora() {
+    local pair target product
+    for pair in http:ParserFuzz jws:JWSFuzz path:PathFuzz storelog:StoreLogFuzz; do
+        target=${pair%%:*} product=${pair##*:}
+        .build/debug/"$product" "Tests/Fuzz/corpus/$target" || return 1
+    done
+}
+
 step "setup (scripts/setup.sh --test)" scripts/setup.sh --test || finish
 # Chromium for the browser end-to-end test; without it that test is skipped.
 scripts/setup.sh --browser || echo "test.sh: chromium could not be installed; Tests/Integration/test_browser.py will be skipped" >&2
@@ -58,6 +66,9 @@ if (( ! only_integration )); then
     if (( built )); then
         # shellcheck disable=SC2086  # SWIFT_TEST_FLAGS is a list of flags
         step "swift test" swift test ${SWIFT_TEST_FLAGS:-}
+        # Every fuzz target replays its committed seed corpus (built
+        # normally, the drivers replay files): a crash once found stays fixed.
+        step "fuzz corpus replay (Tests/Fuzz/corpus)" replay_corpora
     else
         summary+=("skip  swift test (build failed)")
     fi
