@@ -125,3 +125,18 @@ def test_redis_killed_and_restarted(cluster):
     # Redis lost everything (no persistence): new sessions work again.
     first = login(a).header("X-Refresh-Token")
     assert refresh(b, first).status == 200
+
+
+def test_redis_unreachable_at_start_refuses_what_it_cannot_check(start_gateway, redis_server):
+    from gwtest import free_port
+    from test_sessions import hs_token
+    dead = free_port()
+    gw = start_gateway(routes=ROUTES, extra=session_extra(store={"redis": "redis://127.0.0.1:%d/0" % dead}),
+                       env=admin_env())
+    status, _, body = admin_get(gw.admin_port, "/readyz")
+    doc = json.loads(body)
+    assert status == 503 and any("store redis" in r for r in doc["reasons"]), doc
+    # No revocation view yet: a token cannot be checked against it.
+    r = gw.get("/api/x", headers={"Authorization": "Bearer " + hs_token()})
+    assert r.status == 503 and r.json()["error"] == "temporarily_unavailable"
+    assert gw.get("/public/x").status == 200, "routes without authentication go on"

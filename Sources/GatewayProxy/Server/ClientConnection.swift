@@ -224,6 +224,12 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     /// unknown kid with JWKS URLs configured waits (at most fetch_timeout)
     /// for one refetch and tries again (SPEC §3), once.
     private func authenticateAndForward(_ head: HTTPHead, route: RouteConfig, routeIndex r: Int, mayWaitForKeys: Bool) {
+        if route.auth != .none, !worker.revocationsReady {
+            // The store has not delivered the revocations yet (Redis not
+            // reached since start): no token can be checked against them.
+            answer(status: 503, error: "temporarily_unavailable", close: !ex.bodyIsDone)
+            return
+        }
         switch AuthPhase.decide(head: head, route: route, runtime: runtime, verifier: worker.verifier,
                                 cache: worker.tokenCache, revocations: worker.revocations,
                                 nowSeconds: worker.loop.nowMs() / 1000) {

@@ -94,6 +94,7 @@ public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thre
         admin = adminServer
         startKeyRefresher(on: adminServer)
         state?.start(workers: workers)
+        if let state, state.store.kind == "embedded" { state.waitForFirstView() }
         for (i, w) in workers.enumerated() { w.start(listenFDs: perWorker[i], tls: tls) }
         adminServer.start(listenFD: adminFD)
 

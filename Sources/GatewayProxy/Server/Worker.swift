@@ -70,7 +70,11 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
     @exclusivity(unchecked) var scratch: [UInt8] = []
     /// The revocations in force (SPEC §7): replaced whole by the store's feed
     /// (`StateRuntime`), read by every request with no lock.
-    var revocations = RevocationView.empty
+    private(set) var revocations = RevocationView.empty
+    /// False while a store is configured and its first view has not arrived:
+    /// authenticated routes answer 503 then, since an empty view would let
+    /// revoked tokens in (SPEC §1: revoked tokens never reach the upstream).
+    private(set) var revocationsReady: Bool
     /// The store and its metrics; nil in a stateless configuration.
     let state: StateRuntime?
     /// Request and response head buffers, passed from finished heads to new ones.
@@ -86,6 +90,7 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
          onStopped: @escaping @Sendable () -> Void) throws(RuntimeError) {
         self.index = index
         self.state = state
+        revocationsReady = state == nil
         loop = try EventLoop()
         self.runtime = runtime
         keys = runtime.keys
@@ -99,6 +104,12 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
         self.requestIDPrefix = requestIDPrefix
         self.onStopped = onStopped
         scratch.reserveCapacity(4096)
+    }
+
+    /// A new revocation view (posted by `StateRuntime`'s view thread).
+    func applyRevocations(_ view: RevocationView) {
+        revocations = view
+        revocationsReady = true
     }
 
     /// Starts the thread; `listenFDs` become this worker's listeners, with

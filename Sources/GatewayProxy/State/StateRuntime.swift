@@ -21,6 +21,7 @@ final class StateRuntime: Sendable {
     let metrics = StateMetrics()
     private let pending = Mutex<[RevocationChange]>([])
     private let wake = DispatchSemaphore(value: 0)
+    private let firstView = DispatchSemaphore(value: 0)
 
     init(store: any StateStore) {
         self.store = store
@@ -53,6 +54,7 @@ final class StateRuntime: Sendable {
 
     private func publishViews(to workers: [Worker]) {
         let builder = RevocationViewBuilder()
+        var published = false
         while true {
             wake.wait()
             let changes = pending.withLock { q -> [RevocationChange] in
@@ -70,7 +72,21 @@ final class StateRuntime: Sendable {
             }
             let view = builder.snapshot()
             metrics.setRevocations(view.counts.map { (kind: $0.kind.rawValue, count: $0.count) })
-            for w in workers { w.loop.post { w.revocations = view } }
+            for w in workers { w.loop.post { w.applyRevocations(view) } }
+            if !published {
+                published = true
+                firstView.signal()
+            }
         }
+    }
+
+    /// Blocks until the first view has been posted to the workers: the
+    /// embedded store's whole log is local, so the gateway starts serving
+    /// only once every revocation in it is enforced. (With Redis the wait
+    /// would be unbounded while Redis is down; workers refuse authenticated
+    /// requests with 503 until the first view instead.)
+    func waitForFirstView() {
+        firstView.wait()
+        firstView.signal()
     }
 }
