@@ -397,3 +397,29 @@ def test_full_disk_refuses_without_acknowledging_and_keeps_serving(start_gateway
         gw.stop()
     finally:
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def test_gateway_revoke_command(start_stateful):
+    from gwtest import run_cli
+    gw = start_stateful()
+    env = admin_env()
+    conf = str(gw.config_path)
+    p = run_cli("revoke", "--config", conf, "--jti", "cli-1", env=env)
+    assert p.returncode == 0, p.stderr
+    entry = json.loads(p.stdout)
+    assert entry["jti"] == "cli-1"
+    wait_status(gw, hs_token(jti="cli-1"), 401)
+    p = run_cli("revoke", "--config", conf, "--sub", "dave", "--before", "now", env=env)
+    assert p.returncode == 0 and json.loads(p.stdout)["kind"] == "sub", p.stderr
+    p = run_cli("revoke", "list", "--config", conf, "--limit", "10", env=env)
+    assert p.returncode == 0 and [i["kind"] for i in json.loads(p.stdout)["items"]] == ["jti", "sub"]
+    p = run_cli("revoke", "delete", "--config", conf, entry["id"], env=env)
+    assert p.returncode == 0, p.stderr
+    wait_status(gw, hs_token(jti="cli-1"), 200)
+    # Unknown id, no kind, and no admin token: non-zero with a message.
+    assert run_cli("revoke", "delete", "--config", conf, "nope", env=env).returncode == 1
+    assert run_cli("revoke", "--config", conf, env=env).returncode != 0
+    noenv = dict(env)
+    noenv.pop("GATEWAY_ADMIN_TOKEN")
+    p = run_cli("revoke", "--config", conf, "--jti", "x", env=noenv)
+    assert p.returncode == 1 and "admin API is off" in p.stderr
