@@ -30,6 +30,21 @@ import Testing
         #expect(try claims(other.token)["jti"] != c["jti"], "the jti follows the refresh token")
     }
 
+    @Test func theWorkersPreparedSignerGivesTheSameBytes() throws {
+        let es = try TestKeys.signer(for: .es256)
+        let minter = SessionTokenMinter(signingKey: es, issuer: "iss", audience: "api", accessTTLMs: 900_000)
+        let workspace = ReissueCache(capacity: 4).workspace
+        for i in 0..<3 {
+            let plain = try minter.accessToken(sid: "S\(i)", sub: "a", claims: Array("{}".utf8), startMs: 0,
+                                               expiresMs: 9_000_000_000, issuedAtMs: 1_000_000, refreshToken: "r",
+                                               sessionKey: sessionKey)
+            let prepared = try minter.accessToken(sid: "S\(i)", sub: "a", claims: Array("{}".utf8), startMs: 0,
+                                                  expiresMs: 9_000_000_000, issuedAtMs: 1_000_000, refreshToken: "r",
+                                                  sessionKey: sessionKey, workspace: workspace)
+            #expect(plain.token == prepared.token, "grace replays on other instances depend on it")
+        }
+    }
+
     @Test func expiryIsCappedBySessionEnd() throws {
         let minter = SessionTokenMinter(signingKey: key, issuer: "iss", audience: "api", accessTTLMs: 900_000)
         let t = try minter.accessToken(sid: "S", sub: "a", claims: Array("{}".utf8), startMs: 0, expiresMs: 100_000,

@@ -78,11 +78,11 @@ enum SessionPhase {
             case .success(.rotated(let session, let usedAt)):
                 state.metrics.count(.refreshed)
                 done(tokenAnswer(session: session, issuedAtMs: usedAt, refreshToken: successor, sessionKey: sessionKey,
-                                 minter: minter, sessions: sessions))
+                                 minter: minter, sessions: sessions, workspace: worker.reissueCache.workspace))
             case .success(.replay(let session, let usedAt)):
                 state.metrics.count(.graceReplay)
                 done(tokenAnswer(session: session, issuedAtMs: usedAt, refreshToken: successor, sessionKey: sessionKey,
-                                 minter: minter, sessions: sessions))
+                                 minter: minter, sessions: sessions, workspace: worker.reissueCache.workspace))
             case .success(.reuseDetected):
                 state.metrics.count(.reuseDetected)
                 OpsLog.warning("refresh token reused after its grace period: session revoked")
@@ -99,10 +99,12 @@ enum SessionPhase {
 
     /// The 200 of RFC 6749 §5.1: the same bytes for the same rotation.
     private static func tokenAnswer(session: SessionRecord, issuedAtMs: Int64, refreshToken: String,
-                                    sessionKey: [UInt8], minter: SessionTokenMinter, sessions: SessionsConfig) -> Answer {
+                                    sessionKey: [UInt8], minter: SessionTokenMinter, sessions: SessionsConfig,
+                                    workspace: SignerWorkspace) -> Answer {
         guard let access = try? minter.accessToken(
             sid: session.sid, sub: session.sub, claims: session.claims, startMs: session.start,
-            expiresMs: session.expires, issuedAtMs: issuedAtMs, refreshToken: refreshToken, sessionKey: sessionKey)
+            expiresMs: session.expires, issuedAtMs: issuedAtMs, refreshToken: refreshToken, sessionKey: sessionKey,
+            workspace: workspace)
         else {
             OpsLog.error("refresh: signing the access token failed")
             return .error(500, "server_error")
@@ -221,7 +223,8 @@ enum SessionPhase {
             guard case .success = result,
                   let access = try? minter.accessToken(sid: sid, sub: sub, claims: session.claims, startMs: now,
                                                        expiresMs: session.expires, issuedAtMs: now,
-                                                       refreshToken: refreshToken, sessionKey: sessionKey)
+                                                       refreshToken: refreshToken, sessionKey: sessionKey,
+                                                       workspace: worker.reissueCache.workspace)
             else {
                 if case .failure(let error) = result { OpsLog.warning("issue_session: \(error)") }
                 return reply.value(nil)
