@@ -16,7 +16,9 @@
 #     other two (p50/p99 over 200 revocations)
 #
 # Environment: BENCH_DURATION (seconds per wrk run, default 10),
-# BENCH_PORT_BASE (default 19080), BENCH_STATE_ENTRIES (default 1000000).
+# BENCH_PORT_BASE (default 19080), BENCH_STATE_ENTRIES (default 1000000),
+# BENCH_STATE_ONLY (comma list of the parts to run, e.g. "3,5"; default all),
+# BENCH_ROTATION_CHAINS (concurrent refresh-token chains in part 5, default 32).
 # Needs wrk, nginx, redis-server (scripts/setup.sh --bench --test installs
 # them). Every process started here is stopped by PID on exit. Loopback only.
 set -euo pipefail
@@ -28,6 +30,8 @@ ENTRIES=${BENCH_STATE_ENTRIES:-1000000}
 UP_PORT=$((base + 1)); GW_PORT=$((base + 2)); ADMIN_PORT=$((base + 3)); REDIS_PORT=$((base + 4))
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 ADMIN_TOKEN=bench-admin-token-0123456789abcdef
+PARTS=${BENCH_STATE_ONLY:-1,2,3,4,5,6}
+part() { [[ ",$PARTS," == *",$1,"* ]]; }
 export GATEWAY_ADMIN_TOKEN=$ADMIN_TOKEN
 
 scripts/setup.sh --bench --test >/dev/null
@@ -67,12 +71,16 @@ wrk_summary() {  # the req/s line, p99 and errors of a wrk run
 }
 
 # ------------------------------------------------------------- 1, 2
-echo "## 1. Revocation view, 10^6 entries (RevocationBench)"
-"$BIN/RevocationBench"
-echo
-echo "## 2. Embedded store alone (StoreBench)"
-"$BIN/StoreBench" "$work/storebench"
-echo
+if part 1; then
+    echo "## 1. Revocation view, 10^6 entries (RevocationBench)"
+    "$BIN/RevocationBench"
+    echo
+fi
+if part 2; then
+    echo "## 2. Embedded store alone (StoreBench)"
+    "$BIN/StoreBench" "$work/storebench"
+    echo
+fi
 
 # ------------------------------------------------------------- fixtures
 mkdir -p "$work/tmp"; chmod 777 "$work/tmp"
@@ -151,6 +159,9 @@ start_gw() {  # start_gw CONFIG: sets GW_PID; waits for /healthz
 }
 
 # ------------------------------------------------------------- 3
+gateway_conf "$work/empty.conf" "[store]
+state_dir = \"$work/empty\""
+if part 3; then
 echo "## 3. The gateway on $ENTRIES revocations"
 "$BIN/StoreBench" fill "$work/full" "$ENTRIES"
 gateway_conf "$work/full.conf" "[store]
@@ -166,16 +177,18 @@ token=$("$BIN/gateway" token mint --config "$work/full.conf" --sub alice --ttl 1
 echo "$token" >"$work/token"
 full=$(wrk -t1 -c50 -d"${DUR}s" --latency -H "Authorization: Bearer $token" "http://127.0.0.1:$GW_PORT/small" | wrk_summary)
 stop_pid "$GW_PID"
-gateway_conf "$work/empty.conf" "[store]
-state_dir = \"$work/empty\""
 start_gw "$work/empty.conf"
 none=$(wrk -t1 -c50 -d"${DUR}s" --latency -H "Authorization: Bearer $token" "http://127.0.0.1:$GW_PORT/small" | wrk_summary)
 echo "ES256 cached token, $ENTRIES revocations: $full"
 echo "ES256 cached token, empty store:      $none"
 awk -v a="${full%% *}" -v b="${none%% *}" 'BEGIN { printf "ratio: %.3f\n", a / b }'
+stop_pid "$GW_PID"
 echo
+fi
 
 # ------------------------------------------------------------- 4
+start_gw "$work/empty.conf"
+if part 4; then
 echo "## 4. Acknowledged revocations through the admin API (embedded, wrk c=64)"
 cat >"$work/revoke.lua" <<EOF
 local counter, n = 0, 0
@@ -189,10 +202,11 @@ end
 EOF
 echo "$(wrk -t2 -c64 -d"${DUR}s" --latency -s "$work/revoke.lua" "http://127.0.0.1:$ADMIN_PORT/" | wrk_summary) (201s)"
 echo
+fi
 
 # ------------------------------------------------------------- 5
 rotations() {  # rotations LABEL: wrk chains of /auth/refresh, one per connection
-    local chains=16
+    local chains=${BENCH_ROTATION_CHAINS:-32}
     : >"$work/rt"
     for i in $(seq 1 "$chains"); do
         curl -s -D - -o /dev/null -X POST "http://127.0.0.1:$GW_PORT/login" \
@@ -217,10 +231,12 @@ function response(status, headers, body)
 end
 EOF
     echo "$1: $(wrk -t"$chains" -c"$chains" -d"${DUR}s" --latency -s "$work/rotate.lua" \
-        "http://127.0.0.1:$GW_PORT/" -- "$work/rt" | wrk_summary) (16 chains, ES256)"
+        "http://127.0.0.1:$GW_PORT/" -- "$work/rt" | wrk_summary) ($chains chains, ES256)"
 }
+if part 5; then
 echo "## 5. /auth/refresh rotations, one worker"
 rotations "embedded"
+fi
 stop_pid "$GW_PID"
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
 redis_pid=$!; pids+=("$redis_pid")
@@ -229,9 +245,9 @@ gateway_conf "$work/redis.conf" "[store]
 redis = \"redis://127.0.0.1:$REDIS_PORT/0\""
 start_gw "$work/redis.conf"
 until curl -sf "http://127.0.0.1:$ADMIN_PORT/readyz" >/dev/null; do sleep 0.05; done
-rotations "redis"
+if part 5; then rotations "redis"; echo; fi
 stop_pid "$GW_PID"
-echo
+part 6 || exit 0
 
 # ------------------------------------------------------------- 6
 echo "## 6. Propagation: three instances on one Redis"
