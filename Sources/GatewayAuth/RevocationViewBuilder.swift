@@ -27,10 +27,12 @@ public final class RevocationViewBuilder {
         var place: Place
     }
 
-    /// Every entry, by id: what a base rebuild reads.
-    private var records: [String: Record] = [:]
-    /// The ids of the entries in the delta.
-    private var deltaIDs: Set<String> = []
+    /// Every entry, by the 128-bit keyed hash of its id (the ids themselves
+    /// are not kept: at 10^6 entries the strings alone would cost far more
+    /// than the view): what a base rebuild reads.
+    private var records: [RevocationKey: Record] = [:]
+    /// The ids of the entries in the delta, hashed likewise.
+    private var deltaIDs: Set<RevocationKey> = []
     private var base = RevocationTables.empty
     /// Entries in the base when it was built: the delta's limit.
     private var baseSize = 0
@@ -61,7 +63,9 @@ public final class RevocationViewBuilder {
         // Straight into the next base, which the stale flag rebuilds: no delta bookkeeping.
         for revocation in revocations {
             let record = Self.record(revocation, place: .base)
-            if let old = records.updateValue(record, forKey: revocation.id) { kindCounts[old.kind, default: 0] -= 1 }
+            if let old = records.updateValue(record, forKey: RevocationKey.of(revocation.id)) {
+                kindCounts[old.kind, default: 0] -= 1
+            }
             kindCounts[record.kind, default: 0] += 1
         }
         baseIsStale = true
@@ -74,7 +78,8 @@ public final class RevocationViewBuilder {
         for revocation in revocations {
             var record = Self.record(revocation, place: .delta)
             let (kind, entry) = (record.kind, record.entry)
-            if let old = records[revocation.id] {
+            let id = RevocationKey.of(revocation.id)
+            if let old = records[id] {
                 kindCounts[old.kind, default: 0] -= 1
                 let subsumes = old.kind == kind && old.entry.key == entry.key && entry.until >= old.entry.until
                     && (kind != .sub || entry.before >= old.entry.before)
@@ -86,8 +91,8 @@ public final class RevocationViewBuilder {
                     if subsumes { record.place = .deltaOverBase } else { baseIsStale = true }
                 }
             }
-            records[revocation.id] = record
-            deltaIDs.insert(revocation.id)
+            records[id] = record
+            deltaIDs.insert(id)
             kindCounts[kind, default: 0] += 1
         }
     }
@@ -104,7 +109,8 @@ public final class RevocationViewBuilder {
 
     /// Lifts entries by id; unknown ids are ignored.
     public func remove(ids: [String]) {
-        for id in ids {
+        for text in ids {
+            let id = RevocationKey.of(text)
             guard let old = records.removeValue(forKey: id) else { continue }
             current = nil
             kindCounts[old.kind, default: 0] -= 1
