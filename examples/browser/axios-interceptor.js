@@ -12,8 +12,18 @@
 // token adopted from every response (errors too: the gateway adds it to any
 // status but 401/403), one retry when a parallel response already brought a
 // newer token (or renewToken gave one), then onLoginRequired.
+//
+// With the gateway's sessions (SPEC §7), `session: true` adds login/logout
+// (sent with fetch, not through the instance, so these interceptors never
+// see them) and renews on `token_expired` with one cookie-carried
+// POST /auth/refresh for every request that is waiting:
+//
+//   const gw = install(api, { session: true, onLoginRequired: showLoginForm });
+//   await gw.login({ user, password });
+//   const { data } = await api.get("/profile");
 
-import { DEFAULT_REFRESH_HEADER, LOGIN_ERRORS, TokenStore, errorFromChallenge, renewSingleFlight } from "./gateway-fetch.js";
+import { DEFAULT_REFRESH_HEADER, LOGIN_ERRORS, TokenStore, createSession, errorFromChallenge, renewSingleFlight,
+         renewalPerToken, sessionOptions } from "./gateway-fetch.js";
 
 // String keys, not symbols: axios's mergeConfig keeps only string keys when
 // a config is sent again.
@@ -63,17 +73,23 @@ function sameOrigin(config) {
  * Installs the interceptors on `axiosInstance`.
  *
  * Options as createGatewayFetch (token, storage, storageKey, header,
- * onLoginRequired({error, status, response, config}), renewToken,
- * onTokenChange, store), except attachTo(config), which gets the axios
- * request config (default: same origin as the page, after baseURL).
+ * onLoginRequired({error, status, response, config}), renewToken, session,
+ * onTokenChange, store, fetch: used by the session calls only), except
+ * attachTo(config), which gets the axios request config (default: same
+ * origin as the page, after baseURL).
  *
- * Returns { store, getToken(), setToken(token), eject() }.
+ * Returns { store, getToken(), setToken(token), eject() }, plus { session,
+ * login(credentials, init), logout(), refreshSession() } with `session`.
  */
 export function install(axiosInstance, options = {}) {
   const store = options.store ?? new TokenStore(options);
   const headerName = options.header ?? DEFAULT_REFRESH_HEADER;
   const attachTo = options.attachTo ?? sameOrigin;
-  const renewOnce = renewSingleFlight(options.renewToken);
+  const session = options.session
+    ? createSession({ ...sessionOptions(options.session), store, header: headerName, fetch: options.fetch })
+    : null;
+  const renewFor = renewalPerToken(options.renewToken || !session ? renewSingleFlight(options.renewToken)
+                                                                   : session.refresh);
 
   const requestId = axiosInstance.interceptors.request.use((config) => {
     const token = store.get();
@@ -102,7 +118,7 @@ export function install(axiosInstance, options = {}) {
         if (store.get() && store.get() !== sent) {
           retryToken = store.get();
         } else if (error === "token_expired") {
-          const renewed = await renewOnce();
+          const renewed = await renewFor(sent);
           if (renewed) store.set(renewed);
           if (store.get() && store.get() !== sent) retryToken = store.get();
         }
@@ -116,7 +132,7 @@ export function install(axiosInstance, options = {}) {
     },
   );
 
-  return {
+  const handle = {
     store,
     getToken: () => store.get(),
     setToken: (token) => store.set(token),
@@ -125,4 +141,13 @@ export function install(axiosInstance, options = {}) {
       axiosInstance.interceptors.response.eject(responseId);
     },
   };
+  if (session) {
+    Object.assign(handle, {
+      session,
+      login: (credentials, init) => session.login(credentials, init),
+      logout: () => session.logout(),
+      refreshSession: () => session.refresh(),
+    });
+  }
+  return handle;
 }

@@ -11,9 +11,20 @@
 //   const api = createGatewayFetch({ token, storage: sessionStorage,
 //                                    onLoginRequired: () => location.assign("/login") });
 //   const res = await api.fetch("/api/profile");
+//
+// With the gateway's sessions (SPEC §7, `[sessions] cookie = "gw_refresh"`),
+// `session: true` adds login/logout and renews an expired access token with
+// one cookie-carried POST /auth/refresh shared by every waiting request:
+//
+//   const api = createGatewayFetch({ session: true, onLoginRequired: showLoginForm });
+//   await api.login({ user, password });        // POST /login
+//   const res = await api.fetch("/api/profile");
 
 /** The gateway's default `refresh.header`. */
 export const DEFAULT_REFRESH_HEADER = "X-Refreshed-Token";
+
+/** The gateway's default `sessions.path` (SPEC §7): PATH refresh, PATH logout. */
+export const DEFAULT_SESSION_PATH = "/auth/";
 
 /** 401 `error` values (SPEC §5) after which the token cannot be used again. */
 export const LOGIN_ERRORS = Object.freeze(["token_expired", "invalid_token", "token_revoked", "missing_token"]);
@@ -139,32 +150,6 @@ function sameOrigin(url) {
 }
 
 /**
- * A fetch that carries and renews the gateway token.
- *
- * Options:
- * - token: the initial token (else the one in storage, if any).
- * - storage, storageKey: where to mirror the token (e.g. sessionStorage).
- * - header: the gateway's `refresh.header` (default X-Refreshed-Token).
- * - onLoginRequired({error, status, response, url}): called once per failed
- *   request when the gateway answers 401 with one of LOGIN_ERRORS and
- *   nothing below could fix it. The response is still returned.
- * - renewToken(): optional async function returning a new token or null,
- *   tried once on `token_expired` before onLoginRequired (e.g. a POST to
- *   the gateway's /auth/refresh with a refresh token, SPEC §7). Concurrent
- *   401s share one call.
- * - onTokenChange(token, previous): after every change.
- * - attachTo(url): whether a URL gets the token (default: same origin only;
- *   never send a bearer token to third parties).
- * - fetch: the underlying fetch (default globalThis.fetch).
- *
- * Retries: a request that fails with 401 after it was sent with a token that
- * is no longer current (a parallel response already brought a newer one) is
- * sent once more with the current token; so is one whose token renewToken
- * replaced. Bodies that are streams cannot be replayed and are not retried.
- *
- * Returns { fetch(input, init), store, getToken(), setToken(token) }.
- */
-/**
  * Wraps the optional `renewToken` hook so that concurrent 401s share one
  * call: every caller gets the same promise until it settles (a failure
  * resolves to null).
@@ -183,12 +168,163 @@ export function renewSingleFlight(renewToken) {
   };
 }
 
+/**
+ * At most one renewal per expired token: requests that met `token_expired`
+ * with the same token share one promise, even one that has settled, so a
+ * 401 that comes back after a refused refresh does not ask again (it goes
+ * to onLoginRequired with the others). `renewOnce` is a single-flight
+ * renewal (renewSingleFlight, or a session's refresh).
+ */
+export function renewalPerToken(renewOnce) {
+  let last = null;
+  return function renewFor(token) {
+    if (!last || last.from !== token) last = { from: token, promise: renewOnce() };
+    return last.promise;
+  };
+}
+
+/** A login body: a plain object becomes a form (`user=...&password=...`); anything else is sent as it is. */
+function loginBody(credentials) {
+  if (credentials === null || credentials === undefined) return undefined;
+  const plain = typeof credentials === "object" && Object.getPrototypeOf(credentials) === Object.prototype;
+  return plain ? new URLSearchParams(credentials) : credentials;
+}
+
+/**
+ * The browser side of the gateway's double-token sessions (SPEC §7): the
+ * access token lives in `store` (memory, or whatever storage the store
+ * mirrors to), the refresh token only in the gateway's HttpOnly cookie
+ * (`[sessions] cookie`), which script can neither read nor leak. The
+ * `X-Refresh-Token` header of the login answer is deliberately ignored.
+ *
+ * Options:
+ * - store: the TokenStore to fill (required).
+ * - header: the gateway's `refresh.header` (default X-Refreshed-Token),
+ *   where the login answer carries the first access token.
+ * - loginPath: the `issue_session` route (default "/login").
+ * - sessionPath: the gateway's `sessions.path` (default "/auth/").
+ * - fetch: the underlying fetch (default globalThis.fetch); it is always
+ *   given a Request.
+ *
+ * Returns:
+ * - login(credentials, init): POST to loginPath (a plain object is sent as
+ *   a form; init.headers may add headers); on a 2xx the access token is adopted
+ *   from `header`. Returns the response.
+ * - refresh(): POST sessionPath + "refresh" with an empty body and
+ *   `credentials: "include"` (the cookie is the refresh token); adopts the
+ *   new access token and returns it, or null when the gateway refused
+ *   (400 invalid_grant: no, expired, reused or revoked session). Single
+ *   flight: callers that come while one is in flight share its promise, so
+ *   ten requests that all met `token_expired` cause one refresh. Also what a
+ *   new tab or a reload calls to resume the session from the cookie.
+ * - logout(): POST sessionPath + "logout" (by the cookie; by the access
+ *   token when the cookie did not name a session); forgets the token.
+ *   Returns the response (204 when the session is over).
+ * - lastRefresh: { status, error } of the last refresh answer.
+ */
+export function createSession(options = {}) {
+  const store = options.store;
+  if (!store) throw new TypeError("createSession needs a store");
+  const headerName = options.header ?? DEFAULT_REFRESH_HEADER;
+  const loginPath = options.loginPath ?? "/login";
+  const sessionPath = options.sessionPath ?? DEFAULT_SESSION_PATH;
+  const baseFetch = options.fetch ?? ((...args) => globalThis.fetch(...args));
+  const endpoint = (name) => new URL(name, new URL(sessionPath, globalThis.location?.href)).href;
+
+  const session = {
+    lastRefresh: null,
+
+    async login(credentials, init = {}) {
+      const response = await baseFetch(new Request(loginPath, {
+        method: "POST", body: loginBody(credentials), headers: init.headers,
+        credentials: "include", cache: "no-store",
+      }));
+      if (response.ok) {
+        const token = response.headers.get(headerName);
+        if (token) store.set(token);
+      }
+      return response;
+    },
+
+    refresh: renewSingleFlight(async () => {
+      // No body: the gateway takes the refresh token from its cookie, and
+      // rotates it with a new Set-Cookie shared by every tab of the site.
+      const response = await baseFetch(new Request(endpoint("refresh"), {
+        method: "POST", credentials: "include", cache: "no-store",
+      }));
+      let body = null;
+      try { body = await response.json(); } catch { body = null; }
+      session.lastRefresh = { status: response.status, error: body && typeof body.error === "string" ? body.error : null };
+      if (response.status !== 200 || !body || typeof body.access_token !== "string") return null;
+      store.set(body.access_token);
+      return body.access_token;
+    }),
+
+    async logout() {
+      const token = store.get();
+      try {
+        let response = await baseFetch(new Request(endpoint("logout"), {
+          method: "POST", credentials: "include", cache: "no-store",
+        }));
+        // No cookie (or a stale one): name the session by its access token.
+        if (response.status !== 204 && token) {
+          response = await baseFetch(new Request(endpoint("logout"), {
+            method: "POST", credentials: "include", cache: "no-store",
+            headers: { Authorization: "Bearer " + token },
+          }));
+        }
+        return response;
+      } finally {
+        store.set(null);
+      }
+    },
+  };
+  return session;
+}
+
+/**
+ * A fetch that carries and renews the gateway token.
+ *
+ * Options:
+ * - token: the initial token (else the one in storage, if any).
+ * - storage, storageKey: where to mirror the token (e.g. sessionStorage).
+ * - header: the gateway's `refresh.header` (default X-Refreshed-Token).
+ * - onLoginRequired({error, status, response, url}): called once per failed
+ *   request when the gateway answers 401 with one of LOGIN_ERRORS and
+ *   nothing below could fix it. The response is still returned.
+ * - renewToken(): optional async function returning a new token or null,
+ *   tried once on `token_expired` before onLoginRequired (e.g. a POST to
+ *   the gateway's /auth/refresh with a refresh token, SPEC §7). Concurrent
+ *   401s share one call.
+ * - session: true, or { loginPath, sessionPath }, for the gateway's
+ *   sessions (see createSession): renewToken becomes the cookie refresh,
+ *   and the result gains login(), logout() and refreshSession().
+ * - onTokenChange(token, previous): after every change.
+ * - attachTo(url): whether a URL gets the token (default: same origin only;
+ *   never send a bearer token to third parties).
+ * - fetch: the underlying fetch (default globalThis.fetch).
+ *
+ * Retries: a request that fails with 401 after it was sent with a token that
+ * is no longer current (a parallel response already brought a newer one) is
+ * sent once more with the current token; so is one whose token renewToken
+ * replaced. Only `token_expired` calls renewToken; when it gives nothing
+ * (the refresh was refused) every request waiting on it goes to
+ * onLoginRequired. Bodies that are streams cannot be replayed and are not
+ * retried.
+ *
+ * Returns { fetch(input, init), store, getToken(), setToken(token) }, plus
+ * { session, login(credentials, init), logout(), refreshSession() } with
+ * `session`.
+ */
 export function createGatewayFetch(options = {}) {
   const store = options.store ?? new TokenStore(options);
   const headerName = options.header ?? DEFAULT_REFRESH_HEADER;
   const attachTo = options.attachTo ?? sameOrigin;
   const baseFetch = options.fetch ?? ((...args) => globalThis.fetch(...args));
-  const renewOnce = renewSingleFlight(options.renewToken);
+  const session = options.session ? createSession({ ...sessionOptions(options.session), store,
+                                                    header: headerName, fetch: baseFetch }) : null;
+  const renewFor = renewalPerToken(options.renewToken || !session ? renewSingleFlight(options.renewToken)
+                                                                   : session.refresh);
 
   async function send(input, init, token) {
     const request = new Request(input, init);
@@ -216,7 +352,7 @@ export function createGatewayFetch(options = {}) {
     if (replayable && store.get() && store.get() !== token) {
       retryToken = store.get();
     } else if (replayable && error === "token_expired") {
-      const renewed = await renewOnce();
+      const renewed = await renewFor(token);
       if (renewed) {
         store.set(renewed);
         retryToken = renewed;
@@ -239,10 +375,24 @@ export function createGatewayFetch(options = {}) {
     if (options.onLoginRequired) options.onLoginRequired({ error, status: response.status, response, url });
   }
 
-  return {
+  const client = {
     fetch: gatewayFetch,
     store,
     getToken: () => store.get(),
     setToken: (token) => store.set(token),
   };
+  if (session) {
+    Object.assign(client, {
+      session,
+      login: (credentials, init) => session.login(credentials, init),
+      logout: () => session.logout(),
+      refreshSession: () => session.refresh(),
+    });
+  }
+  return client;
+}
+
+/** `session: true` or an object of createSession options. */
+export function sessionOptions(session) {
+  return session === true ? {} : { loginPath: session.loginPath, sessionPath: session.sessionPath };
 }
