@@ -98,6 +98,39 @@ import Testing
         #expect(f.errorCode == "invalid_token")
     }
 
+    @Test func revokedTokensAreRefusedOnEveryRoute() throws {
+        let builder = RevocationViewBuilder()
+        builder.add([Revocation(target: .jti("gone"), created: Self.now, until: Self.now + 60),
+                     Revocation(target: .subject("bob", before: Self.now - 10), created: Self.now, until: Self.now + 60)])
+        let view = builder.snapshot()
+        let revoked = try token(extra: ["jti": .string("gone")])
+        for path in ["/x", "/maybe/x"] {
+            guard case .reject(let f) = try decide(path, authorization: "Bearer \(revoked)", revocations: view) else {
+                Issue.record("expected reject on \(path)"); continue
+            }
+            #expect(f == .revoked && f.errorCode == "token_revoked" && AuthPhase.label(f) == .revoked)
+        }
+        let oldBob = try token(extra: ["sub": .string("bob"), "iat": .int(Self.now - 100)])
+        guard case .reject(.revoked) = try decide("/x", authorization: "Bearer \(oldBob)", revocations: view) else {
+            Issue.record("a token issued before the subject's `before` is revoked"); return
+        }
+        let newBob = try token(extra: ["sub": .string("bob"), "iat": .int(Self.now)])
+        guard case .pass(.ok, _, _) = try decide("/x", authorization: "Bearer \(newBob)", revocations: view) else {
+            Issue.record("a later token of the subject passes"); return
+        }
+        // The same revoked token through a warm verify cache is still refused.
+        let cache = VerifiedTokenCache(capacity: 16)
+        let h = try head("/x", authorization: "Bearer \(revoked)")
+        let route = runtime.config.routes[try #require(h.withRoutingPath { runtime.router.route(path: $0, host: nil) })]
+        let verifier = JWTVerifier(keys: runtime.keys, tokens: runtime.config.tokens)
+        _ = AuthPhase.decide(head: h, route: route, runtime: runtime, verifier: verifier, cache: cache,
+                             revocations: .empty, nowSeconds: Self.now)
+        guard case .reject(.revoked) = AuthPhase.decide(head: h, route: route, runtime: runtime, verifier: verifier,
+                                                        cache: cache, revocations: view, nowSeconds: Self.now) else {
+            Issue.record("a cached verification is checked against the view too"); return
+        }
+    }
+
     @Test func validTokenPassesAndForwardsClaims() throws {
         let t = try token(extra: ["roles": .array([.string("a"), .string("b")])])
         guard case .pass(.ok, let verified?, _) = try decide("/x", authorization: "Bearer \(t)") else {
