@@ -62,7 +62,7 @@ public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thre
             }
             OpsLog.info("listening on \(address)")
         }
-        let tls = try KeyLoading.loadTLS(config)
+        var tls = try KeyLoading.loadTLS(config)
         if let tls { tlsInForce(tls, config) }
         listenerHasTLS = tls != nil
         let adminAddress = try SocketAddress.resolve(config.admin.listen, passive: true)
@@ -98,6 +98,9 @@ public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thre
         state?.start(workers: workers)
         if let state, state.store.kind == "embedded" { state.waitForFirstView() }
         for (i, w) in workers.enumerated() { w.start(listenFDs: perWorker[i], tls: tls) }
+        // Only the workers hold the set now: a reload that replaces it frees
+        // it once their connections are gone (this frame lives until exit).
+        tls = nil
         adminServer.start(listenFD: adminFD)
 
         installSignals()

@@ -119,8 +119,11 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
     /// TLS when `tls` is set.
     func start(listenFDs: [Int32], tls: TLSContext?) {
         let fds = listenFDs
+        // Set before the thread exists (its creation orders the write), not
+        // captured: the thread's closure lives as long as the thread, and
+        // would keep this set alive after a reload replaced it.
+        self.tls = tls
         OSThread.spawn(name: "gateway-w\(index)") { [self] in
-            self.tls = tls
             for fd in fds { self.addListener(fd) }
             self.logTimer = Timer(loop: self.loop) { [unowned self] in self.flushLogTick() }
             self.logTimer?.schedule(afterMs: 100)
