@@ -37,7 +37,7 @@ final class TLSContext: @unchecked Sendable {  // SSL_CTX is thread-safe once co
             var err = [CChar](repeating: 0, count: 256)
             var failed: Int32 = 0
             guard let ctx = gw_tls_server_ctx_new(c.certificate, c.privateKey, &failed, &err, err.count) else {
-                let reason = String(cString: err)
+                let reason = Self.text(err)
                 let message = switch Int(failed) {
                 case Int(GW_TLS_FAILED_CERTIFICATE): "cannot load certificate \(c.certificate): \(reason)"
                 case Int(GW_TLS_FAILED_KEY): "cannot load private key \(c.privateKey): \(reason)"
@@ -79,7 +79,7 @@ final class TLSContext: @unchecked Sendable {  // SSL_CTX is thread-safe once co
         } else {
             gw_tls_client_ctx_new(nil, &err, err.count)
         }
-        guard let ctx else { throw .address("TLS: \(String(cString: err))") }
+        guard let ctx else { throw .address("TLS: \(Self.text(err))") }
         raw = ctx
         certificates = []
     }
@@ -99,6 +99,11 @@ final class TLSContext: @unchecked Sendable {  // SSL_CTX is thread-safe once co
             let text = left <= 0 ? "expired \(Self.span(-left)) ago" : "expires in \(Self.span(left))"
             return (c.config, "certificate \(c.config.certificate) \(text)")
         }
+    }
+
+    /// An error buffer filled by tls.h, up to its NUL.
+    private static func text(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// "4 days 23 hours", "5 hours".
