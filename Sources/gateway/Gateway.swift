@@ -85,8 +85,18 @@ struct Check: ParsableCommand {
 
     func run() throws {
         let (config, keys) = try ConfigLoading.load(options.config)
+        // The listener's certificates load here as at start: a bad file or
+        // a certificate that does not match its key fails the check.
+        let tlsWarnings: [String]
+        do {
+            tlsWarnings = try KeyLoading.checkTLS(config)
+        } catch {
+            printError("\(error)")
+            throw ExitCode(1)
+        }
         print(config.summary())
         for w in keys.warnings { print("warning: \(config.sourcePath):\(w.line): \(w.source): \(w.message)") }
+        for w in tlsWarnings { print("warning: \(w)") }
         let pending = keys.pendingURLs.count
         print("keys loaded: \(keys.keySet.count)" + (pending > 0 ? " (+\(pending) JWKS URL(s), fetched at start)" : ""))
         print("configuration OK")

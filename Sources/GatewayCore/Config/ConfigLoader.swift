@@ -219,6 +219,22 @@ final class ConfigBuilder {
         }
         server.tlsCertificate = certificate
         server.tlsPrivateKey = privateKey
+        if let certificate, let privateKey {
+            let path = s.path.appending("tls_certificate")
+            server.certificates = [TLSCertificateConfig(certificate: certificate, privateKey: privateKey,
+                                                        place: "\(path)", line: map.line(path))]
+        }
+        if let value = s.value("certificates") {
+            let path = s.path.appending("certificates")
+            if s.has("tls_certificate") || s.has("tls_private_key") {
+                let legacy = s.has("tls_certificate") ? "tls_certificate" : "tls_private_key"
+                error(line: map.exactLine(path.appending(index: 0)) ?? map.line(path),
+                      "\(path): use either [[server.certificates]] or tls_certificate/tls_private_key, not both"
+                      + " (\(legacy) is at line \(map.line(s.path.appending(legacy))))")
+            } else {
+                server.certificates = buildCertificates(value, path)
+            }
+        }
         if let v = s.int("max_header_bytes", 1024...1_048_576) { server.maxHeaderBytes = v }
         if let v = s.int("max_body_bytes", 0...Int.max) { server.maxBodyBytes = UInt64(v) }
         if let v = s.duration("client_timeout") { server.clientTimeoutMs = v }
@@ -229,6 +245,71 @@ final class ConfigBuilder {
         if let v = s.int("max_connections", 1...10_000_000) { server.maxConnections = v }
         s.finish()
         return server
+    }
+
+    /// `[[server.certificates]]`: each a certificate chain and key file, and
+    /// the server names (SNI) it answers; the first is the default.
+    private func buildCertificates(_ value: TOMLValue, _ path: TOMLPath) -> [TLSCertificateConfig] {
+        guard let tables = tableArray(value, path, header: "[[server.certificates]]") else { return [] }
+        if tables.isEmpty { error(path, "at least one certificate is required") }
+        var certificates: [TLSCertificateConfig] = []
+        var nameLines: [String: Int] = [:]
+        for (index, table) in tables.enumerated() {
+            let entryPath = path.appending(index: index)
+            let s = Section(table, entryPath, self)
+            let line = map.exactLine(entryPath) ?? map.line(path)
+            for key in ["certificate", "private_key"] where !s.has(key) {
+                error(line: line, "\(entryPath): missing key \"\(key)\"")
+            }
+            let certificate = s.filePath("certificate")
+            let privateKey = s.filePath("private_key")
+            var names: [String] = []
+            if let list = s.stringArray("server_names") {
+                for (i, text) in list.enumerated() {
+                    let namePath = entryPath.appending("server_names").appending(index: i)
+                    guard let name = serverName(text, namePath) else { continue }
+                    if let first = nameLines[name] {
+                        error(namePath, "\"\(name)\" is already listed at line \(first)")
+                    } else {
+                        nameLines[name] = map.line(namePath)
+                        names.append(name)
+                    }
+                }
+            }
+            // Only the first certificate serves clients whose name matches
+            // nothing; a later one without names would never be chosen.
+            if index > 0 && !s.has("server_names") {
+                error(line: line, "\(entryPath): server_names is required on every certificate but the first (the default)")
+            }
+            s.finish()
+            if let certificate, let privateKey {
+                certificates.append(TLSCertificateConfig(certificate: certificate, privateKey: privateKey,
+                                                         serverNames: names, place: "\(entryPath)", line: line))
+            }
+        }
+        return certificates
+    }
+
+    /// A DNS name as a client sends it in SNI (RFC 6066 §3: no IP
+    /// literals, no trailing dot), lower-cased; `*.` may stand for exactly
+    /// one leading label.
+    private func serverName(_ text: String, _ path: TOMLPath) -> String? {
+        let lower = text.lowercased()
+        let base = lower.hasPrefix("*.") ? String(lower.dropFirst(2)) : lower
+        let labels = base.split(separator: ".", omittingEmptySubsequences: false)
+        let validLabel: (Substring) -> Bool = { label in
+            !label.isEmpty && label.utf8.count <= 63 && label.first != "-" && label.last != "-"
+                && label.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D }
+        }
+        guard !base.isEmpty, base.utf8.count <= 253, labels.allSatisfy(validLabel) else {
+            error(path, "\"\(text)\" is not a host name (letters, digits, \"-\" and dots; \"*.\" only as the first label)")
+            return nil
+        }
+        if let last = labels.last, last.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            error(path, "\"\(text)\": an IP address is never sent as a server name; the default certificate serves it")
+            return nil
+        }
+        return lower
     }
 
     private func buildAdmin(_ section: Section?, server: ServerConfig) -> AdminConfig {

@@ -8,8 +8,16 @@ extension GatewayConfig {
         let ms = DurationText.format(milliseconds:)
 
         line("config: \(sourcePath)")
-        let tls = server.tlsCertificate.map { "TLS with \($0)" } ?? "plain HTTP"
+        let tls = server.certificates.isEmpty ? "plain HTTP"
+            : server.certificates.count == 1 ? "TLS with \(server.certificates[0].certificate)"
+            : "TLS with \(server.certificates.count) certificates chosen by SNI"
         line("listen: \(server.listen.map(\.description).joined(separator: ", ")) (\(tls))")
+        if server.certificates.count > 1 {
+            for (i, c) in server.certificates.enumerated() {
+                let names = c.serverNames.isEmpty ? "-" : c.serverNames.joined(separator: " ")
+                line("  certificate \(c.certificate): \(names)" + (i == 0 ? " (default)" : ""))
+            }
+        }
         line("workers: \(server.workers); max connections \(server.maxConnections)")
         line("limits: header \(server.maxHeaderBytes) bytes; body "
              + (server.maxBodyBytes == 0 ? "unlimited" : "\(server.maxBodyBytes) bytes")

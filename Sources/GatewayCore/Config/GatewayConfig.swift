@@ -45,8 +45,13 @@ public struct ServerConfig: Sendable, Equatable {
     public var listen: [SocketAddressSpec] = [SocketAddressSpec(host: "0.0.0.0", port: 8080)]
     /// 0 in the file means one per core; resolved to a concrete count here.
     public var workers: Int = 1
+    /// `tls_certificate` / `tls_private_key` as written (absolute paths);
+    /// when set they are also `certificates[0]`.
     public var tlsCertificate: String? = nil
     public var tlsPrivateKey: String? = nil
+    /// The listener's certificates, chosen by SNI; the first is the default
+    /// (no server name, or none matches). Empty: plain HTTP.
+    public var certificates: [TLSCertificateConfig] = []
     public var maxHeaderBytes: Int = 16384
     /// 0: unlimited.
     public var maxBodyBytes: UInt64 = 0
@@ -63,6 +68,24 @@ public struct ServerConfig: Sendable, Equatable {
     /// closed at accept with a log line.
     public var maxConnections: Int = 10_000
     public init() {}
+}
+
+/// One certificate of the client-facing listener (`[[server.certificates]]`,
+/// or the `[server] tls_certificate` pair). Paths are absolute.
+public struct TLSCertificateConfig: Sendable, Equatable {
+    public var certificate: String
+    public var privateKey: String
+    /// Lower case; exact names or `*.example.com` (one label). Empty on a
+    /// default certificate that names none.
+    public var serverNames: [String]
+    /// Where it is written, for messages: `server.certificates[1]` or
+    /// `server.tls_certificate`, and its line.
+    public var place: String
+    public var line: Int
+    public init(certificate: String, privateKey: String, serverNames: [String] = [], place: String, line: Int) {
+        self.certificate = certificate; self.privateKey = privateKey; self.serverNames = serverNames
+        self.place = place; self.line = line
+    }
 }
 
 public struct AdminConfig: Sendable, Equatable {

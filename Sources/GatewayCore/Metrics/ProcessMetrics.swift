@@ -14,6 +14,11 @@ public final class ProcessMetrics: Sendable {
         var keySetLoadedAtMs: [String: Int64?] = [:]
         /// `keys` label -> (ok, error) fetch counts. Never dropped: counters stay monotonic.
         var keyFetches: [String: (ok: Int, error: Int)] = [:]
+        /// Listener certificates: file path -> unix seconds of notAfter.
+        var tlsCertificates: [String: Int64] = [:]
+        /// Reads how many certificate sets are alive (current + held by old
+        /// connections); nil without TLS.
+        var tlsSetsAlive: (@Sendable () -> Int)? = nil
     }
 
     private let state = Mutex(State())
@@ -60,6 +65,22 @@ public final class ProcessMetrics: Sendable {
         }
     }
 
+    /// The listener's certificates in force (start, good reload), by file
+    /// path, with their notAfter in unix seconds. Replaces the previous set.
+    public func setTLSCertificates(_ certificates: [(path: String, notAfter: Int64)],
+                                   setsAlive: (@Sendable () -> Int)?) {
+        state.withLock { s in
+            s.tlsCertificates = Dictionary(certificates.map { ($0.path, $0.notAfter) }) { a, _ in a }
+            s.tlsSetsAlive = setsAlive
+        }
+    }
+
+    /// Seconds from `nowMs` to the notAfter of the certificate at `path`
+    /// (negative once expired); nil when it is not in force.
+    public func tlsCertificateExpirySeconds(_ path: String, nowMs: Int64) -> Int64? {
+        state.withLock { s in s.tlsCertificates[path].map { $0 - nowMs / 1000 } }
+    }
+
     /// A consistent copy for rendering.
     struct Snapshot {
         var reloadsOK: Int
@@ -68,6 +89,9 @@ public final class ProcessMetrics: Sendable {
         var keySets: [(label: String, loadedAtMs: Int64?)]
         /// Sorted by label.
         var keyFetches: [(label: String, ok: Int, error: Int)]
+        /// Sorted by path.
+        var tlsCertificates: [(path: String, notAfter: Int64)]
+        var tlsSetsAlive: Int?
     }
 
     func snapshot() -> Snapshot {
@@ -77,7 +101,10 @@ public final class ProcessMetrics: Sendable {
                 keySets: s.keySetLoadedAtMs.map { (label: $0.key, loadedAtMs: $0.value) }
                     .sorted { $0.label < $1.label },
                 keyFetches: s.keyFetches.map { (label: $0.key, ok: $0.value.ok, error: $0.value.error) }
-                    .sorted { $0.label < $1.label })
+                    .sorted { $0.label < $1.label },
+                tlsCertificates: s.tlsCertificates.map { (path: $0.key, notAfter: $0.value) }
+                    .sorted { $0.path < $1.path },
+                tlsSetsAlive: s.tlsSetsAlive?())
         }
     }
 

@@ -117,6 +117,22 @@ public enum PrometheusRenderer {
                          value: String(k.error), into: &out)
         }
 
+        if !p.tlsCertificates.isEmpty {
+            appendHeader("gateway_tls_certificate_expiry_seconds",
+                         help: "Seconds until the notAfter of each listener certificate (by file path); negative once expired.",
+                         type: "gauge", into: &out)
+            for c in p.tlsCertificates {
+                appendSample("gateway_tls_certificate_expiry_seconds", [("name", c.path)],
+                             value: String(c.notAfter - nowMs / 1000), into: &out)
+            }
+        }
+        if let alive = p.tlsSetsAlive {
+            appendHeader("gateway_tls_certificate_sets",
+                         help: "Listener certificate sets in memory: the current one and older ones still used by connections opened before a reload.",
+                         type: "gauge", into: &out)
+            appendSample("gateway_tls_certificate_sets", [], value: String(alive), into: &out)
+        }
+
         appendHeader("gateway_build_info", help: "Build information; always 1.", type: "gauge", into: &out)
         appendSample("gateway_build_info", [("version", process.version)], value: "1", into: &out)
     }

@@ -26,6 +26,9 @@ public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thre
     private let stoppedWorkers = Atomic<Int>(0)
     private var shutdownTimer: Timer?
     private var stopping = false
+    /// Fixed at start: a reload swaps certificates but never turns TLS on or
+    /// off on listeners already bound.
+    private var listenerHasTLS = false
 
     /// Loads and checks the configuration; nothing is started yet.
     public init(config: GatewayConfig, keys: KeySet.LoadResult, configPath: String,
@@ -59,10 +62,9 @@ public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thre
             }
             OpsLog.info("listening on \(address)")
         }
-        var tls: TLSContext?
-        if let cert = config.server.tlsCertificate, let key = config.server.tlsPrivateKey {
-            tls = try TLSContext(certificate: cert, privateKey: key)
-        }
+        var tls = try KeyLoading.loadTLS(config)
+        if let tls { tlsInForce(tls, config) }
+        listenerHasTLS = tls != nil
         let adminAddress = try SocketAddress.resolve(config.admin.listen, passive: true)
         let adminFD = try Socket.listen(adminAddress, reusePort: false)
         OpsLog.info("admin listening on \(Socket.localAddress(adminFD)?.description ?? config.admin.listen.description)")
@@ -96,6 +98,9 @@ public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thre
         state?.start(workers: workers)
         if let state, state.store.kind == "embedded" { state.waitForFirstView() }
         for (i, w) in workers.enumerated() { w.start(listenFDs: perWorker[i], tls: tls) }
+        // Only the workers hold the set now: a reload that replaces it frees
+        // it once their connections are gone (this frame lives until exit).
+        tls = nil
         adminServer.start(listenFD: adminFD)
 
         installSignals()
@@ -167,6 +172,20 @@ public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thre
         if next.store != old.store || (next.hasStore || next.sessions != nil) != (old.hasStore || old.sessions != nil) {
             OpsLog.warning("reload: [store] changes (and turning the store on or off) take effect only after a restart")
         }
+        // Certificates are read again on every reload (same paths, renewed
+        // files); one that does not load refuses the whole reload.
+        var tls: TLSContext?
+        if listenerHasTLS != !next.server.certificates.isEmpty {
+            OpsLog.warning("reload: turning TLS on or off takes effect only after a restart")
+        } else if listenerHasTLS {
+            do {
+                tls = try KeyLoading.loadTLS(next)
+            } catch {
+                processMetrics.countConfigReload(succeeded: false)
+                OpsLog.error("reload refused, old configuration keeps serving:\n\(error)")
+                return
+            }
+        }
         let fresh: RuntimeConfig
         do {
             fresh = try RuntimeConfig(config: next, keys: keys.keySet, generation: runtime.generation + 1,
@@ -180,8 +199,11 @@ public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thre
         pendingKeyURLs = keys.pendingURLs
         let hasURLs = !keys.pendingURLs.isEmpty
         let refresher = keyRefresher
+        if let tls { tlsInForce(tls, next) }
+        let newTLS = tls
         for w in workers {
             w.loop.post {
+                if let newTLS { w.applyTLS(newTLS) }
                 w.apply(fresh)
                 w.keyRefresher = hasURLs ? refresher : nil
             }
@@ -194,6 +216,14 @@ public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thre
         if let admin { admin.loop.post { admin.apply(fresh) } }
         processMetrics.countConfigReload(succeeded: true)
         OpsLog.info("configuration reloaded (generation \(fresh.generation))")
+    }
+
+    /// A certificate set about to serve: its expiry on /metrics, a warning
+    /// for a certificate that expires within 14 days.
+    private func tlsInForce(_ tls: TLSContext, _ config: GatewayConfig) {
+        processMetrics.setTLSCertificates(tls.certificates.map { (path: $0.config.certificate, notAfter: $0.notAfter) },
+                                          setsAlive: { TLSContext.serverSetsAlive })
+        for w in KeyLoading.tlsWarnings(tls, config) { OpsLog.warning(w) }
     }
 
     /// SIGTERM/SIGINT: stop accepting, finish in-flight requests up to

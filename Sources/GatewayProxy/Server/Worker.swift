@@ -37,9 +37,12 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
     /// One per listener: what the accept callback needs to know about it.
     private final class Binding {
         unowned let worker: Worker
-        let tls: TLSContext?
-        init(worker: Worker, tls: TLSContext?) { self.worker = worker; self.tls = tls }
+        init(worker: Worker) { self.worker = worker }
     }
+    /// The certificate set new TLS connections use; nil: plain listeners.
+    /// A reload replaces it (`applyTLS`); connections already accepted keep
+    /// the set they started with (their SSL holds it).
+    private var tls: TLSContext?
     private var bindings: [Binding] = []
     private var connections: [ObjectIdentifier: ClientConnection] = [:]
     private(set) var draining = false
@@ -116,8 +119,12 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
     /// TLS when `tls` is set.
     func start(listenFDs: [Int32], tls: TLSContext?) {
         let fds = listenFDs
+        // Set before the thread exists (its creation orders the write), not
+        // captured: the thread's closure lives as long as the thread, and
+        // would keep this set alive after a reload replaced it.
+        self.tls = tls
         OSThread.spawn(name: "gateway-w\(index)") { [self] in
-            for fd in fds { self.addListener(fd, tls: tls) }
+            for fd in fds { self.addListener(fd) }
             self.logTimer = Timer(loop: self.loop) { [unowned self] in self.flushLogTick() }
             self.logTimer?.schedule(afterMs: 100)
             self.loop.run()
@@ -133,13 +140,13 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
 
     // MARK: Listening
 
-    private func addListener(_ fd: Int32, tls: TLSContext?) {
+    private func addListener(_ fd: Int32) {
         let cb: evconnlistener_cb = { _, fd, sa, len, arg in
             guard let arg, let sa else { close(fd); return }
             let b = Unmanaged<Binding>.fromOpaque(arg).takeUnretainedValue()
-            b.worker.accepted(fd: fd, sa, socklen_t(len), tls: b.tls)
+            b.worker.accepted(fd: fd, sa, socklen_t(len), tls: b.worker.tls)
         }
-        let binding = Binding(worker: self, tls: tls)
+        let binding = Binding(worker: self)
         bindings.append(binding)
         let flags = UInt32(LEV_OPT_CLOSE_ON_FREE) | UInt32(LEV_OPT_CLOSE_ON_EXEC)
         guard let l = evconnlistener_new(loop.base, cb, Unmanaged.passUnretained(binding).toOpaque(), flags, -1, fd) else {
@@ -219,6 +226,11 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
         verifier = JWTVerifier(keys: keys, tokens: runtime.config.tokens)
         tokenCache.clear()
         reissueCache.clear()
+    }
+
+    /// A reload's certificate set: new handshakes use it from now on.
+    func applyTLS(_ set: TLSContext) {
+        tls = set
     }
 
     /// A new merged key set (start of JWKS, refresh, reload).
