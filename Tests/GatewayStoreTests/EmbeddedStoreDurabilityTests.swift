@@ -261,16 +261,22 @@ struct EmbeddedStoreDurabilityTests {
         let syncsBefore = f.faults.syncs
         let results = Mutex<[Result<Revocation, StoreError>]>([])
         let allDone = DispatchSemaphore(value: 0)
+        // Every client waits here until all 64 threads exist, so the operations
+        // arrive together even where spawning a thread is slow (under TSan
+        // 64 sequential spawns spread the arrivals over many 5 ms syncs).
+        let start = DispatchSemaphore(value: 0)
         let store = f.store
         let when = now
         for i in 0..<64 {
             OSThread.spawn(name: "client-\(i)") {
+                start.wait()
                 store.addRevocation(.jti("c\(i)"), until: when + 100, now: when, on: InlineExecutor()) { r in
                     results.withLock { $0.append(r) }
                     allDone.signal()
                 }
             }
         }
+        for _ in 0..<64 { start.signal() }
         for _ in 0..<64 { allDone.wait() }
         let all = results.withLock { $0 }
         #expect(all.count == 64)
