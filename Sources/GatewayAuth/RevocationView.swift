@@ -145,12 +145,16 @@ struct RevocationKey: Hashable, Sendable {
     /// The second half, hashed only when the first matches.
     static func lo(of value: String) -> UInt64 { hash(value, key: processKeys.lo) }
 
-    /// SipHash-1-3 of a string's UTF-8 bytes, hashed in place. `withUTF8`
-    /// on a copy: native strings lend their buffer, small strings (up to 15
-    /// bytes, stored inline, which `withContiguousStorageIfAvailable`
-    /// refuses) are read from the stack; no allocation either way, and this
-    /// runs for every claim of every request.
+    /// SipHash-1-3 of a string's UTF-8 bytes, hashed in place: native
+    /// strings lend their buffer; small strings (up to 15 bytes, stored
+    /// inline, which `withContiguousStorageIfAvailable` refuses) go through
+    /// `withUTF8`, which reads them from the stack. No allocation either
+    /// way, and this runs for every claim of every request.
     private static func hash(_ value: String, key: (UInt64, UInt64)) -> UInt64 {
+        // Native strings: their own buffer, no copy of the String value.
+        if let h = value.utf8.withContiguousStorageIfAvailable({ hash(UnsafeRawBufferPointer($0), key: key) }) {
+            return h
+        }
         var text = value
         return text.withUTF8 { hash(UnsafeRawBufferPointer($0), key: key) }
     }
