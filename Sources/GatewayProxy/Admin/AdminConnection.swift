@@ -102,7 +102,7 @@ final class AdminConnection: BufferedSocketDelegate {
         guard var p = pending else { return true }
         switch p.body {
         case .length(let remaining):
-            let taken = take(upTo: Int(min(remaining, UInt64(Self.maxBodyBytes))), into: &p.request.body)
+            let taken = socket.takeInput(upTo: Int(min(remaining, UInt64(Self.maxBodyBytes))), appendingTo: &p.request.body)
             let left = remaining - UInt64(taken)
             if left > 0 {
                 p.body = .length(left)
@@ -119,7 +119,7 @@ final class AdminConnection: BufferedSocketDelegate {
                         tooLarge()
                         return false
                     }
-                    _ = take(upTo: count, into: &p.request.body)
+                    _ = socket.takeInput(upTo: count, appendingTo: &p.request.body)
                 case .needMore(let consumed):
                     socket.drainInput(consumed)
                     if consumed == 0 || socket.inputLength == 0 {
@@ -142,23 +142,6 @@ final class AdminConnection: BufferedSocketDelegate {
         pending = nil
         answer(p.head, p.request)
         return true
-    }
-
-    /// Copies up to `n` bytes of input, across evbuffer chunks, and drains
-    /// them. Returns how many it took.
-    private func take(upTo n: Int, into body: inout [UInt8]) -> Int {
-        var taken = 0
-        while taken < n, socket.inputLength > 0 {
-            let k = socket.withFirstInputChunk { chunk -> Int in
-                let k = min(n - taken, chunk.count)
-                body.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<k]))
-                return k
-            }
-            if k == 0 { break }
-            socket.drainInput(k)
-            taken += k
-        }
-        return taken
     }
 
     private func tooLarge() {

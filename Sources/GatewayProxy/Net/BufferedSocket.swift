@@ -397,6 +397,23 @@ final class BufferedSocket {
         }
     }
 
+    /// Moves up to `count` bytes of input (across evbuffer chunks) onto the
+    /// end of `out`: for bodies the gateway reads whole itself (admin API,
+    /// session endpoints), bounded by the caller. Returns how many.
+    func takeInput(upTo count: Int, appendingTo out: inout [UInt8]) -> Int {
+        guard let src = input, count > 0 else { return 0 }
+        let n = min(count, evbuffer_get_length(src))
+        if n == 0 { return 0 }
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: n))
+        let removed = out.withUnsafeMutableBytes { raw in
+            Int(evbuffer_remove(src, raw.baseAddress.map { $0 + start }, n))
+        }
+        if removed < n { out.removeLast(n - max(0, removed)) }
+        inputShrank()
+        return max(0, removed)
+    }
+
     /// Calls `body` with the first contiguous run of input bytes; an empty
     /// buffer when nothing is there.
     func withFirstInputChunk<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {

@@ -427,7 +427,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         loop: while socket.inputLength > 0 {
             switch ex.requestBody {
             case .length(let remaining):
-                let n = copyInput(Int(min(remaining, UInt64(socket.inputLength))), into: &ctx.localBody)
+                let n = socket.takeInput(upTo: Int(min(remaining, UInt64(socket.inputLength))), appendingTo: &ctx.localBody)
                 ex.countRequestBody(n)
                 ex.requestBody = remaining == UInt64(n) ? .done : .length(remaining - UInt64(n))
             case .chunked(var decoder):
@@ -439,7 +439,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
                         answer(status: 413, error: "payload_too_large", close: true)
                         return
                     }
-                    ex.countRequestBody(copyInput(count, into: &ctx.localBody))
+                    ex.countRequestBody(socket.takeInput(upTo: count, appendingTo: &ctx.localBody))
                     ex.requestBody = .chunked(decoder)
                 case .needMore(let consumed):
                     socket.drainInput(consumed)
@@ -462,22 +462,6 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         } else {
             clientTimer?.schedule(afterMs: runtime.config.server.clientTimeoutMs)
         }
-    }
-
-    /// Copies `count` bytes of client input (across evbuffer chunks) and drains them.
-    private func copyInput(_ count: Int, into out: inout [UInt8]) -> Int {
-        var taken = 0
-        while taken < count, socket.inputLength > 0 {
-            let k = socket.withFirstInputChunk { chunk -> Int in
-                let k = min(count - taken, chunk.count)
-                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<k]))
-                return k
-            }
-            if k == 0 { break }
-            socket.drainInput(k)
-            taken += k
-        }
-        return taken
     }
 
     private func runSessionEndpoint() {
