@@ -150,18 +150,27 @@ final class AdminConnection: BufferedSocketDelegate {
     }
 
     /// Runs the handler; while its answer is pending (a store write) the
-    /// connection reads nothing more, so answers leave in request order.
+    /// connection reads nothing more, so answers leave in request order, and
+    /// the socket is not read either, so a client cannot pile up unbounded
+    /// input behind a slow store answer.
     private func answer(_ head: HTTPHead, _ request: AdminRequest) {
         waiting = true
         timer?.cancel()
         let keepAlive = head.keepAlive, isHEAD = request.method == "HEAD"
+        var paused = false
         server.handle(request) { [weak self] result in
             guard let self, self.isOpen else { return }
             self.waiting = false
+            if paused { self.socket.enableRead() }
             self.write(result, keepAlive: keepAlive, isHEAD: isHEAD)
             self.timer?.schedule(afterMs: Self.idleMs)
             // Requests that arrived meanwhile (pipelined) are next.
             if !self.closing, self.socket.inputLength > 0 { self.socketReadable(self.socket) }
+        }
+        // Still pending (most answers are given at once, and cost no syscall here).
+        if waiting {
+            paused = true
+            socket.disableRead()
         }
     }
 
