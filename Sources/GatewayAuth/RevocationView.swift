@@ -233,11 +233,10 @@ final class RevocationTable: Sendable {
 
     /// Entries need not be sorted or unique.
     init(entries: [Entry], withBefore: Bool) {
-        var sorted = entries
-        sorted.sort { $0.key.hi != $1.key.hi ? $0.key.hi < $1.key.hi : $0.key.lo < $1.key.lo }
-        let count = sorted.count
+        let count = entries.count
         // 1.25 homes an entry: load 0.8.
         let homes = UInt64(count + (count + 3) / 4)
+        let sorted = Self.sortedByHome(entries, homes: homes)
         var positions = [Int](repeating: 0, count: count)
         var next = 0
         for i in 0..<count {
@@ -258,6 +257,48 @@ final class RevocationTable: Sendable {
         self.befores = befores
         self.homes = homes
         self.entryCount = count
+    }
+
+    /// `entries` in ascending (hi, lo) order. The home is monotonic in `hi`
+    /// and the keys are uniform, so a counting sort by home does nearly all
+    /// of it in linear time; only the few entries sharing a home (0.8 an
+    /// entry on average) are then put in order among themselves. At 10^6
+    /// entries a comparison sort cost a sixth of the gateway's start-up.
+    private static func sortedByHome(_ entries: [Entry], homes: UInt64) -> [Entry] {
+        guard let first = entries.first else { return [] }
+        func home(_ e: Entry) -> Int { Int(truncatingIfNeeded: e.key.hi.multipliedFullWidth(by: homes).high) }
+        // begin[h]: where home h's entries start; begin[homes] = count.
+        var begin = [Int](repeating: 0, count: Int(homes) + 1)
+        for e in entries { begin[home(e) + 1] += 1 }
+        for h in 0..<Int(homes) { begin[h + 1] += begin[h] }
+        var sorted = [Entry](repeating: first, count: entries.count)
+        var fill = begin
+        for e in entries {
+            let h = home(e)
+            sorted[fill[h]] = e
+            fill[h] += 1
+        }
+        func less(_ a: Entry, _ b: Entry) -> Bool {
+            a.key.hi != b.key.hi ? a.key.hi < b.key.hi : a.key.lo < b.key.lo
+        }
+        for h in 0..<Int(homes) where begin[h + 1] - begin[h] > 1 {
+            // Many entries with one key (one `sub` revoked many times) share
+            // a home: a real sort for those, insertion sort for the rest.
+            guard begin[h + 1] - begin[h] <= 16 else {
+                sorted[begin[h]..<begin[h + 1]].sort(by: less)
+                continue
+            }
+            for i in begin[h] + 1..<begin[h + 1] {
+                let e = sorted[i]
+                var j = i
+                while j > begin[h], less(e, sorted[j - 1]) {
+                    sorted[j] = sorted[j - 1]
+                    j -= 1
+                }
+                sorted[j] = e
+            }
+        }
+        return sorted
     }
 
     var hasEntries: Bool { entryCount > 0 }

@@ -38,7 +38,7 @@ public final class RevocationViewBuilder {
     private var baseSize = 0
     /// The base holds an entry that was removed or narrowed.
     private var baseIsStale = false
-    private var kindCounts: [RevocationView.Kind: Int] = [:]
+    private var kindCounts = KindCounts()
     /// The last view, until the next change.
     private var current: RevocationView? = RevocationView.empty
 
@@ -55,20 +55,44 @@ public final class RevocationViewBuilder {
 
     /// The whole set: replaces everything held.
     public func reset(_ revocations: [Revocation]) {
+        beginReset(reservingCapacity: revocations.count)
+        load(added: revocations)
+    }
+
+    /// Starts a reset whose entries arrive in pieces, in the order a log
+    /// holds them (`load(added:)`, `load(removedIDs:)`): what a replay on
+    /// another thread hands over while it still reads. Everything held is
+    /// dropped; the next `snapshot()` builds the base from what is loaded.
+    public func beginReset(reservingCapacity expected: Int = 0) {
         records.removeAll(keepingCapacity: true)
-        records.reserveCapacity(revocations.count)
+        records.reserveCapacity(expected)
         deltaIDs.removeAll()
-        kindCounts = [:]
+        kindCounts = KindCounts()
         current = nil
         // Straight into the next base, which the stale flag rebuilds: no delta bookkeeping.
+        baseIsStale = true
+    }
+
+    /// Part of a reset (after `beginReset`): entries added or replaced, by id.
+    public func load(added revocations: [Revocation]) {
+        current = nil
+        baseIsStale = true
         for revocation in revocations {
             let record = Self.record(revocation, place: .base)
             if let old = records.updateValue(record, forKey: RevocationKey.of(revocation.id)) {
-                kindCounts[old.kind, default: 0] -= 1
+                kindCounts[old.kind] -= 1
             }
-            kindCounts[record.kind, default: 0] += 1
+            kindCounts[record.kind] += 1
         }
+    }
+
+    /// Part of a reset (after `beginReset`): entries lifted, by id.
+    public func load(removedIDs ids: [String]) {
+        current = nil
         baseIsStale = true
+        for text in ids {
+            if let old = records.removeValue(forKey: RevocationKey.of(text)) { kindCounts[old.kind] -= 1 }
+        }
     }
 
     /// Adds entries; an entry with the id of one held replaces it.
@@ -80,7 +104,7 @@ public final class RevocationViewBuilder {
             let (kind, entry) = (record.kind, record.entry)
             let id = RevocationKey.of(revocation.id)
             if let old = records[id] {
-                kindCounts[old.kind, default: 0] -= 1
+                kindCounts[old.kind] -= 1
                 let subsumes = old.kind == kind && old.entry.key == entry.key && entry.until >= old.entry.until
                     && (kind != .sub || entry.before >= old.entry.before)
                 switch old.place {
@@ -93,7 +117,7 @@ public final class RevocationViewBuilder {
             }
             records[id] = record
             deltaIDs.insert(id)
-            kindCounts[kind, default: 0] += 1
+            kindCounts[kind] += 1
         }
     }
 
@@ -113,7 +137,7 @@ public final class RevocationViewBuilder {
             let id = RevocationKey.of(text)
             guard let old = records.removeValue(forKey: id) else { continue }
             current = nil
-            kindCounts[old.kind, default: 0] -= 1
+            kindCounts[old.kind] -= 1
             switch old.place {
             case .delta:
                 deltaIDs.remove(id)
@@ -144,8 +168,8 @@ public final class RevocationViewBuilder {
         let delta = RevocationTables(jti: RevocationTable(entries: jti, withBefore: false),
                                      sid: RevocationTable(entries: sid, withBefore: false),
                                      sub: RevocationTable(entries: sub, withBefore: true))
-        let view = RevocationView(base: base, delta: delta, jtiCount: kindCounts[.jti, default: 0],
-                                  sidCount: kindCounts[.sid, default: 0], subCount: kindCounts[.sub, default: 0])
+        let view = RevocationView(base: base, delta: delta, jtiCount: kindCounts[.jti],
+                                  sidCount: kindCounts[.sid], subCount: kindCounts[.sub])
         current = view
         return view
     }
@@ -153,9 +177,9 @@ public final class RevocationViewBuilder {
     /// Every entry into a new base; the delta empties.
     private func rebuildBase() {
         var jti: [RevocationTable.Entry] = [], sid: [RevocationTable.Entry] = [], sub: [RevocationTable.Entry] = []
-        jti.reserveCapacity(kindCounts[.jti, default: 0])
-        sid.reserveCapacity(kindCounts[.sid, default: 0])
-        sub.reserveCapacity(kindCounts[.sub, default: 0])
+        jti.reserveCapacity(kindCounts[.jti])
+        sid.reserveCapacity(kindCounts[.sid])
+        sub.reserveCapacity(kindCounts[.sub])
         // By index, writing `place` in place: a `for in` over `records` would copy it.
         var index = records.startIndex
         while index != records.endIndex {
@@ -175,5 +199,28 @@ public final class RevocationViewBuilder {
         deltaIDs.removeAll()
         baseIsStale = false
         baseRebuilds += 1
+    }
+}
+
+/// Entries per kind: three counters, not a dictionary (a reset at 10^6
+/// entries updated one a million times).
+private struct KindCounts {
+    private var jti = 0, sid = 0, sub = 0
+
+    subscript(kind: RevocationView.Kind) -> Int {
+        get {
+            switch kind {
+            case .jti: jti
+            case .sid: sid
+            case .sub: sub
+            }
+        }
+        set {
+            switch kind {
+            case .jti: jti = newValue
+            case .sid: sid = newValue
+            case .sub: sub = newValue
+            }
+        }
     }
 }

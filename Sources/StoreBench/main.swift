@@ -1,6 +1,7 @@
 // Embedded store figures: acknowledged revocations per second under 64
 // concurrent clients (group commit), and restart time with 10^6 entries.
 //   swift run -c release StoreBench [dir] [restart]   ("restart": part (b) only)
+//   StoreBench open DIR      times a gateway's start-up on DIR, phase by phase
 //   StoreBench fill DIR N    leaves N revocations (jti, sid, sub mixed) in the
 //                            state_dir DIR, for gateway-level benchmarks
 import Dispatch
@@ -49,6 +50,50 @@ func open(_ dir: String) -> EmbeddedStore {
         say("open \(dir): \(error)")
         exit(1)
     }
+}
+
+// open DIR: what a gateway's start-up does with the state_dir DIR, phase by
+// phase: first the way the gateway does it (the view built on a second
+// thread while the log is replayed), then all on one thread for comparison
+// (open, then a `.reset` feed hashed into a builder).
+if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "open" {
+    let dir = CommandLine.arguments[2]
+    func s(_ a: UInt64, _ b: UInt64) -> String { fixed(Double(b - a) / 1e9, 3) }
+    do {
+        let t0 = monotonicNanos()
+        let (store, builder) = try EmbeddedStore.openLoadingView(directory: dir, log: { say("store: \($0)") })
+        let t1 = monotonicNanos()
+        let entries = builder.snapshot().counts.reduce(0) { $0 + $1.count }
+        let t2 = monotonicNanos()
+        say("overlapped: open + view loaded \(s(t0, t1)) s; snapshot \(s(t1, t2)) s; "
+            + "view ready at \(s(t0, t2)) s (\(entries) entries)")
+        store.stop()
+    } catch {
+        say("open \(dir): \(error)")
+        exit(1)
+    }
+    let t0 = monotonicNanos()
+    let store = open(dir)
+    let t1 = monotonicNanos()
+    let ready = DispatchSemaphore(value: 0)
+    nonisolated(unsafe) let builder = RevocationViewBuilder()   // used on the store's thread only
+    let views = Atomic<Int>(0)
+    let marks = Mutex<[UInt64]>([])
+    store.start(feed: { change in
+        guard case .reset(let all) = change else { return }
+        let fed = monotonicNanos()
+        builder.reset(all)
+        let hashed = monotonicNanos()
+        views.store(builder.snapshot().counts.reduce(0) { $0 + $1.count }, ordering: .relaxed)
+        marks.withLock { $0 = [fed, hashed, monotonicNanos()] }
+        ready.signal()
+    })
+    ready.wait()
+    let m = marks.withLock { $0 }
+    say("one thread: open \(s(t0, t1)) s; reset fed at \(s(t0, m[0])) s; builder reset \(s(m[0], m[1])) s; "
+        + "snapshot \(s(m[1], m[2])) s; view ready at \(s(t0, m[2])) s (\(views.load(ordering: .relaxed)) entries)")
+    store.stop()
+    exit(0)
 }
 
 // fill DIR N: a state_dir with N live revocations, then exit.

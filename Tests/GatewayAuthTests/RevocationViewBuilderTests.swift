@@ -120,6 +120,34 @@ struct SeededGenerator: RandomNumberGenerator {
         #expect(builder.count == 1)
     }
 
+    /// A reset in pieces, as a log replay hands it over (adds, removals, a
+    /// replacement, in order), ends where one `reset` with the final set does.
+    @Test func resetInPiecesEqualsResetWithTheFinalSet() {
+        let pieces = RevocationViewBuilder()
+        pieces.add([jti("old", until: now + 60)])
+        _ = pieces.snapshot()
+        pieces.beginReset(reservingCapacity: 10)
+        pieces.load(added: [jti("a", until: now + 60), jti("b", until: now + 60),
+                            Revocation(target: .sid("s"), created: now, until: now + 60)])
+        pieces.load(removedIDs: [Revocation.id(for: .jti("b")), "unknown"])
+        pieces.load(added: [jti("a", until: now + 600), Revocation(target: .subject("u", before: now), created: now, until: now + 60)])
+        let view = pieces.snapshot()
+
+        let whole = RevocationViewBuilder()
+        whole.reset([jti("a", until: now + 600), Revocation(target: .sid("s"), created: now, until: now + 60),
+                     Revocation(target: .subject("u", before: now), created: now, until: now + 60)])
+        let expected = whole.snapshot()
+        for t in [now, now + 100] {
+            for (j, s, u) in [("a", nil, nil), ("b", nil, nil), ("old", nil, nil), (nil, "s", nil), (nil, nil, "u")] as [(String?, String?, String?)] {
+                #expect(view.revokes(jti: j, sid: s, sub: u, iat: now - 1, now: t)
+                        == expected.revokes(jti: j, sid: s, sub: u, iat: now - 1, now: t))
+            }
+        }
+        #expect(view.revokes(jti: "a", sid: nil, sub: nil, iat: nil, now: now + 100))
+        for kind in RevocationView.Kind.allCases { #expect(view.count(kind: kind) == expected.count(kind: kind)) }
+        #expect(pieces.count == 3)
+    }
+
     @Test func snapshotWithoutChangeIsTheSameView() {
         let builder = RevocationViewBuilder()
         builder.add([jti("a", until: now + 60)])

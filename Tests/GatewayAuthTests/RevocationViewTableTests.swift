@@ -51,6 +51,26 @@ import Testing
         #expect(!finds(table, 1 << 63, 0))
     }
 
+    /// The counting sort by home: slots come out in ascending key order
+    /// however the entries came in, including one key held by more entries
+    /// than the insertion sort of a home takes (one `sub` revoked 40 times).
+    @Test func slotsAreInKeyOrderWithCrowdsOfOneKey() {
+        var generator = SeededGenerator(state: 7)
+        var entries = (0..<3000).map { _ in entry(generator.next() % (UInt64.max - 1), generator.next()) }
+        let crowdHi = UInt64(1) << 62
+        entries += (0..<40).map { entry(crowdHi, 5, until: 100, before: Int64(1000 + $0)) }
+        entries += (0..<20).map { entry(crowdHi, UInt64($0), until: 100, before: 0) }
+        entries.shuffle(using: &generator)
+        let table = RevocationTable(entries: entries, withBefore: true)
+        let keys = table.slots.filter { $0.hi != .max }.map { ($0.hi, $0.lo) }
+        #expect(keys.count == entries.count)
+        #expect(zip(keys, keys.dropFirst()).allSatisfy { $0 <= $1 })
+        for e in entries { #expect(finds(table, e.key.hi, e.key.lo, iat: e.before == 0 ? nil : e.before - 1)) }
+        // The latest `before` of the crowd still counts: iat 1038 < 1039.
+        #expect(finds(table, crowdHi, 5, iat: 1038))
+        #expect(!finds(table, crowdHi, 5, iat: 1039))
+    }
+
     @Test func emptyTableFindsNothing() {
         let table = RevocationTable(entries: [], withBefore: true)
         #expect(!table.hasEntries)

@@ -60,7 +60,8 @@ struct EmbeddedStoreDurabilityTests {
         }
         let state = StoreState()
         let size = fileSize(dir.logPath)
-        #expect(try LogReplay.read(path: dir.logPath, size: size, into: state, chunkSize: chunk) == size)
+        var noBatcher: ReplayBatcher?
+        #expect(try LogReplay.read(path: dir.logPath, size: size, into: state, batcher: &noBatcher, chunkSize: chunk) == size)
         // (The reset feed carries no order: a view has none.)
         #expect(Set(state.liveRevocations().map(\.target)) == Set((0..<50).map { .jti("r\($0)") }))
         #expect(state.sessions["sid-1"] == big)

@@ -15,7 +15,8 @@ import Synchronization
 /// `RevocationView` to every worker: a burst of 10,000 revocations costs a
 /// few snapshots, not 10,000. Workers swap their reference between
 /// requests; the request path reads the view with no lock and no I/O, the
-/// way key sets are swapped.
+/// way key sets are swapped. With the embedded store the first view was
+/// built while its log was replayed (`EmbeddedStore.openLoadingView`).
 final class StateRuntime: Sendable {
     let store: any StateStore
     let metrics = StateMetrics()
@@ -23,8 +24,14 @@ final class StateRuntime: Sendable {
     private let wake = DispatchSemaphore(value: 0)
     private let firstView = DispatchSemaphore(value: 0)
 
-    init(store: any StateStore) {
+    /// The embedded store's replayed set, loaded while its log was read;
+    /// nil for Redis, whose feed begins with a `.reset`. The view thread's
+    /// once it starts.
+    nonisolated(unsafe) private let replayedView: RevocationViewBuilder?
+
+    init(store: any StateStore, replayedView: RevocationViewBuilder? = nil) {
         self.store = store
+        self.replayedView = replayedView
     }
 
     /// The store the configuration names, opened: Redis when `[store] redis`
@@ -40,7 +47,9 @@ final class StateRuntime: Sendable {
             return StateRuntime(store: try RedisStore(url: url, password: password, prefix: config.store.redisPrefix,
                                                       log: log))
         }
-        return StateRuntime(store: try EmbeddedStore(directory: config.store.stateDir, log: log))
+        // The first view is built on a second thread while the log is replayed.
+        let (store, view) = try EmbeddedStore.openLoadingView(directory: config.store.stateDir, log: log)
+        return StateRuntime(store: store, replayedView: view)
     }
 
     /// Starts the store and the view thread; every view goes to every worker.
@@ -53,8 +62,13 @@ final class StateRuntime: Sendable {
     }
 
     private func publishViews(to workers: [Worker]) {
-        let builder = RevocationViewBuilder()
+        let builder = replayedView ?? RevocationViewBuilder()
         var published = false
+        if replayedView != nil {
+            publish(builder.snapshot(), to: workers)
+            published = true
+            firstView.signal()
+        }
         while true {
             wake.wait()
             let changes = pending.withLock { q -> [RevocationChange] in
@@ -70,14 +84,17 @@ final class StateRuntime: Sendable {
                 case .removed(let ids): builder.remove(ids: ids)
                 }
             }
-            let view = builder.snapshot()
-            metrics.setRevocations(view.counts.map { (kind: $0.kind.rawValue, count: $0.count) })
-            for w in workers { w.loop.post { w.applyRevocations(view) } }
+            publish(builder.snapshot(), to: workers)
             if !published {
                 published = true
                 firstView.signal()
             }
         }
+    }
+
+    private func publish(_ view: RevocationView, to workers: [Worker]) {
+        metrics.setRevocations(view.counts.map { (kind: $0.kind.rawValue, count: $0.count) })
+        for w in workers { w.loop.post { w.applyRevocations(view) } }
     }
 
     /// Blocks until the first view has been posted to the workers: the

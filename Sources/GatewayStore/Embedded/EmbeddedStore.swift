@@ -40,14 +40,25 @@ public final class EmbeddedStore: StateStore {
     /// its log. `log` receives one line per notable event (a torn record
     /// skipped, a failed write, a compaction). Throws `.open` with a
     /// message naming the directory or file.
+    ///
+    /// `replayed`, when given, receives the log's revocation changes while
+    /// it is read: `.added` and `.removed` batches in log order, on the
+    /// opening thread, all of them before `init` returns (none if it
+    /// throws). Applied in order to an empty set they leave the store's
+    /// set; a caller that builds its view from them (on another thread,
+    /// overlapping the replay) already has what `start`'s feed would begin
+    /// with, so that feed begins without its `.reset`: its first change is
+    /// the removal of entries that had expired by then, if any.
     public convenience init(directory: String, options: Options = Options(),
-                            log: @escaping @Sendable (String) -> Void) throws(StoreError) {
-        try self.init(directory: directory, options: options, log: log, openLogFile: { $0 })
+                            log: @escaping @Sendable (String) -> Void,
+                            replayed: ((RevocationChange) -> Void)? = nil) throws(StoreError) {
+        try self.init(directory: directory, options: options, log: log, replayed: replayed, openLogFile: { $0 })
     }
 
     /// `openLogFile` wraps every log file opened for appending: the seam
     /// through which tests make writes fail and count fsyncs.
     init(directory: String, options: Options, log: @escaping @Sendable (String) -> Void,
+         replayed: ((RevocationChange) -> Void)? = nil,
          openLogFile: @escaping (PosixLogFile) -> any LogFileIO) throws(StoreError) {
         self.directory = directory
         logPath = directory + "/state.log"
@@ -55,14 +66,14 @@ public final class EmbeddedStore: StateStore {
         let lock = try StateDirectoryLock(directory: directory)
         PosixFiles.remove(logPath + ".tmp")   // a compaction cut short
 
-        // A revocation record takes 73 bytes at least: reserving for as many
-        // as the file could hold saves the rehashes of a growing table.
-        let expected = ((try? PosixFiles.size(logPath)) ?? nil).map { $0 / 72 } ?? 0
-        let state = StoreState(expectedRevocations: expected)
+        let state = StoreState(expectedRevocations: Self.expectedRevocations(directory: directory))
         let file: any LogFileIO
         var size: Int
+        var batcher = replayed.map { ReplayBatcher($0) }
         do {
-            if let good = try LogReplay.replay(path: logPath, into: state, log: log) {
+            let replayedSize = try LogReplay.replay(path: logPath, into: state, batcher: &batcher, log: log)
+            batcher?.flush()
+            if let good = replayedSize {
                 file = openLogFile(try PosixLogFile(path: logPath, create: false))
                 size = good
                 if state.sessionKey == nil {
@@ -92,11 +103,19 @@ public final class EmbeddedStore: StateStore {
         }
         sessionKey = state.sessionKey
         writer = StoreWriter(state: state, file: file, logSize: size, logPath: logPath, directory: directory,
-                             lock: lock, options: options, openLogFile: openLogFile, log: log)
+                             lock: lock, options: options, feedStartsWithReset: replayed == nil,
+                             openLogFile: openLogFile, log: log)
     }
 
     deinit {
         writer.stop()
+    }
+
+    /// At most how many revocations the log in `directory` holds: a
+    /// revocation record takes 73 bytes at least, so reserving for as many
+    /// as the file could hold saves the rehashes of a growing table.
+    static func expectedRevocations(directory: String) -> Int {
+        ((try? PosixFiles.size(directory + "/state.log")) ?? nil).map { $0 / 72 } ?? 0
     }
 
     private static func newKey() throws(StoreError) -> [UInt8] {

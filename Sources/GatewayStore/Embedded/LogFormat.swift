@@ -160,14 +160,33 @@ struct LogRecordReader {
     mutating func string(_ what: String) throws(LogFormatError.Reason) -> String {
         let n = Int(try u32(what))
         let at = try take(n, what)
-        let utf8 = bytes[at..<at + n]
         // Ids and values are ASCII nearly always; for ASCII, decoding can
-        // repair nothing and skips the general validator (replay of 10^6
-        // revocations: 1.6 s -> 1.4 s).
-        if utf8.allSatisfy({ $0 < 0x80 }) { return String(decoding: utf8, as: UTF8.self) }
-        guard let s = String(validating: utf8, as: UTF8.self) else {
-            throw .malformed("\(what) is not UTF-8")
+        // repair nothing, and the stdlib's non-generic decoder over a
+        // buffer is the fast one (`String(validating:)` goes through
+        // generic code: three times slower, at two strings a record).
+        let s = bytes.withUnsafeBufferPointer { whole -> String? in
+            let utf8 = UnsafeBufferPointer(rebasing: whole[at..<at + n])
+            if Self.isASCII(utf8) { return String(decoding: utf8, as: UTF8.self) }
+            return String(validating: utf8, as: UTF8.self)
         }
+        guard let s else { throw .malformed("\(what) is not UTF-8") }
         return s
+    }
+
+    /// No byte has its high bit set; eight at a time.
+    private static func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = bytes.baseAddress else { return true }
+        let raw = UnsafeRawPointer(base)
+        var i = 0
+        var high: UInt64 = 0
+        while bytes.count - i >= 8 {
+            high |= raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            i += 8
+        }
+        while i < bytes.count {
+            high |= UInt64(bytes[i])
+            i += 1
+        }
+        return high & 0x8080_8080_8080_8080 == 0
     }
 }

@@ -11,13 +11,16 @@ enum LogReplay {
     /// Replays `path` into `state`. Returns the size of the good prefix
     /// (the file is truncated to it), or nil when there is no log yet (no
     /// file, or an empty one).
-    static func replay(path: String, into state: StoreState,
+    ///
+    /// `batcher`, when given, sees every record applied, in order (it
+    /// flushes nothing: the caller does, once the replay is over).
+    static func replay(path: String, into state: StoreState, batcher: inout ReplayBatcher?,
                        log: (String) -> Void) throws(StoreError) -> Int? {
         let size: Int?
         do { size = try PosixFiles.size(path) } catch { throw .open(error.description) }
         guard let size, size > 0 else { return nil }
         let failure: LogFormatError
-        do { return try read(path: path, size: size, into: state) } catch { failure = error }
+        do { return try read(path: path, size: size, into: state, batcher: &batcher) } catch { failure = error }
         guard failure.reason == .torn else { throw .open(failure.message(path: path)) }
         log(failure.message(path: path) + " skipped")
         do {
@@ -32,7 +35,7 @@ enum LogReplay {
     }
 
     /// Decodes every record of the file; throws at the first bad one.
-    static func read(path: String, size: Int, into state: StoreState,
+    static func read(path: String, size: Int, into state: StoreState, batcher: inout ReplayBatcher?,
                      chunkSize: Int = defaultChunkSize) throws(LogFormatError) -> Int {
         let reader: ChunkedFileReader
         do { reader = try ChunkedFileReader(path: path) } catch {
@@ -53,7 +56,9 @@ enum LogReplay {
             switch step {
             case .record(let payload, let next):
                 do throws(LogFormatError.Reason) {
-                    try apply(LogRecord.decode(buffer, payload), number: records, to: state)
+                    let record = try LogRecord.decode(buffer, payload)
+                    try apply(record, number: records, to: state)
+                    batcher?.note(record)
                 } catch {
                     throw LogFormatError(offset: base + start, reason: error)
                 }

@@ -49,14 +49,17 @@ final class StoreWriter: @unchecked Sendable {  // unchecked: see the thread rul
     let logPath: String
     let directory: String
     let options: EmbeddedStore.Options
+    /// False when the opener took the replayed set itself (`replayed:`).
+    private let feedStartsWithReset: Bool
     private let openLogFile: (PosixLogFile) -> any LogFileIO
     private let log: @Sendable (String) -> Void
     /// Released after the last write, by whichever thread closes the log.
     private let lock: StateDirectoryLock
 
     init(state: StoreState, file: any LogFileIO, logSize: Int, logPath: String, directory: String,
-         lock: StateDirectoryLock, options: EmbeddedStore.Options,
+         lock: StateDirectoryLock, options: EmbeddedStore.Options, feedStartsWithReset: Bool,
          openLogFile: @escaping (PosixLogFile) -> any LogFileIO, log: @escaping @Sendable (String) -> Void) {
+        self.feedStartsWithReset = feedStartsWithReset
         self.state = state
         self.lock = lock
         self.file = file
@@ -118,8 +121,12 @@ final class StoreWriter: @unchecked Sendable {  // unchecked: see the thread rul
 
     private func run() {
         writerThread.withLock { $0 = pthread_self() }
-        sweep(sendRemovals: false)
-        feed?(.reset(state.liveRevocations()))
+        if feedStartsWithReset {
+            sweep(sendRemovals: false)
+            feed?(.reset(state.liveRevocations()))
+        } else {
+            sweep(sendRemovals: true)
+        }
         let period = UInt64(max(options.sweepInterval.components.seconds, 0)) * 1_000_000_000
             + UInt64(max(options.sweepInterval.components.attoseconds / 1_000_000_000, 0))
         var nextSweep = DispatchTime.now().uptimeNanoseconds + period
