@@ -307,6 +307,21 @@ path-exclude /usr/share/linda/*
 path-exclude /usr/share/locale/*
 path-include /usr/share/locale/locale.alias
 EOF
+    # ... and drops what those excludes would have kept out of the base.
+    find "$base/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
+    find "$base/usr/share/doc" -mindepth 1 -type d -empty -delete
+    rm -rf "$base/usr/share/man/"* "$base/usr/share/groff/"* "$base/usr/share/info/"* \
+        "$base/usr/share/lintian/"* "$base/usr/share/linda/"*
+    find "$base/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
+    # The image's apt settings: no .deb or package cache kept after an
+    # install, no translations fetched.
+    cat >"$base/etc/apt/apt.conf.d/docker-clean" <<'EOF'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+EOF
+    echo 'Acquire::Languages "none";' >"$base/etc/apt/apt.conf.d/docker-no-languages"
     printf '#!/bin/sh\nexit 101\n' >"$base/usr/sbin/policy-rc.d"
     chmod 0755 "$base/usr/sbin/policy-rc.d"
     if [[ -n "$mirror" ]]; then
@@ -318,7 +333,7 @@ EOF
             fi
         } >"$base/etc/apt/sources.list.d/debian.sources"
     fi
-    rm -rf "$base/var/lib/apt/lists/"* "$base/var/cache/apt/archives/"*.deb
+    rm -rf "$base/var/lib/apt/lists/"* "$base/var/cache/apt/archives/"*.deb "$base/var/cache/apt/"*.bin
     tar -C "$base" -cpf "$base_tar" .
     rm -rf "$base"
     echo "  base made: $(du -h "$base_tar" | cut -f1)"
