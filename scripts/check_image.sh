@@ -47,6 +47,9 @@ suite=bookworm
 
 fresh=0
 keep=0
+results=()
+timings=()
+failed=0
 for arg in "$@"; do
     case "$arg" in
         --fresh) fresh=1 ;;
@@ -56,7 +59,11 @@ for arg in "$@"; do
     esac
 done
 
-die() { echo "check_image.sh: $*" >&2; exit 1; }
+die() {
+    echo "check_image.sh: $*" >&2
+    (( ${#results[@]} )) && { fail "gave up" "$*"; summary; }
+    exit 1
+}
 
 [[ $EUID -eq 0 ]] || die "needs root (debootstrap, chroot, mount, unshare)"
 
@@ -73,9 +80,6 @@ done
 work=$(mktemp -d -t check-image.XXXXXX)
 pids=()
 mounts=()
-results=()
-timings=()
-failed=0
 
 cleanup() {
     local pid i
@@ -105,6 +109,22 @@ step_start=0
 step_name=""
 begin() { step_name=$1; step_start=$SECONDS; echo "== $1"; }
 finish() { timings+=("$(printf '%4ds  %s' $((SECONDS - step_start)) "$step_name")"); }
+
+summary() {
+    echo
+    echo "== timings"
+    printf '  %s\n' "${timings[@]}"
+    echo "== summary"
+    printf '  %s\n' "${results[@]}"
+    pass_count=$(printf '%s\n' "${results[@]}" | grep -c '^PASS' || true)
+    fail_count=$(printf '%s\n' "${results[@]}" | grep -c '^FAIL' || true)
+    echo
+    if (( failed )); then
+        echo "check_image: FAIL ($pass_count passed, $fail_count failed)"
+        exit 1
+    fi
+    echo "check_image: PASS ($pass_count passed, $fail_count failed)"
+}
 
 show_log() { echo "  ---- $1 (last 30 lines)"; tail -n 30 "$1" | sed 's/^/  | /'; }
 
@@ -442,7 +462,8 @@ finish
 (( stage_ok )) || exit 1
 
 ids=$(resolve_user "$image_user") || die "USER $image_user is not in the root"
-if [[ "${ids%%:*}" != 0 ]]; then pass "image user $image_user is $ids (not root)"; else fail "image user" "$image_user is root"; fi
+user_name=$(awk -F: -v u="${ids%%:*}" '$3 == u { print $1; exit }' "$root/etc/passwd")
+if [[ "${ids%%:*}" != 0 ]]; then pass "USER $image_user: uid:gid $ids, user ${user_name:-?} in the root's passwd (not root)"; else fail "image user" "$image_user is root"; fi
 
 # ---- 4. libraries ---------------------------------------------------------
 begin "ldd /usr/local/bin/gateway inside the root"
@@ -549,6 +570,11 @@ start_gateway() {   # $1: log file, rest: NAME=VALUE... argv
 # Sends STOPSIGNAL and expects exit status 0 within shutdown_timeout + 5 s.
 stop_gateway() {   # $1: label
     local i status=0
+    if ! kill -0 "$gw_pid" 2>/dev/null; then
+        wait "$gw_pid" || status=$?
+        fail "$1: stop" "had already exited, status $status"
+        return
+    fi
     kill -s "${image_stopsignal#SIG}" "$gw_pid"
     for (( i=0; i<200; i++ )); do kill -0 "$gw_pid" 2>/dev/null || break; sleep 0.1; done
     if kill -0 "$gw_pid" 2>/dev/null; then
@@ -559,9 +585,16 @@ stop_gateway() {   # $1: label
     if (( status == 0 )); then pass "$1: stops on $image_stopsignal, exit status 0"; else fail "$1: stop" "exit status $status"; fi
 }
 
+# Succeeds once /healthz answers, or once the gateway has exited (no point
+# waiting longer).
+healthz_or_gone() {
+    kill -0 "$gw_pid" 2>/dev/null || return 0
+    in_net curl -fsS -m 2 "http://127.0.0.1:$admin_port/healthz"
+}
+
 check_healthz() {   # $1: label
     local code
-    if wait_for "/healthz" 15 in_net curl -fsS -m 2 "http://127.0.0.1:$admin_port/healthz"; then
+    if wait_for "/healthz" 15 healthz_or_gone && kill -0 "$gw_pid" 2>/dev/null; then
         code=$(http "http://127.0.0.1:$admin_port/healthz")
         pass "$1: GET :$admin_port/healthz -> $code $(head -c 80 "$work/body")"
         return 0
@@ -677,16 +710,4 @@ else
     rm -rf "$root"
 fi
 
-echo
-echo "== timings"
-printf '  %s\n' "${timings[@]}"
-echo "== summary"
-printf '  %s\n' "${results[@]}"
-pass_count=$(printf '%s\n' "${results[@]}" | grep -c '^PASS' || true)
-fail_count=$(printf '%s\n' "${results[@]}" | grep -c '^FAIL' || true)
-echo
-if (( failed )); then
-    echo "check_image: FAIL ($pass_count passed, $fail_count failed)"
-    exit 1
-fi
-echo "check_image: PASS ($pass_count passed, $fail_count failed)"
+summary
