@@ -27,6 +27,7 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 #include <event2/util.h>
+#include <event2/dns.h>
 
 // evtimer_new is a macro.
 static inline struct event *gw_evtimer_new(struct event_base *base,

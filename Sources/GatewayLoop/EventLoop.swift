@@ -11,6 +11,8 @@ public final class EventLoop: @unchecked Sendable {  // unchecked: see the threa
     private let wakeFD: Int32
     private var wakeEvent: OpaquePointer?
     private let inbox = Mutex<[@Sendable () -> Void]>([])
+    /// The loop's DNS resolver, made on first use (`dnsBase`).
+    private var dns: OpaquePointer?
 
     public init() throws(RuntimeError) {
         // No locking, no lock debugging: this base never crosses a thread.
@@ -31,9 +33,27 @@ public final class EventLoop: @unchecked Sendable {  // unchecked: see the threa
     }
 
     deinit {
+        // Pending lookups are failed (their callbacks see a cancel) before the base goes.
+        if let dns { evdns_base_free(dns, 1) }
         if let wakeEvent { event_free(wakeEvent) }
         close(wakeFD)
         event_base_free(base)
+    }
+
+    /// libevent's resolver on this loop (nameservers from resolv.conf,
+    /// names from /etc/hosts), made on first use; nil if it cannot be.
+    /// Idle, it keeps nothing registered, so `run()` still returns when
+    /// nothing else is left. Loop thread only.
+    public var dnsBase: OpaquePointer? {
+        if dns == nil {
+            dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE)
+            if let dns {
+                // A dead nameserver costs at most 2 x 2 s, within a key fetch's own deadline.
+                evdns_base_set_option(dns, "timeout:", "2")
+                evdns_base_set_option(dns, "attempts:", "2")
+            }
+        }
+        return dns
     }
 
     /// Runs the loop until `stop()` is called or nothing is left to wait for.

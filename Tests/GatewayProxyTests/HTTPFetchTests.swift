@@ -150,9 +150,11 @@ import GatewayLoop
         let server = try ScriptedServer([], holdMs: 1_000)
         let target = try HTTPFetch.Target.parse("http://127.0.0.1:\(server.port)/")
         let calls = Atomic<Int>(0)
+        let ran = Atomic<Bool>(false)
         let done = DispatchSemaphore(value: 0)
         OSThread.spawn(name: "test-loop") {
             guard let loop = try? EventLoop() else { done.signal(); return }
+            ran.store(true, ordering: .relaxed)
             let fetch = HTTPFetch(loop: loop, target: target, tls: nil, timeoutMs: 100) { _ in
                 calls.add(1, ordering: .relaxed)
             }
@@ -165,7 +167,18 @@ import GatewayLoop
             done.signal()
         }
         #expect(done.wait(timeout: .now() + 5) == .success)
+        let loopRan = ran.load(ordering: .relaxed)
+        #expect(loopRan, "no event loop: the fetch never ran")
         #expect(calls.load(ordering: .relaxed) == 0)
+    }
+
+    // MARK: names (evdns on the loop)
+
+    /// A name from /etc/hosts answers on the loop, with no thread of its own.
+    @Test func nameFromTheHostsFileResolvesOnTheLoop() throws {
+        let server = try ScriptedServer(["HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"])
+        let response = try Self.fetch("http://localhost:\(server.port)/").get()
+        #expect(response.body == Array("ok".utf8))
     }
 
     // MARK: TLS (openssl s_server -WWW serves files from its directory)

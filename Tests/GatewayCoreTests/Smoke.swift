@@ -1,3 +1,0 @@
-import Testing
-@testable import GatewayCore
-@Test func moduleLoads() { #expect(Bool(true)) }
