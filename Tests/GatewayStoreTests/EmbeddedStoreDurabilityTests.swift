@@ -132,6 +132,34 @@ struct EmbeddedStoreDurabilityTests {
         #expect(readFile(dir.logPath) == bytes)
     }
 
+    /// A record that frames and decodes but cannot apply (a second session
+    /// key), with thousands of good records after it: the open is refused
+    /// at that record, whatever the reader had decoded past it meanwhile
+    /// (records are applied on a thread of their own, behind the reader).
+    @Test func recordThatCannotApplyRefusesAtItsOffset() throws {
+        let dir = TempDirectory()
+        defer { dir.remove() }
+        do {
+            let f = try StoreFixture.open(dir)
+            _ = try f.add(.jti("first"), until: now + 100).get()
+            f.store.stop()
+        }
+        var bytes = readFile(dir.logPath)
+        let bad = bytes.count
+        var w = LogRecordWriter()
+        LogRecord.sessionKey([UInt8](repeating: 7, count: 32)).encode(into: &w)
+        for i in 0..<(3 * ReplayApplier.batchSize) {
+            LogRecord.revocationAdded(Revocation(target: .jti("after-\(i)"), created: now, until: now + 100),
+                                      seq: UInt64(10 + i)).encode(into: &w)
+        }
+        bytes += w.bytes
+        writeFile(dir.logPath, bytes)
+        #expect(throws: StoreError.open("\(dir.logPath): corrupt record at offset \(bad) (second session key)")) {
+            _ = try StoreFixture.open(dir)
+        }
+        #expect(readFile(dir.logPath) == bytes)
+    }
+
     @Test func newerRecordVersionRefusesToOpen() throws {
         let dir = TempDirectory()
         defer { dir.remove() }

@@ -47,6 +47,30 @@ enum LogReplay {
         var end = try fill(reader, &buffer, from: 0)
         var atEOF = end < buffer.count || end >= size
         try checkHeader(buffer, end: end)
+        // This thread frames and decodes; the applier applies, behind it.
+        let applier = ReplayApplier(state: state, batcher: batcher)
+        let readFailure: LogFormatError?
+        let goodSize: Int
+        do throws(LogFormatError) {
+            goodSize = try decodeAll(reader, &buffer, end: &end, atEOF: &atEOF, size: size, into: applier)
+            readFailure = nil
+        } catch {
+            goodSize = 0
+            readFailure = error
+        }
+        let applied = applier.finish()
+        batcher = applied.batcher
+        // A record that failed to apply came before anything the reader
+        // stopped at: the applier only had records before that.
+        if let failure = applied.failure ?? readFailure { throw failure }
+        return goodSize
+    }
+
+    /// Frames and decodes every record after the header, handing each to
+    /// `applier`; throws at the first that does not frame or decode.
+    private static func decodeAll(_ reader: ChunkedFileReader, _ buffer: inout [UInt8], end: inout Int,
+                                  atEOF: inout Bool, size: Int,
+                                  into applier: ReplayApplier) throws(LogFormatError) -> Int {
         var start = LogFormat.headerSize
         var base = 0   // file offset of buffer[0]
         var records = 0
@@ -56,9 +80,7 @@ enum LogReplay {
             switch step {
             case .record(let payload, let next):
                 do throws(LogFormatError.Reason) {
-                    let record = try LogRecord.decode(buffer, payload)
-                    try apply(record, number: records, to: state)
-                    batcher?.note(record)
+                    applier.add(try LogRecord.decode(buffer, payload), number: records, offset: base + start)
                 } catch {
                     throw LogFormatError(offset: base + start, reason: error)
                 }
