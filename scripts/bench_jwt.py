@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Keys, tokens and a wrk script for the token-validation rows of bench.sh.
 
-  bench_jwt.py --dir DIR [--count 20000] [--algs HS256,RS256,ES256]
+  bench_jwt.py --dir DIR [--count 20000] [--algs HS256,RS256,ES256,PS256,EdDSA]
                [--issuer https://issuer.bench] [--audience api] [--ttl 7200]
 
 Writes into DIR, for each alg (file stem = alg lowercased):
@@ -74,15 +74,17 @@ def _sign(args):
 def make_key(alg, directory):
     """Writes the key files; returns (signing material bytes, kid)."""
     from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
     stem = alg.lower()
     if alg.startswith("HS"):
         alphabet = string.ascii_letters + string.digits
         secret = "".join(secrets.choice(alphabet) for _ in range(64)).encode()
         (directory / (stem + ".secret")).write_bytes(secret)
         return secret, stem
-    if alg.startswith("RS"):
+    if alg.startswith("RS") or alg.startswith("PS"):
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    elif alg == "EdDSA":
+        key = ed25519.Ed25519PrivateKey.generate()
     elif alg == "ES256":
         key = ec.generate_private_key(ec.SECP256R1())
     elif alg == "ES384":
