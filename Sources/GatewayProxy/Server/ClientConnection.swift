@@ -498,57 +498,21 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
 
     private func pumpRequestBody() {
         guard let up = upstream, up.state == .busy else { return }
-        let maxBody = runtime.config.server.maxBodyBytes
-        loop: while socket.inputLength > 0 {
-            switch ex.requestBody {
-            case .length(let remaining):
-                let n = socket.moveInput(to: up.socket, count: Int(min(remaining, UInt64(Int.max))))
-                if n == 0 { break loop }
-                ex.countRequestBody(n)
-                if remaining - UInt64(n) == 0 {
-                    ex.requestBody = .done
-                    requestComplete()
-                    break loop
-                }
-                ex.requestBody = .length(remaining - UInt64(n))
-            case .chunked(var decoder):
-                let step = socket.withFirstInputChunk { decoder.next($0) }
-                switch step {
-                case .data(let offset, let count, _):
-                    socket.drainInput(offset)
-                    up.socket.writeChunkHeader(count)
-                    socket.moveInput(to: up.socket, count: count)
-                    up.socket.write("\r\n")
-                    ex.countRequestBody(count)
-                    ex.requestBody = .chunked(decoder)
-                    if maxBody > 0, ex.requestBodyBytes > maxBody {
-                        dropUpstream()
-                        if ex.responseStarted { abort() } else { answer(status: 413, error: "payload_too_large", close: true) }
-                        return
-                    }
-                case .needMore(let consumed):
-                    socket.drainInput(consumed)
-                    ex.requestBody = .chunked(decoder)
-                    if consumed == 0 { break loop }
-                case .end(let consumed):
-                    socket.drainInput(consumed)
-                    up.socket.write("0\r\n\r\n")
-                    ex.requestBody = .done
-                    requestComplete()
-                    break loop
-                case .failed:
-                    dropUpstream()
-                    if ex.responseStarted { abort() } else { answer(status: 400, error: "bad_request", close: true) }
-                    return
-                }
-            default:
-                break loop
-            }
-        }
-        if !ex.bodyIsDone {
+        switch RequestBodyPump.pump(from: socket, to: up.socket, exchange: &ex,
+                                    maxBody: runtime.config.server.maxBodyBytes) {
+        case .needMore:
+            guard !ex.bodyIsDone else { return }
             clientTimer?.schedule(afterMs: runtime.config.server.clientTimeoutMs)
             up.socket.flush()
             if up.socket.outputLength > Self.highWater { socket.disableRead() }
+        case .complete:
+            requestComplete()
+        case .tooLarge:
+            dropUpstream()
+            if ex.responseStarted { abort() } else { answer(status: 413, error: "payload_too_large", close: true) }
+        case .malformed:
+            dropUpstream()
+            if ex.responseStarted { abort() } else { answer(status: 400, error: "bad_request", close: true) }
         }
     }
 
@@ -700,60 +664,14 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
 
     private func pumpResponseBody(_ up: UpstreamConnection) {
         ex.lastUpstreamReadMs = worker.loop.nowMs()
-        loop: while up.socket.inputLength > 0 {
-            switch ex.response {
-            case .length(let remaining):
-                let n = up.socket.moveInput(to: socket, count: Int(min(remaining, UInt64(Int.max))))
-                if n == 0 { break loop }
-                ex.bytesOut += UInt64(n)
-                if remaining - UInt64(n) == 0 {
-                    ex.responseFinished()
-                    responseComplete()
-                    return
-                }
-                ex.response = .length(remaining - UInt64(n))
-            case .chunked(var decoder):
-                let step = up.socket.withFirstInputChunk { decoder.next($0) }
-                switch step {
-                case .data(let offset, let count, _):
-                    up.socket.drainInput(offset)
-                    writeResponseData(from: up, count: count)
-                    ex.response = .chunked(decoder)
-                case .needMore(let consumed):
-                    up.socket.drainInput(consumed)
-                    ex.response = .chunked(decoder)
-                    if consumed == 0 { break loop }
-                case .end(let consumed):
-                    up.socket.drainInput(consumed)
-                    if ex.chunkedToClient { socket.write("0\r\n\r\n"); ex.bytesOut += 5 }
-                    ex.responseFinished()
-                    responseComplete()
-                    return
-                case .failed:
-                    worker.metrics.countUpstreamError(upstream: ctx.group?.index ?? 0, kind: .protocol)
-                    abort()
-                    return
-                }
-            case .untilClose:
-                writeResponseData(from: up, count: up.socket.inputLength)
-            default:
-                break loop
-            }
-        }
-        socket.flush()
-        if socket.outputLength > Self.highWater { up.socket.disableRead() }
-    }
-
-    private func writeResponseData(from up: UpstreamConnection, count: Int) {
-        guard count > 0 else { return }
-        if ex.chunkedToClient {
-            socket.writeChunkHeader(count)
-            up.socket.moveInput(to: socket, count: count)
-            socket.write("\r\n")
-            ex.bytesOut += UInt64(count + 4 + max(1, (Int.bitWidth - count.leadingZeroBitCount + 3) / 4))
-        } else {
-            up.socket.moveInput(to: socket, count: count)
-            ex.bytesOut += UInt64(count)
+        switch ResponseBodyPump.pump(from: up.socket, to: socket, exchange: &ex, highWater: Self.highWater) {
+        case .needMore:
+            break
+        case .complete:
+            responseComplete()
+        case .malformed:
+            worker.metrics.countUpstreamError(upstream: ctx.group?.index ?? 0, kind: .protocol)
+            abort()
         }
     }
 
@@ -820,13 +738,8 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     }
 
     private func pumpTunnel(_ up: UpstreamConnection) {
-        ex.lastTunnelActivityMs = worker.loop.nowMs()
-        ex.bytesOut += UInt64(up.socket.moveAllInput(to: socket))
-        ex.bytesIn += UInt64(socket.moveAllInput(to: up.socket))
-        socket.flush()
-        up.socket.flush()
-        if up.socket.outputLength > Self.highWater { socket.disableRead() }
-        if socket.outputLength > Self.highWater { up.socket.disableRead() }
+        TunnelPump.pump(client: socket, upstream: up.socket, exchange: &ex, nowMs: worker.loop.nowMs(),
+                        highWater: Self.highWater)
     }
 
     // MARK: - Answers the gateway gives itself
@@ -1069,8 +982,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
                 answer(status: 502, error: "bad_gateway", close: !ex.bodyIsDone)
             case .bodyEnded:
                 // The body ends with the connection.
-                if ex.chunkedToClient { socket.write("0\r\n\r\n"); ex.bytesOut += 5 }
-                ex.responseFinished()
+                ResponseBodyPump.finish(to: socket, exchange: &ex)
                 responseComplete()
             case .midBody:
                 worker.metrics.countUpstreamError(upstream: groupIndex, kind: .reset)
