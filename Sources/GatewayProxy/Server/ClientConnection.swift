@@ -31,11 +31,11 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
 
     /// The worker outlives every connection it holds (it closes them all
     /// before its loop ends), so no reference counting here.
-    private unowned(unsafe) let worker: Worker
+    unowned(unsafe) let worker: Worker
     let socket: BufferedSocket
-    private let peer: SocketAddress
-    private let peerText: [UInt8]
-    private let peerString: String
+    let peer: SocketAddress
+    let peerText: [UInt8]
+    let peerString: String
     // Exclusivity: the per-exchange state below is marked
     // `@exclusivity(unchecked)`. Swift checks, at run time, that no two
     // accesses to a class's stored property overlap; on the request path
@@ -50,31 +50,31 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         didSet { Trace.transition("client", oldValue, state) }
     }
 
-    @exclusivity(unchecked) private var runtime: RuntimeConfig
-    @exclusivity(unchecked) private var parser: HTTPHeadParser
-    @exclusivity(unchecked) private var headBytesSeen = 0
-    @exclusivity(unchecked) private var responseParser: HTTPHeadParser
+    @exclusivity(unchecked) var runtime: RuntimeConfig
+    @exclusivity(unchecked) var parser: HTTPHeadParser
+    @exclusivity(unchecked) var headBytesSeen = 0
+    @exclusivity(unchecked) var responseParser: HTTPHeadParser
 
     // The current exchange: both made fresh from each request head, so no
     // field outlives its exchange (see GatewayCore/Exchange/Exchange.swift).
-    @exclusivity(unchecked) private var ex: Exchange
-    @exclusivity(unchecked) private var ctx = ExchangeContext()
-    @exclusivity(unchecked) private var request: HTTPHead?
+    @exclusivity(unchecked) var ex: Exchange
+    @exclusivity(unchecked) var ctx = ExchangeContext()
+    @exclusivity(unchecked) var request: HTTPHead?
     /// The last exchange's request head, for the worker's buffer pool.
-    @exclusivity(unchecked) private var retiredRequest: HTTPHead?
-    @exclusivity(unchecked) private var upstream: UpstreamConnection?
+    @exclusivity(unchecked) var retiredRequest: HTTPHead?
+    @exclusivity(unchecked) var upstream: UpstreamConnection?
     /// Exchanges begun on this connection (`Exchange.number`).
-    @exclusivity(unchecked) private var exchangeCount = 0
+    @exclusivity(unchecked) var exchangeCount = 0
 
-    @exclusivity(unchecked) private var clientTimer: Timer?
-    @exclusivity(unchecked) private var upstreamTimer: Timer?
-    private enum UpstreamTimerPurpose { case connect, response, read }
-    @exclusivity(unchecked) private var upstreamTimerPurpose = UpstreamTimerPurpose.connect
+    @exclusivity(unchecked) var clientTimer: Timer?
+    @exclusivity(unchecked) var upstreamTimer: Timer?
+    enum UpstreamTimerPurpose { case connect, response, read }
+    @exclusivity(unchecked) var upstreamTimerPurpose = UpstreamTimerPurpose.connect
     /// Guards against re-entering the head loop from a synchronous answer.
-    @exclusivity(unchecked) private var inHeadLoop = false
+    @exclusivity(unchecked) var inHeadLoop = false
 
     /// "http" or "https": what X-Forwarded-Proto says for this connection.
-    private let proto: [UInt8]
+    let proto: [UInt8]
 
     init(worker: Worker, socket: BufferedSocket, peer: SocketAddress, secure: Bool) {
         proto = Array((secure ? "https" : "http").utf8)
@@ -104,14 +104,14 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
 
     // MARK: - Phase 1: read the request head
 
-    private func armHeadTimer() {
+    func armHeadTimer() {
         if clientTimer == nil {
             clientTimer = Timer(loop: worker.loop) { [unowned self] in self.clientTimedOut() }
         }
         clientTimer?.schedule(afterMs: runtime.config.server.clientTimeoutMs)
     }
 
-    private func clientTimedOut() {
+    func clientTimedOut() {
         defer { flushAll() }
         switch state {
         case .readingHead:
@@ -143,7 +143,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         }
     }
 
-    private func readHeads() {
+    func readHeads() {
         guard !inHeadLoop else { return }
         inHeadLoop = true
         defer { inHeadLoop = false }
@@ -168,7 +168,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
 
     // MARK: - Phases 2-4: route, authenticate, pick an upstream
 
-    private func beginExchange(_ head: HTTPHead) {
+    func beginExchange(_ head: HTTPHead) {
         clientTimer?.cancel()
         runtime = worker.runtime
         exchangeCount &+= 1
@@ -223,7 +223,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     /// Phase 3 and on: authenticate, then pick the upstream and forward. An
     /// unknown kid with JWKS URLs configured waits (at most fetch_timeout)
     /// for one refetch and tries again (SPEC §3), once.
-    private func authenticateAndForward(_ head: HTTPHead, route: RouteConfig, routeIndex r: Int, mayWaitForKeys: Bool) {
+    func authenticateAndForward(_ head: HTTPHead, route: RouteConfig, routeIndex r: Int, mayWaitForKeys: Bool) {
         if route.auth != .none, !worker.revocationsReady {
             // The store has not delivered the revocations yet (Redis not
             // reached since start): no token can be checked against them.
@@ -259,7 +259,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     /// sessions): `start` gets a completion to call on this loop, and
     /// `resume` runs with its result only if this exchange is still the
     /// current one and the client is still there.
-    private func suspend<T>(_ start: (@escaping (T) -> Void) -> Void,
+    func suspend<T>(_ start: (@escaping (T) -> Void) -> Void,
                             resume: @escaping (ClientConnection, T) -> Void) {
         ex.waitingForPhase = true
         let number = ex.number
@@ -271,17 +271,17 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         }
     }
 
-    private func reject(_ failure: AuthFailure) {
+    func reject(_ failure: AuthFailure) {
         ex.authLabel = AuthPhase.label(failure)
         answer(status: failure.httpStatus, error: failure.errorCode, description: failure.description,
                headers: [("WWW-Authenticate", failure.wwwAuthenticate)], close: !ex.bodyIsDone)
     }
 
-    private func existingRequestID(_ head: HTTPHead) -> Range<Int>? {
+    func existingRequestID(_ head: HTTPHead) -> Range<Int>? {
         head.fields.first(where: { $0.known == .xRequestID })?.value
     }
 
-    private func connectUpstream() {
+    func connectUpstream() {
         guard let group = ctx.group, let request else { return }
         let now = worker.loop.nowMs()
         guard let server = group.pick(cursor: &worker.roundRobin[group.index, default: 0], nowMs: now,
@@ -315,7 +315,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         }
     }
 
-    private func armUpstreamTimer(_ purpose: UpstreamTimerPurpose, _ ms: Int64) {
+    func armUpstreamTimer(_ purpose: UpstreamTimerPurpose, _ ms: Int64) {
         if upstreamTimer == nil {
             upstreamTimer = Timer(loop: worker.loop) { [unowned self] in self.upstreamTimedOut() }
         }
@@ -323,7 +323,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         upstreamTimer?.schedule(afterMs: ms)
     }
 
-    private func upstreamTimedOut() {
+    func upstreamTimedOut() {
         defer { flushAll() }
         guard state == .exchanging || state == .tunnelling, let group = ctx.group else { return }
         switch upstreamTimerPurpose {
@@ -363,14 +363,14 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
 
     /// One more try on another server, for idempotent requests whose bytes
     /// have not been sent (SPEC §4.6). True when a retry is under way.
-    private func retry() -> Bool {
+    func retry() -> Bool {
         guard let group = ctx.group, ex.mayRetry(serverCount: group.servers.count) else { return false }
         if group.servers.count == 1 { ex.triedServer = nil }
         connectUpstream()
         return true
     }
 
-    private func absoluteFormIsOwnHost(_ head: HTTPHead) -> Bool {
+    func absoluteFormIsOwnHost(_ head: HTTPHead) -> Bool {
         guard let authorityRange = head.targetAuthority else { return true }  // origin-form
         guard let h = head.hostField else { return false }
         let authority = head.bytes[authorityRange]
@@ -386,108 +386,16 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         return false
     }
 
-    private func dropUpstream() {
+    func dropUpstream() {
         upstreamTimer?.cancel()
         upstream?.close()
         upstream = nil
     }
 
-    // MARK: - The session endpoints (answered here, after a bounded body)
-
-    private func beginSessionEndpoint(_ endpoint: SessionPhase.Endpoint, _ head: HTTPHead) {
-        guard absoluteFormIsOwnHost(head) else {
-            answer(status: 400, error: "bad_request", close: true)
-            return
-        }
-        guard head.bytes[head.method].elementsEqual("POST".utf8) else {
-            answer(status: 405, error: "method_not_allowed", headers: [("Allow", "POST")], close: !ex.bodyIsDone)
-            return
-        }
-        if case .contentLength(let n) = head.framing, n > UInt64(SessionPhase.maxBodyBytes) {
-            answer(status: 413, error: "payload_too_large", close: true)
-            return
-        }
-        ctx.localEndpoint = endpoint
-        if ex.bodyIsDone {
-            runSessionEndpoint()
-            return
-        }
-        if ex.wants100Continue {
-            var b: [UInt8] = []
-            HeadWriter.write100Continue(into: &b)
-            socket.write(b.withUnsafeBytes { $0 })
-        }
-        clientTimer?.schedule(afterMs: runtime.config.server.clientTimeoutMs)
-        collectLocalBody()
-    }
-
-    /// Reads the request body into `ctx.localBody`, bounded by
-    /// `SessionPhase.maxBodyBytes`, then runs the endpoint.
-    private func collectLocalBody() {
-        loop: while socket.inputLength > 0 {
-            switch ex.requestBody {
-            case .length(let remaining):
-                let n = socket.takeInput(upTo: Int(min(remaining, UInt64(socket.inputLength))), appendingTo: &ctx.localBody)
-                ex.countRequestBody(n)
-                ex.requestBody = remaining == UInt64(n) ? .done : .length(remaining - UInt64(n))
-            case .chunked(var decoder):
-                let step = socket.withFirstInputChunk { decoder.next($0) }
-                switch step {
-                case .data(let offset, let count, _):
-                    socket.drainInput(offset)
-                    guard ctx.localBody.count + count <= SessionPhase.maxBodyBytes else {
-                        answer(status: 413, error: "payload_too_large", close: true)
-                        return
-                    }
-                    ex.countRequestBody(socket.takeInput(upTo: count, appendingTo: &ctx.localBody))
-                    ex.requestBody = .chunked(decoder)
-                case .needMore(let consumed):
-                    socket.drainInput(consumed)
-                    ex.requestBody = .chunked(decoder)
-                    if consumed == 0 { break loop }
-                case .end(let consumed):
-                    socket.drainInput(consumed)
-                    ex.requestBody = .done
-                case .failed:
-                    answer(status: 400, error: "bad_request", close: true)
-                    return
-                }
-            default:
-                break loop
-            }
-        }
-        if ex.bodyIsDone {
-            clientTimer?.cancel()
-            runSessionEndpoint()
-        } else {
-            clientTimer?.schedule(afterMs: runtime.config.server.clientTimeoutMs)
-        }
-    }
-
-    private func runSessionEndpoint() {
-        guard let request, let endpoint = ctx.localEndpoint else { return }
-        var body: [UInt8] = []
-        swap(&body, &ctx.localBody)
-        let runtime = self.runtime, worker = self.worker
-        suspend({ done in
-            switch endpoint {
-            case .refresh: SessionPhase.refresh(request: request, body: body, runtime: runtime, worker: worker, done: done)
-            case .logout: SessionPhase.logout(request: request, body: body, runtime: runtime, worker: worker, done: done)
-            }
-        }) { connection, answer in
-            connection.sendLocal(status: answer.status, headers: answer.headers, body: answer.body,
-                                 close: !connection.ex.bodyIsDone)
-        }
-    }
-
     // MARK: - Forward the request body
 
-    private func startForwarding() {
-        if ex.wants100Continue {
-            var b: [UInt8] = []
-            HeadWriter.write100Continue(into: &b)
-            socket.write(b.withUnsafeBytes { $0 })
-        }
+    func startForwarding() {
+        send100ContinueIfWanted()
         if ex.bodyIsDone {
             requestComplete()
         } else {
@@ -496,7 +404,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         }
     }
 
-    private func pumpRequestBody() {
+    func pumpRequestBody() {
         guard let up = upstream, up.state == .busy else { return }
         switch RequestBodyPump.pump(from: socket, to: up.socket, exchange: &ex,
                                     maxBody: runtime.config.server.maxBodyBytes) {
@@ -516,7 +424,15 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         }
     }
 
-    private func requestComplete() {
+    /// Our own `100 Continue` (see `Exchange.wants100Continue`).
+    func send100ContinueIfWanted() {
+        guard ex.wants100Continue else { return }
+        var b: [UInt8] = []
+        HeadWriter.write100Continue(into: &b)
+        socket.write(b.withUnsafeBytes { $0 })
+    }
+
+    func requestComplete() {
         clientTimer?.cancel()
         if ex.response.isHead, let group = ctx.group {
             armUpstreamTimer(.response, group.responseTimeoutMs)
@@ -525,7 +441,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
 
     // MARK: - Phase 5: the response head
 
-    private func readResponseHead(_ up: UpstreamConnection) {
+    func readResponseHead(_ up: UpstreamConnection) {
         guard request != nil else { return }
         while up.socket.inputLength > 0, ex.response.isHead {
             var completed: HTTPHead?
@@ -559,11 +475,11 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     }
 
     /// Ready for this exchange's response: a HEAD's has no body.
-    private func resetResponseParser() {
+    func resetResponseParser() {
         responseParser.reset(kind: .response(requestMethodIsHEAD: ex.isHEAD))
     }
 
-    private func respond(with head: HTTPHead, from up: UpstreamConnection) {
+    func respond(with head: HTTPHead, from up: UpstreamConnection) {
         guard let request else { return }
         upstreamTimer?.cancel()
         worker.metrics.observeUpstreamDuration(upstream: ctx.group?.index ?? 0,
@@ -604,41 +520,8 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         sendResponseHead(head, from: up, options: options)
     }
 
-    /// `issue_session` (SPEC §7): the response head waits, with the upstream
-    /// not read, until the store has recorded the new session; then it goes
-    /// out with the session's tokens. False when the response starts no
-    /// session (no usable Gateway-Session): it goes on as it is.
-    private func startSession(_ head: HTTPHead, from up: UpstreamConnection, options: ClientResponseOptions) -> Bool {
-        up.socket.disableRead()
-        var started = false
-        let runtime = self.runtime, worker = self.worker
-        suspend({ done in
-            started = SessionPhase.issue(response: head, runtime: runtime, worker: worker, done: done)
-        }) { connection, fields in
-            guard let fields, connection.upstream === up else {
-                // Nothing of the upstream's answer went out: answer 503
-                // instead, on a connection that stays usable.
-                connection.dropUpstream()
-                connection.ex.withdrawResponse()
-                connection.answer(status: 503, error: "temporarily_unavailable", close: !connection.ex.bodyIsDone)
-                return
-            }
-            var options = options
-            options.extraFields += fields
-            options.exposeHeader = runtime.refreshHeader + Array(", \(SessionPhase.refreshTokenHeader)".utf8)
-            options.carriesMintedToken = true
-            up.socket.enableRead()
-            connection.sendResponseHead(head, from: up, options: options)
-        }
-        if !started {
-            ex.waitingForPhase = false
-            up.socket.enableRead()
-        }
-        return started
-    }
-
     /// Writes the client's response head, then streams the body.
-    private func sendResponseHead(_ head: HTTPHead, from up: UpstreamConnection, options: ClientResponseOptions) {
+    func sendResponseHead(_ head: HTTPHead, from up: UpstreamConnection, options: ClientResponseOptions) {
         // Borrow the worker's buffer (swap, so no copy-on-write copy).
         var out: [UInt8] = []
         swap(&out, &worker.scratch)
@@ -662,7 +545,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
 
     // MARK: - Stream the response body
 
-    private func pumpResponseBody(_ up: UpstreamConnection) {
+    func pumpResponseBody(_ up: UpstreamConnection) {
         ex.lastUpstreamReadMs = worker.loop.nowMs()
         switch ResponseBodyPump.pump(from: up.socket, to: socket, exchange: &ex, highWater: Self.highWater) {
         case .needMore:
@@ -677,7 +560,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
 
     // MARK: - Phase 6: finish the exchange, log, next request
 
-    private func responseComplete() {
+    func responseComplete() {
         upstreamTimer?.cancel()
         if let up = upstream {
             upstream = nil
@@ -695,7 +578,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         }
     }
 
-    private func nextRequest() {
+    func nextRequest() {
         // Recycled on the next read event, when no frame of this exchange
         // holds the head any more (see `socketReadable`).
         retiredRequest = request
@@ -713,7 +596,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     }
 
     /// The logging phase: counters and one access-log line per exchange.
-    private func finishExchange() {
+    func finishExchange() {
         let duration = worker.loop.nowUs() - ex.startUs
         worker.metrics.countRequest(route: ex.routeIndex, status: ex.status)
         worker.metrics.countAuth(ex.authLabel)
@@ -727,7 +610,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
 
     // MARK: - WebSocket and other upgrades
 
-    private func startTunnel(_ up: UpstreamConnection) {
+    func startTunnel(_ up: UpstreamConnection) {
         state = .tunnelling
         clientTimer?.cancel()
         upstreamTimer?.cancel()
@@ -737,7 +620,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         clientTimer?.schedule(afterMs: runtime.config.server.tunnelIdleTimeoutMs)
     }
 
-    private func pumpTunnel(_ up: UpstreamConnection) {
+    func pumpTunnel(_ up: UpstreamConnection) {
         TunnelPump.pump(client: socket, upstream: up.socket, exchange: &ex, nowMs: worker.loop.nowMs(),
                         highWater: Self.highWater)
     }
@@ -746,7 +629,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
 
     /// Sends a small JSON error and either keeps the connection for the next
     /// request or closes it after the answer has been written.
-    private func answer(status: Int, error: String, description: String? = nil,
+    func answer(status: Int, error: String, description: String? = nil,
                         headers: [(String, String)] = [], close: Bool) {
         if ex.responseStarted { abort(); return }
         dropUpstream()
@@ -763,7 +646,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
 
     /// An answer of the gateway's own with its body and fields as given
     /// (the session endpoints).
-    private func sendLocal(status: Int, headers: [(String, String)], body: [UInt8], close: Bool) {
+    func sendLocal(status: Int, headers: [(String, String)], body: [UInt8], close: Bool) {
         if ex.responseStarted { abort(); return }
         dropUpstream()
         let shouldClose = ex.answered(status: status, close: close)
@@ -775,7 +658,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         finishLocalAnswer(out: &out, hadRequest: request != nil, status: status, shouldClose: shouldClose)
     }
 
-    private func finishLocalAnswer(out: inout [UInt8], hadRequest: Bool, status: Int, shouldClose: Bool) {
+    func finishLocalAnswer(out: inout [UInt8], hadRequest: Bool, status: Int, shouldClose: Bool) {
         socket.write(out.withUnsafeBytes { $0 })
         ex.bytesOut += UInt64(out.count)
         swap(&out, &worker.scratch)
@@ -792,7 +675,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     /// framing after the response started): deliver what was already relayed,
     /// then close without a terminating chunk, so the client sees a short
     /// body as short and never takes it for a complete one.
-    private func abort(status: Int = 502) {
+    func abort(status: Int = 502) {
         ex.aborted(status: status)
         if request != nil, state == .exchanging { finishExchange() }
         dropUpstream()
@@ -803,7 +686,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
 
     /// Sends what this exchange queued on either socket (see
     /// `BufferedSocket.flush`); every entry point ends with it.
-    private func flushAll() {
+    func flushAll() {
         socket.flush()
         upstream?.socket.flush()
     }
@@ -812,7 +695,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     /// and keep reading (and discarding) for a moment. Closing with unread
     /// input makes the kernel send RST, which can destroy the answer before
     /// the client has read it (a 400 or 413 the client never sees).
-    private func closeAfterFlush() {
+    func closeAfterFlush() {
         state = .closing
         clientTimer?.cancel()
         socket.enableRead()
@@ -824,9 +707,9 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     }
 
     static let lingerMs: Int64 = 2_000
-    @exclusivity(unchecked) private var halfClosed = false
+    @exclusivity(unchecked) var halfClosed = false
 
-    private func halfClose() {
+    func halfClose() {
         guard !halfClosed else { return }
         halfClosed = true
         _ = CLibevent.shutdown(socket.fd, Int32(SHUT_WR))
@@ -910,7 +793,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         }
     }
 
-    private func shutdownWrite(_ s: BufferedSocket) {
+    func shutdownWrite(_ s: BufferedSocket) {
         _ = CLibevent.shutdown(s.fd, Int32(SHUT_WR))
     }
 
