@@ -46,7 +46,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     // no path back to this connection, so no access can start inside
     // another. The compile-time checks stay. Bounds and overflow checks are
     // untouched.
-    @exclusivity(unchecked) private(set) var state: State = .readingHead {
+    @exclusivity(unchecked) var state: State = .readingHead {
         didSet { Trace.transition("client", oldValue, state) }
     }
 
@@ -69,6 +69,8 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     @exclusivity(unchecked) var clientTimer: Timer?
     @exclusivity(unchecked) var upstreamTimer: Timer?
     @exclusivity(unchecked) var upstreamTimerPurpose = UpstreamTimerPurpose.connect
+    /// The lingering close sent its FIN.
+    @exclusivity(unchecked) var halfClosed = false
     /// Guards against re-entering the head loop from a synchronous answer.
     @exclusivity(unchecked) var inHeadLoop = false
 
@@ -108,38 +110,6 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
             clientTimer = Timer(loop: worker.loop) { [unowned self] in self.clientTimedOut() }
         }
         clientTimer?.schedule(afterMs: runtime.config.server.clientTimeoutMs)
-    }
-
-    func clientTimedOut() {
-        defer { flushAll() }
-        switch state {
-        case .readingHead:
-            if headBytesSeen == 0 {
-                close()  // idle keep-alive: close silently, like nginx
-            } else {
-                worker.metrics.countTimeout(.requestHead)
-                answer(status: 408, error: "request_timeout", close: true)
-            }
-        case .exchanging:
-            // The client stalled while sending its body.
-            if !ex.bodyIsDone {
-                worker.metrics.countTimeout(.requestBody)
-                abort(status: 408)
-            }
-        case .tunnelling:
-            switch Deadline.check(lastActivityMs: ex.lastTunnelActivityMs, nowMs: worker.loop.nowMs(),
-                                  limitMs: runtime.config.server.tunnelIdleTimeoutMs) {
-            case .rearm(let ms):
-                clientTimer?.schedule(afterMs: ms)
-            case .expired:
-                worker.metrics.countTimeout(.tunnelIdle)
-                close()
-            }
-        case .closing:
-            close()  // linger over, or the client stopped reading our answer
-        default:
-            break
-        }
     }
 
     func readHeads() {
@@ -532,51 +502,6 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         upstream?.socket.flush()
     }
 
-    /// Lingering close, as nginx and HAProxy do: write the answer, half-close,
-    /// and keep reading (and discarding) for a moment. Closing with unread
-    /// input makes the kernel send RST, which can destroy the answer before
-    /// the client has read it (a 400 or 413 the client never sees).
-    func closeAfterFlush() {
-        state = .closing
-        clientTimer?.cancel()
-        socket.enableRead()
-        socket.setWriteLowWatermark(0)
-        // Do not wait forever on a client that neither reads nor closes.
-        clientTimer?.schedule(afterMs: min(runtime.config.server.clientTimeoutMs, Self.lingerMs))
-        socket.flush()
-        if socket.outputLength == 0 { halfClose() }
-    }
-
-    static let lingerMs: Int64 = 2_000
-    @exclusivity(unchecked) var halfClosed = false
-
-    func halfClose() {
-        guard !halfClosed else { return }
-        halfClosed = true
-        _ = CLibevent.shutdown(socket.fd, Int32(SHUT_WR))
-    }
-
-    func close() {
-        guard state != .closed else { return }
-        state = .closed
-        clientTimer?.cancel()
-        upstreamTimer?.cancel()
-        clientTimer = nil
-        upstreamTimer = nil
-        upstream?.close()
-        upstream = nil
-        socket.free()
-        worker.connectionClosed(self)
-    }
-
-    /// Drain: an idle keep-alive connection is closed now; a busy one closes
-    /// after its current exchange.
-    func beginDrain() {
-        if state == .readingHead, headBytesSeen == 0 { close() } else { ex.closeAfterThis() }
-    }
-
-    var isIdle: Bool { state == .readingHead && headBytesSeen == 0 }
-
     // MARK: - BufferedSocketDelegate (the client side)
 
     func socketReadable(_ socket: BufferedSocket) {
@@ -632,10 +557,6 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
             }
             close()
         }
-    }
-
-    func shutdownWrite(_ s: BufferedSocket) {
-        _ = CLibevent.shutdown(s.fd, Int32(SHUT_WR))
     }
 
     // MARK: - UpstreamConnectionOwner (connected, closed: ClientConnection+UpstreamDispatch)
