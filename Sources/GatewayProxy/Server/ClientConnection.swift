@@ -4,11 +4,21 @@ import GatewayCore
 import GatewayLoop
 
 /// One client TCP connection and the exchanges (request/response pairs) it
-/// carries, one at a time, in order. Loop thread only.
+/// carries, one at a time, in order: the HTTP/1 codec and the socket I/O
+/// that carry out what the exchange (GatewayCore/Exchange) decides. Loop
+/// thread only; the extensions in ClientConnection+*.swift share its state.
 ///
-/// The life of a request, in phases (see docs/ARCHITECTURE.md):
-/// read head -> route -> authenticate -> pick upstream -> forward head and
-/// body -> read response head -> respond -> stream body -> log -> next.
+/// The life of a request, top to bottom (see docs/ARCHITECTURE.md):
+/// 1. read head: `readHeads`, `beginExchange` (here);
+/// 2. route and admit: `routeRequest` (+RequestPhases);
+/// 3. authenticate: `authenticateAndForward`, may `suspend` (+RequestPhases);
+/// 4. pick upstream, connect, retry: `connectUpstream` (+UpstreamDispatch);
+/// 5. forward the body: `startForwarding`, `pumpRequestBody` (here, RequestBodyPump);
+/// 6. response head: `readResponseHead` (here), `respond` (+ResponsePhases);
+/// 7. stream the body: `pumpResponseBody` (here, ResponseBodyPump);
+/// 8. log and next: `responseComplete`, `finishExchange`, `nextRequest` (here).
+/// Other ends: the gateway's own answers and `abort` (+LocalAnswers), the
+/// session endpoints (+SessionEndpoints), timeouts and close (+Closing).
 ///
 /// Bodies never sit in memory: bytes move between the two sockets' evbuffers
 /// (chains change owner, nothing is copied), and each side reads only while
@@ -135,8 +145,8 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         }
     }
 
-    // MARK: - Phases 2-4: route, authenticate, pick an upstream
-
+    /// A request head arrived: a fresh exchange and context for it, then
+    /// the request phases.
     func beginExchange(_ head: HTTPHead) {
         clientTimer?.cancel()
         runtime = worker.runtime
@@ -150,114 +160,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         resetResponseParser()
         state = .exchanging
 
-        // The normalized path, parameters cut: the reading the upstream gets too.
-        let matched: Int? = head.withRoutingPath { path in
-            head.bytes.withUnsafeBytes { raw in
-                let host = head.hostField.map { UnsafeRawBufferPointer(rebasing: raw[head.fields[$0].value]) }
-                return runtime.router.route(path: path, host: host)
-            }
-        }
-        // SPEC §7: the session endpoints are the gateway's own, on every
-        // listener, before any route.
-        if let sessions = runtime.config.sessions,
-           let endpoint = head.withRoutingPath({ SessionPhase.endpoint($0, sessions: sessions) }) {
-            beginSessionEndpoint(endpoint, head)
-            return
-        }
-        guard let r = matched else {
-            answer(status: 404, error: "not_found", close: !ex.bodyIsDone)
-            return
-        }
-        ex.routeIndex = r
-        let route = runtime.config.routes[r]
-
-        // absolute-form only for ourselves (SPEC §4.1): its authority must be
-        // the Host we were given (no two readings of the origin) and name
-        // this gateway: a configured route host or the address the client
-        // connected to. Otherwise it is a proxy request for someone else.
-        if !absoluteFormIsOwnHost(head) {
-            answer(status: 400, error: "bad_request", close: true)
-            return
-        }
-
-        let maxBody = runtime.config.server.maxBodyBytes
-        if maxBody > 0, case .contentLength(let n) = head.framing, n > maxBody {
-            answer(status: 413, error: "payload_too_large", close: true)
-            return
-        }
-
-        authenticateAndForward(head, route: route, routeIndex: r, mayWaitForKeys: true)
-    }
-
-    /// Phase 3 and on: authenticate, then pick the upstream and forward. An
-    /// unknown kid with JWKS URLs configured waits (at most fetch_timeout)
-    /// for one refetch and tries again (SPEC §3), once.
-    func authenticateAndForward(_ head: HTTPHead, route: RouteConfig, routeIndex r: Int, mayWaitForKeys: Bool) {
-        if route.auth != .none, !worker.revocationsReady {
-            // The store has not delivered the revocations yet (Redis not
-            // reached since start): no token can be checked against them.
-            answer(status: 503, error: "temporarily_unavailable", close: !ex.bodyIsDone)
-            return
-        }
-        switch AuthPhase.decide(head: head, route: route, runtime: runtime, verifier: worker.verifier,
-                                cache: worker.tokenCache, revocations: worker.revocations,
-                                nowSeconds: worker.loop.nowMs() / 1000) {
-        case .pass(let label, let token, let range):
-            ex.authLabel = label
-            ctx.token = token
-            ctx.tokenRange = range
-        case .reject(.unknownKeyID) where mayWaitForKeys && worker.mayRefetchKeys():
-            suspend(worker.requestKeyRefetch) { connection, arrived in
-                if arrived, let request = connection.request {
-                    connection.authenticateAndForward(request, route: route, routeIndex: r, mayWaitForKeys: false)
-                } else {
-                    connection.reject(.unknownKeyID)
-                }
-            }
-            return
-        case .reject(let failure):
-            reject(failure)
-            return
-        }
-
-        ctx.group = runtime.routeUpstream[r]
-        connectUpstream()
-    }
-
-    /// A phase that finishes later (a key refetch now; store writes with
-    /// sessions): `start` gets a completion to call on this loop, and
-    /// `resume` runs with its result only if this exchange is still the
-    /// current one and the client is still there.
-    func suspend<T>(_ start: (@escaping (T) -> Void) -> Void,
-                            resume: @escaping (ClientConnection, T) -> Void) {
-        ex.waitingForPhase = true
-        let number = ex.number
-        start { [weak self] value in
-            guard let self, self.ex.waitingForPhase, self.ex.number == number, self.state == .exchanging else { return }
-            defer { self.flushAll() }
-            self.ex.waitingForPhase = false
-            resume(self, value)
-        }
-    }
-
-    func existingRequestID(_ head: HTTPHead) -> Range<Int>? {
-        head.fields.first(where: { $0.known == .xRequestID })?.value
-    }
-
-    func absoluteFormIsOwnHost(_ head: HTTPHead) -> Bool {
-        guard let authorityRange = head.targetAuthority else { return true }  // origin-form
-        guard let h = head.hostField else { return false }
-        let authority = head.bytes[authorityRange]
-        let host = head.bytes[head.fields[h].value]
-        guard authority.count == host.count,
-              zip(authority, host).allSatisfy({ Router.lowercaseASCII($0) == Router.lowercaseASCII($1) })
-        else { return false }
-        let name = Router.normalizedHost(Array(authority))
-        if runtime.ownHosts.contains(name) { return true }
-        if let local = Socket.localAddress(socket.fd) {
-            return name == Router.normalizedHost(Array(local.hostText.utf8))
-        }
-        return false
+        routeRequest(head)
     }
 
     // MARK: - Forward the request body
@@ -347,70 +250,6 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         responseParser.reset(kind: .response(requestMethodIsHEAD: ex.isHEAD))
     }
 
-    func respond(with head: HTTPHead, from up: UpstreamConnection) {
-        guard let request else { return }
-        upstreamTimer?.cancel()
-        worker.metrics.observeUpstreamDuration(upstream: ctx.group?.index ?? 0,
-                                               microseconds: worker.loop.nowUs() - ex.upstreamStartUs)
-        up.server.health.markSucceeded()
-
-        let framing: BodyFraming
-        switch ex.planResponse(head) {
-        case .refuse:
-            dropUpstream()
-            answer(status: 502, error: "bad_gateway", close: true)
-            return
-        case .tunnel:
-            var out101: [UInt8] = []
-            HeadWriter.writeClientResponse(head, into: &out101, options: ClientResponseOptions(
-                framing: .none, keepAlive: true, clientIsHTTP10: false, tunnelUpgrade: true,
-                removeFieldNames: runtime.removeResponseFields))
-            socket.write(out101.withUnsafeBytes { $0 })
-            ex.bytesOut += UInt64(out101.count)
-            startTunnel(up)
-            return
-        case .stream(let f, _):
-            framing = f
-        }
-
-        var options = ClientResponseOptions(framing: framing, keepAlive: ex.keepAlive,
-                                            clientIsHTTP10: ex.clientIsHTTP10,
-                                            removeFieldNames: runtime.removeResponseFields)
-        if let label = RefreshPhase.run(response: head, request: request, token: ctx.token, tokenRange: ctx.tokenRange,
-                                        routeIndex: ex.routeIndex, runtime: runtime, worker: worker,
-                                        options: &options) {
-            ex.authLabel = label
-        }
-        if let r = ex.routeIndex, runtime.config.routes[r].issueSession, (200..<300).contains(head.status),
-           startSession(head, from: up, options: options) {
-            return
-        }
-        sendResponseHead(head, from: up, options: options)
-    }
-
-    /// Writes the client's response head, then streams the body.
-    func sendResponseHead(_ head: HTTPHead, from up: UpstreamConnection, options: ClientResponseOptions) {
-        // Borrow the worker's buffer (swap, so no copy-on-write copy).
-        var out: [UInt8] = []
-        swap(&out, &worker.scratch)
-        out.removeAll(keepingCapacity: true)
-        HeadWriter.writeClientResponse(head, into: &out, options: options)
-        socket.write(out.withUnsafeBytes { $0 })
-        ex.bytesOut += UInt64(out.count)
-        swap(&out, &worker.scratch)
-        if ex.response.isDone {
-            responseComplete()
-            return
-        }
-        let number = ex.number
-        pumpResponseBody(up)
-        // Still streaming (most small bodies are done by now and pay for no
-        // timer): bound the gap between two reads of the rest.
-        if ex.number == number, state == .exchanging, upstream === up, let group = ctx.group {
-            armUpstreamTimer(.read, group.readTimeoutMs)
-        }
-    }
-
     // MARK: - Stream the response body
 
     func pumpResponseBody(_ up: UpstreamConnection) {
@@ -476,24 +315,12 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
             auth: ex.authLabel, sub: ctx.token?.sub, requestID: ctx.requestID.bytes(in: request)))
     }
 
-    // MARK: - WebSocket and other upgrades
-
-    func startTunnel(_ up: UpstreamConnection) {
-        state = .tunnelling
-        clientTimer?.cancel()
-        upstreamTimer?.cancel()
-        pumpTunnel(up)
-        if socket.inputLength > 0 { socket.moveAllInput(to: up.socket) }
-        socket.enableRead()
-        clientTimer?.schedule(afterMs: runtime.config.server.tunnelIdleTimeoutMs)
-    }
+    // MARK: - WebSocket and other upgrades (started by `respond`)
 
     func pumpTunnel(_ up: UpstreamConnection) {
         TunnelPump.pump(client: socket, upstream: up.socket, exchange: &ex, nowMs: worker.loop.nowMs(),
                         highWater: Self.highWater)
     }
-
-    // MARK: - Closing
 
     /// Sends what this exchange queued on either socket (see
     /// `BufferedSocket.flush`); every entry point ends with it.
