@@ -10,6 +10,7 @@ extension ClientConnection {
     /// Phase 2, route, and the checks before any phase runs: the session
     /// endpoints (the gateway's own), the route by longest prefix and Host,
     /// the origin the request names, the declared body size.
+    @inline(__always)  // one caller, beginExchange: as it was before the split
     func routeRequest(_ head: HTTPHead) {
         // The normalized path, parameters cut: the reading the upstream gets too.
         let matched: Int? = head.withRoutingPath { path in

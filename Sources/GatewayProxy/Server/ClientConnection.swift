@@ -113,7 +113,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         armHeadTimer()
     }
 
-    // MARK: - Phase 1: read the request head
+    // MARK: - 1. Read the request head (2-4: +RequestPhases, +UpstreamDispatch)
 
     func armHeadTimer() {
         if clientTimer == nil {
@@ -163,7 +163,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         routeRequest(head)
     }
 
-    // MARK: - Forward the request body
+    // MARK: - 5. Forward the request body
 
     func startForwarding() {
         send100ContinueIfWanted()
@@ -196,6 +196,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     }
 
     /// Our own `100 Continue` (see `Exchange.wants100Continue`).
+    @inline(__always)  // on every exchange; almost always just the check
     func send100ContinueIfWanted() {
         guard ex.wants100Continue else { return }
         var b: [UInt8] = []
@@ -210,7 +211,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         }
     }
 
-    // MARK: - Phase 5: the response head
+    // MARK: - 6. The response head (planned in +ResponsePhases)
 
     func readResponseHead(_ up: UpstreamConnection) {
         guard request != nil else { return }
@@ -250,7 +251,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         responseParser.reset(kind: .response(requestMethodIsHEAD: ex.isHEAD))
     }
 
-    // MARK: - Stream the response body
+    // MARK: - 7. Stream the response body
 
     func pumpResponseBody(_ up: UpstreamConnection) {
         ex.lastUpstreamReadMs = worker.loop.nowMs()
@@ -265,7 +266,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         }
     }
 
-    // MARK: - Phase 6: finish the exchange, log, next request
+    // MARK: - 8. Finish the exchange, log, next request
 
     func responseComplete() {
         upstreamTimer?.cancel()

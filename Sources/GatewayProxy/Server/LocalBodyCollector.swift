@@ -19,6 +19,7 @@ enum LocalBodyCollector {
 
     /// `limit` bounds chunked bodies; a Content-Length one was checked
     /// against it before the first byte was read.
+    @inline(__always)  // one caller; see ResponseBodyPump.pump
     static func collect(from client: BufferedSocket, exchange ex: inout Exchange, into body: inout [UInt8],
                         limit: Int) -> Outcome {
         loop: while client.inputLength > 0 {

@@ -22,6 +22,7 @@ enum RequestBodyPump {
 
     /// `maxBody` 0 means no limit (a Content-Length body was checked
     /// against it before forwarding began).
+    @inline(__always)  // one caller; see ResponseBodyPump.pump
     static func pump(from client: BufferedSocket, to upstream: BufferedSocket, exchange ex: inout Exchange,
                      maxBody: UInt64) -> Outcome {
         while client.inputLength > 0 {

@@ -5,6 +5,7 @@ import GatewayCore
 /// output is under `highWater`. Counts both directions in the exchange for
 /// the access log. Loop thread only.
 enum TunnelPump {
+    @inline(__always)  // one caller; see ResponseBodyPump.pump
     static func pump(client: BufferedSocket, upstream: BufferedSocket, exchange ex: inout Exchange,
                      nowMs: Int64, highWater: Int) {
         ex.lastTunnelActivityMs = nowMs
