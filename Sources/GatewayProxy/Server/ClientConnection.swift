@@ -4,11 +4,21 @@ import GatewayCore
 import GatewayLoop
 
 /// One client TCP connection and the exchanges (request/response pairs) it
-/// carries, one at a time, in order. Loop thread only.
+/// carries, one at a time, in order: the HTTP/1 codec and the socket I/O
+/// that carry out what the exchange (GatewayCore/Exchange) decides. Loop
+/// thread only; the extensions in ClientConnection+*.swift share its state.
 ///
-/// The life of a request, in phases (see docs/ARCHITECTURE.md):
-/// read head -> route -> authenticate -> pick upstream -> forward head and
-/// body -> read response head -> respond -> stream body -> log -> next.
+/// The life of a request, top to bottom (see docs/ARCHITECTURE.md):
+/// 1. read head: `readHeads`, `beginExchange` (here);
+/// 2. route and admit: `routeRequest` (+RequestPhases);
+/// 3. authenticate: `authenticateAndForward`, may `suspend` (+RequestPhases);
+/// 4. pick upstream, connect, retry: `connectUpstream` (+UpstreamDispatch);
+/// 5. forward the body: `startForwarding`, `pumpRequestBody` (here, RequestBodyPump);
+/// 6. response head: `readResponseHead` (here), `respond` (+ResponsePhases);
+/// 7. stream the body: `pumpResponseBody` (here, ResponseBodyPump);
+/// 8. log and next: `responseComplete`, `finishExchange`, `nextRequest` (here).
+/// Other ends: the gateway's own answers and `abort` (+LocalAnswers), the
+/// session endpoints (+SessionEndpoints), timeouts and close (+Closing).
 ///
 /// Bodies never sit in memory: bytes move between the two sockets' evbuffers
 /// (chains change owner, nothing is copied), and each side reads only while
@@ -31,11 +41,11 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
 
     /// The worker outlives every connection it holds (it closes them all
     /// before its loop ends), so no reference counting here.
-    private unowned(unsafe) let worker: Worker
+    unowned(unsafe) let worker: Worker
     let socket: BufferedSocket
-    private let peer: SocketAddress
-    private let peerText: [UInt8]
-    private let peerString: String
+    let peer: SocketAddress
+    let peerText: [UInt8]
+    let peerString: String
     // Exclusivity: the per-exchange state below is marked
     // `@exclusivity(unchecked)`. Swift checks, at run time, that no two
     // accesses to a class's stored property overlap; on the request path
@@ -46,35 +56,36 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     // no path back to this connection, so no access can start inside
     // another. The compile-time checks stay. Bounds and overflow checks are
     // untouched.
-    @exclusivity(unchecked) private(set) var state: State = .readingHead {
+    @exclusivity(unchecked) var state: State = .readingHead {
         didSet { Trace.transition("client", oldValue, state) }
     }
 
-    @exclusivity(unchecked) private var runtime: RuntimeConfig
-    @exclusivity(unchecked) private var parser: HTTPHeadParser
-    @exclusivity(unchecked) private var headBytesSeen = 0
-    @exclusivity(unchecked) private var responseParser: HTTPHeadParser
+    @exclusivity(unchecked) var runtime: RuntimeConfig
+    @exclusivity(unchecked) var parser: HTTPHeadParser
+    @exclusivity(unchecked) var headBytesSeen = 0
+    @exclusivity(unchecked) var responseParser: HTTPHeadParser
 
     // The current exchange: both made fresh from each request head, so no
     // field outlives its exchange (see GatewayCore/Exchange/Exchange.swift).
-    @exclusivity(unchecked) private var ex: Exchange
-    @exclusivity(unchecked) private var ctx = ExchangeContext()
-    @exclusivity(unchecked) private var request: HTTPHead?
+    @exclusivity(unchecked) var ex: Exchange
+    @exclusivity(unchecked) var ctx = ExchangeContext()
+    @exclusivity(unchecked) var request: HTTPHead?
     /// The last exchange's request head, for the worker's buffer pool.
-    @exclusivity(unchecked) private var retiredRequest: HTTPHead?
-    @exclusivity(unchecked) private var upstream: UpstreamConnection?
+    @exclusivity(unchecked) var retiredRequest: HTTPHead?
+    @exclusivity(unchecked) var upstream: UpstreamConnection?
     /// Exchanges begun on this connection (`Exchange.number`).
-    @exclusivity(unchecked) private var exchangeCount = 0
+    @exclusivity(unchecked) var exchangeCount = 0
 
-    @exclusivity(unchecked) private var clientTimer: Timer?
-    @exclusivity(unchecked) private var upstreamTimer: Timer?
-    private enum UpstreamTimerPurpose { case connect, response, read }
-    @exclusivity(unchecked) private var upstreamTimerPurpose = UpstreamTimerPurpose.connect
+    @exclusivity(unchecked) var clientTimer: Timer?
+    @exclusivity(unchecked) var upstreamTimer: Timer?
+    @exclusivity(unchecked) var upstreamTimerPurpose = UpstreamTimerPurpose.connect
+    /// The lingering close sent its FIN.
+    @exclusivity(unchecked) var halfClosed = false
     /// Guards against re-entering the head loop from a synchronous answer.
-    @exclusivity(unchecked) private var inHeadLoop = false
+    @exclusivity(unchecked) var inHeadLoop = false
 
     /// "http" or "https": what X-Forwarded-Proto says for this connection.
-    private let proto: [UInt8]
+    let proto: [UInt8]
 
     init(worker: Worker, socket: BufferedSocket, peer: SocketAddress, secure: Bool) {
         proto = Array((secure ? "https" : "http").utf8)
@@ -102,48 +113,16 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         armHeadTimer()
     }
 
-    // MARK: - Phase 1: read the request head
+    // MARK: - 1. Read the request head (2-4: +RequestPhases, +UpstreamDispatch)
 
-    private func armHeadTimer() {
+    func armHeadTimer() {
         if clientTimer == nil {
             clientTimer = Timer(loop: worker.loop) { [unowned self] in self.clientTimedOut() }
         }
         clientTimer?.schedule(afterMs: runtime.config.server.clientTimeoutMs)
     }
 
-    private func clientTimedOut() {
-        defer { flushAll() }
-        switch state {
-        case .readingHead:
-            if headBytesSeen == 0 {
-                close()  // idle keep-alive: close silently, like nginx
-            } else {
-                worker.metrics.countTimeout(.requestHead)
-                answer(status: 408, error: "request_timeout", close: true)
-            }
-        case .exchanging:
-            // The client stalled while sending its body.
-            if !ex.bodyIsDone {
-                worker.metrics.countTimeout(.requestBody)
-                abort(status: 408)
-            }
-        case .tunnelling:
-            switch Deadline.check(lastActivityMs: ex.lastTunnelActivityMs, nowMs: worker.loop.nowMs(),
-                                  limitMs: runtime.config.server.tunnelIdleTimeoutMs) {
-            case .rearm(let ms):
-                clientTimer?.schedule(afterMs: ms)
-            case .expired:
-                worker.metrics.countTimeout(.tunnelIdle)
-                close()
-            }
-        case .closing:
-            close()  // linger over, or the client stopped reading our answer
-        default:
-            break
-        }
-    }
-
-    private func readHeads() {
+    func readHeads() {
         guard !inHeadLoop else { return }
         inHeadLoop = true
         defer { inHeadLoop = false }
@@ -166,9 +145,9 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         }
     }
 
-    // MARK: - Phases 2-4: route, authenticate, pick an upstream
-
-    private func beginExchange(_ head: HTTPHead) {
+    /// A request head arrived: a fresh exchange and context for it, then
+    /// the request phases.
+    func beginExchange(_ head: HTTPHead) {
         clientTimer?.cancel()
         runtime = worker.runtime
         exchangeCount &+= 1
@@ -181,313 +160,13 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         resetResponseParser()
         state = .exchanging
 
-        // The normalized path, parameters cut: the reading the upstream gets too.
-        let matched: Int? = head.withRoutingPath { path in
-            head.bytes.withUnsafeBytes { raw in
-                let host = head.hostField.map { UnsafeRawBufferPointer(rebasing: raw[head.fields[$0].value]) }
-                return runtime.router.route(path: path, host: host)
-            }
-        }
-        // SPEC §7: the session endpoints are the gateway's own, on every
-        // listener, before any route.
-        if let sessions = runtime.config.sessions,
-           let endpoint = head.withRoutingPath({ SessionPhase.endpoint($0, sessions: sessions) }) {
-            beginSessionEndpoint(endpoint, head)
-            return
-        }
-        guard let r = matched else {
-            answer(status: 404, error: "not_found", close: !ex.bodyIsDone)
-            return
-        }
-        ex.routeIndex = r
-        let route = runtime.config.routes[r]
-
-        // absolute-form only for ourselves (SPEC §4.1): its authority must be
-        // the Host we were given (no two readings of the origin) and name
-        // this gateway: a configured route host or the address the client
-        // connected to. Otherwise it is a proxy request for someone else.
-        if !absoluteFormIsOwnHost(head) {
-            answer(status: 400, error: "bad_request", close: true)
-            return
-        }
-
-        let maxBody = runtime.config.server.maxBodyBytes
-        if maxBody > 0, case .contentLength(let n) = head.framing, n > maxBody {
-            answer(status: 413, error: "payload_too_large", close: true)
-            return
-        }
-
-        authenticateAndForward(head, route: route, routeIndex: r, mayWaitForKeys: true)
+        routeRequest(head)
     }
 
-    /// Phase 3 and on: authenticate, then pick the upstream and forward. An
-    /// unknown kid with JWKS URLs configured waits (at most fetch_timeout)
-    /// for one refetch and tries again (SPEC §3), once.
-    private func authenticateAndForward(_ head: HTTPHead, route: RouteConfig, routeIndex r: Int, mayWaitForKeys: Bool) {
-        if route.auth != .none, !worker.revocationsReady {
-            // The store has not delivered the revocations yet (Redis not
-            // reached since start): no token can be checked against them.
-            answer(status: 503, error: "temporarily_unavailable", close: !ex.bodyIsDone)
-            return
-        }
-        switch AuthPhase.decide(head: head, route: route, runtime: runtime, verifier: worker.verifier,
-                                cache: worker.tokenCache, revocations: worker.revocations,
-                                nowSeconds: worker.loop.nowMs() / 1000) {
-        case .pass(let label, let token, let range):
-            ex.authLabel = label
-            ctx.token = token
-            ctx.tokenRange = range
-        case .reject(.unknownKeyID) where mayWaitForKeys && worker.mayRefetchKeys():
-            suspend(worker.requestKeyRefetch) { connection, arrived in
-                if arrived, let request = connection.request {
-                    connection.authenticateAndForward(request, route: route, routeIndex: r, mayWaitForKeys: false)
-                } else {
-                    connection.reject(.unknownKeyID)
-                }
-            }
-            return
-        case .reject(let failure):
-            reject(failure)
-            return
-        }
+    // MARK: - 5. Forward the request body
 
-        ctx.group = runtime.routeUpstream[r]
-        connectUpstream()
-    }
-
-    /// A phase that finishes later (a key refetch now; store writes with
-    /// sessions): `start` gets a completion to call on this loop, and
-    /// `resume` runs with its result only if this exchange is still the
-    /// current one and the client is still there.
-    private func suspend<T>(_ start: (@escaping (T) -> Void) -> Void,
-                            resume: @escaping (ClientConnection, T) -> Void) {
-        ex.waitingForPhase = true
-        let number = ex.number
-        start { [weak self] value in
-            guard let self, self.ex.waitingForPhase, self.ex.number == number, self.state == .exchanging else { return }
-            defer { self.flushAll() }
-            self.ex.waitingForPhase = false
-            resume(self, value)
-        }
-    }
-
-    private func reject(_ failure: AuthFailure) {
-        ex.authLabel = AuthPhase.label(failure)
-        answer(status: failure.httpStatus, error: failure.errorCode, description: failure.description,
-               headers: [("WWW-Authenticate", failure.wwwAuthenticate)], close: !ex.bodyIsDone)
-    }
-
-    private func existingRequestID(_ head: HTTPHead) -> Range<Int>? {
-        head.fields.first(where: { $0.known == .xRequestID })?.value
-    }
-
-    private func connectUpstream() {
-        guard let group = ctx.group, let request else { return }
-        let now = worker.loop.nowMs()
-        guard let server = group.pick(cursor: &worker.roundRobin[group.index, default: 0], nowMs: now,
-                                      excluding: ex.triedServer) else {
-            answer(status: 502, error: "bad_gateway", close: !ex.bodyIsDone)
-            return
-        }
-        ex.beginAttempt(nowUs: worker.loop.nowUs())
-        ex.triedServer = server.id
-        ctx.upstreamName = server.name
-        guard let c = ex.isRetry ? worker.pool.connectNew(server, owner: self) : worker.pool.acquire(server, owner: self)
-        else {
-            worker.metrics.countUpstreamError(upstream: group.index, kind: .connect)
-            answer(status: 502, error: "bad_gateway", close: !ex.bodyIsDone)
-            return
-        }
-        upstream = c
-        c.socket.setWriteLowWatermark(Self.lowWater)
-        // Built per attempt in the worker's buffer (a retry builds it again),
-        // so no connection holds a head buffer of its own.
-        var head: [UInt8] = []
-        swap(&head, &worker.scratch)
-        UpstreamRequestPhase.writeHead(request, token: ctx.token, requestID: ctx.requestID, group: group,
-                                       clientAddress: peerText, proto: proto, runtime: runtime, into: &head)
-        c.socket.write(head.withUnsafeBytes { $0 })
-        swap(&head, &worker.scratch)
-        if c.state == .busy {
-            startForwarding()
-        } else {
-            armUpstreamTimer(.connect, group.connectTimeoutMs)
-        }
-    }
-
-    private func armUpstreamTimer(_ purpose: UpstreamTimerPurpose, _ ms: Int64) {
-        if upstreamTimer == nil {
-            upstreamTimer = Timer(loop: worker.loop) { [unowned self] in self.upstreamTimedOut() }
-        }
-        upstreamTimerPurpose = purpose
-        upstreamTimer?.schedule(afterMs: ms)
-    }
-
-    private func upstreamTimedOut() {
-        defer { flushAll() }
-        guard state == .exchanging || state == .tunnelling, let group = ctx.group else { return }
-        switch upstreamTimerPurpose {
-        case .connect:
-            upstream?.server.health.markFailed(nowMs: worker.loop.nowMs())
-            worker.metrics.countUpstreamError(upstream: group.index, kind: .connect)
-            worker.metrics.countTimeout(.upstreamConnect)
-            dropUpstream()
-            if !retry() { answer(status: 502, error: "bad_gateway", close: !ex.bodyIsDone) }
-        case .response:
-            worker.metrics.countUpstreamError(upstream: group.index, kind: .timeout)
-            worker.metrics.countTimeout(.upstreamResponse)
-            dropUpstream()
-            if ex.responseStarted { abort() } else {
-                answer(status: 504, error: "gateway_timeout", close: !ex.bodyIsDone)
-            }
-        case .read:
-            // Not reading because the client is slow: the send timeout
-            // watches that side; the upstream's clock starts again when
-            // reading resumes.
-            if let up = upstream, !up.socket.isReading {
-                upstreamTimer?.schedule(afterMs: group.readTimeoutMs)
-                return
-            }
-            switch Deadline.check(lastActivityMs: ex.lastUpstreamReadMs, nowMs: worker.loop.nowMs(),
-                                  limitMs: group.readTimeoutMs) {
-            case .rearm(let ms):
-                upstreamTimer?.schedule(afterMs: ms)
-            case .expired:
-                // Mid-body: the client must see a short body as short.
-                worker.metrics.countUpstreamError(upstream: group.index, kind: .timeout)
-                worker.metrics.countTimeout(.upstreamRead)
-                abort()
-            }
-        }
-    }
-
-    /// One more try on another server, for idempotent requests whose bytes
-    /// have not been sent (SPEC §4.6). True when a retry is under way.
-    private func retry() -> Bool {
-        guard let group = ctx.group, ex.mayRetry(serverCount: group.servers.count) else { return false }
-        if group.servers.count == 1 { ex.triedServer = nil }
-        connectUpstream()
-        return true
-    }
-
-    private func absoluteFormIsOwnHost(_ head: HTTPHead) -> Bool {
-        guard let authorityRange = head.targetAuthority else { return true }  // origin-form
-        guard let h = head.hostField else { return false }
-        let authority = head.bytes[authorityRange]
-        let host = head.bytes[head.fields[h].value]
-        guard authority.count == host.count,
-              zip(authority, host).allSatisfy({ Router.lowercaseASCII($0) == Router.lowercaseASCII($1) })
-        else { return false }
-        let name = Router.normalizedHost(Array(authority))
-        if runtime.ownHosts.contains(name) { return true }
-        if let local = Socket.localAddress(socket.fd) {
-            return name == Router.normalizedHost(Array(local.hostText.utf8))
-        }
-        return false
-    }
-
-    private func dropUpstream() {
-        upstreamTimer?.cancel()
-        upstream?.close()
-        upstream = nil
-    }
-
-    // MARK: - The session endpoints (answered here, after a bounded body)
-
-    private func beginSessionEndpoint(_ endpoint: SessionPhase.Endpoint, _ head: HTTPHead) {
-        guard absoluteFormIsOwnHost(head) else {
-            answer(status: 400, error: "bad_request", close: true)
-            return
-        }
-        guard head.bytes[head.method].elementsEqual("POST".utf8) else {
-            answer(status: 405, error: "method_not_allowed", headers: [("Allow", "POST")], close: !ex.bodyIsDone)
-            return
-        }
-        if case .contentLength(let n) = head.framing, n > UInt64(SessionPhase.maxBodyBytes) {
-            answer(status: 413, error: "payload_too_large", close: true)
-            return
-        }
-        ctx.localEndpoint = endpoint
-        if ex.bodyIsDone {
-            runSessionEndpoint()
-            return
-        }
-        if ex.wants100Continue {
-            var b: [UInt8] = []
-            HeadWriter.write100Continue(into: &b)
-            socket.write(b.withUnsafeBytes { $0 })
-        }
-        clientTimer?.schedule(afterMs: runtime.config.server.clientTimeoutMs)
-        collectLocalBody()
-    }
-
-    /// Reads the request body into `ctx.localBody`, bounded by
-    /// `SessionPhase.maxBodyBytes`, then runs the endpoint.
-    private func collectLocalBody() {
-        loop: while socket.inputLength > 0 {
-            switch ex.requestBody {
-            case .length(let remaining):
-                let n = socket.takeInput(upTo: Int(min(remaining, UInt64(socket.inputLength))), appendingTo: &ctx.localBody)
-                ex.countRequestBody(n)
-                ex.requestBody = remaining == UInt64(n) ? .done : .length(remaining - UInt64(n))
-            case .chunked(var decoder):
-                let step = socket.withFirstInputChunk { decoder.next($0) }
-                switch step {
-                case .data(let offset, let count, _):
-                    socket.drainInput(offset)
-                    guard ctx.localBody.count + count <= SessionPhase.maxBodyBytes else {
-                        answer(status: 413, error: "payload_too_large", close: true)
-                        return
-                    }
-                    ex.countRequestBody(socket.takeInput(upTo: count, appendingTo: &ctx.localBody))
-                    ex.requestBody = .chunked(decoder)
-                case .needMore(let consumed):
-                    socket.drainInput(consumed)
-                    ex.requestBody = .chunked(decoder)
-                    if consumed == 0 { break loop }
-                case .end(let consumed):
-                    socket.drainInput(consumed)
-                    ex.requestBody = .done
-                case .failed:
-                    answer(status: 400, error: "bad_request", close: true)
-                    return
-                }
-            default:
-                break loop
-            }
-        }
-        if ex.bodyIsDone {
-            clientTimer?.cancel()
-            runSessionEndpoint()
-        } else {
-            clientTimer?.schedule(afterMs: runtime.config.server.clientTimeoutMs)
-        }
-    }
-
-    private func runSessionEndpoint() {
-        guard let request, let endpoint = ctx.localEndpoint else { return }
-        var body: [UInt8] = []
-        swap(&body, &ctx.localBody)
-        let runtime = self.runtime, worker = self.worker
-        suspend({ done in
-            switch endpoint {
-            case .refresh: SessionPhase.refresh(request: request, body: body, runtime: runtime, worker: worker, done: done)
-            case .logout: SessionPhase.logout(request: request, body: body, runtime: runtime, worker: worker, done: done)
-            }
-        }) { connection, answer in
-            connection.sendLocal(status: answer.status, headers: answer.headers, body: answer.body,
-                                 close: !connection.ex.bodyIsDone)
-        }
-    }
-
-    // MARK: - Forward the request body
-
-    private func startForwarding() {
-        if ex.wants100Continue {
-            var b: [UInt8] = []
-            HeadWriter.write100Continue(into: &b)
-            socket.write(b.withUnsafeBytes { $0 })
-        }
+    func startForwarding() {
+        send100ContinueIfWanted()
         if ex.bodyIsDone {
             requestComplete()
         } else {
@@ -496,72 +175,45 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         }
     }
 
-    private func pumpRequestBody() {
+    func pumpRequestBody() {
         guard let up = upstream, up.state == .busy else { return }
-        let maxBody = runtime.config.server.maxBodyBytes
-        loop: while socket.inputLength > 0 {
-            switch ex.requestBody {
-            case .length(let remaining):
-                let n = socket.moveInput(to: up.socket, count: Int(min(remaining, UInt64(Int.max))))
-                if n == 0 { break loop }
-                ex.countRequestBody(n)
-                if remaining - UInt64(n) == 0 {
-                    ex.requestBody = .done
-                    requestComplete()
-                    break loop
-                }
-                ex.requestBody = .length(remaining - UInt64(n))
-            case .chunked(var decoder):
-                let step = socket.withFirstInputChunk { decoder.next($0) }
-                switch step {
-                case .data(let offset, let count, _):
-                    socket.drainInput(offset)
-                    up.socket.writeChunkHeader(count)
-                    socket.moveInput(to: up.socket, count: count)
-                    up.socket.write("\r\n")
-                    ex.countRequestBody(count)
-                    ex.requestBody = .chunked(decoder)
-                    if maxBody > 0, ex.requestBodyBytes > maxBody {
-                        dropUpstream()
-                        if ex.responseStarted { abort() } else { answer(status: 413, error: "payload_too_large", close: true) }
-                        return
-                    }
-                case .needMore(let consumed):
-                    socket.drainInput(consumed)
-                    ex.requestBody = .chunked(decoder)
-                    if consumed == 0 { break loop }
-                case .end(let consumed):
-                    socket.drainInput(consumed)
-                    up.socket.write("0\r\n\r\n")
-                    ex.requestBody = .done
-                    requestComplete()
-                    break loop
-                case .failed:
-                    dropUpstream()
-                    if ex.responseStarted { abort() } else { answer(status: 400, error: "bad_request", close: true) }
-                    return
-                }
-            default:
-                break loop
-            }
-        }
-        if !ex.bodyIsDone {
+        switch RequestBodyPump.pump(from: socket, to: up.socket, exchange: &ex,
+                                    maxBody: runtime.config.server.maxBodyBytes) {
+        case .needMore:
+            guard !ex.bodyIsDone else { return }
             clientTimer?.schedule(afterMs: runtime.config.server.clientTimeoutMs)
             up.socket.flush()
             if up.socket.outputLength > Self.highWater { socket.disableRead() }
+        case .complete:
+            requestComplete()
+        case .tooLarge:
+            dropUpstream()
+            if ex.responseStarted { abort() } else { answer(status: 413, error: "payload_too_large", close: true) }
+        case .malformed:
+            dropUpstream()
+            if ex.responseStarted { abort() } else { answer(status: 400, error: "bad_request", close: true) }
         }
     }
 
-    private func requestComplete() {
+    /// Our own `100 Continue` (see `Exchange.wants100Continue`).
+    @inline(__always)  // on every exchange; almost always just the check
+    func send100ContinueIfWanted() {
+        guard ex.wants100Continue else { return }
+        var b: [UInt8] = []
+        HeadWriter.write100Continue(into: &b)
+        socket.write(b.withUnsafeBytes { $0 })
+    }
+
+    func requestComplete() {
         clientTimer?.cancel()
         if ex.response.isHead, let group = ctx.group {
             armUpstreamTimer(.response, group.responseTimeoutMs)
         }
     }
 
-    // MARK: - Phase 5: the response head
+    // MARK: - 6. The response head (planned in +ResponsePhases)
 
-    private func readResponseHead(_ up: UpstreamConnection) {
+    func readResponseHead(_ up: UpstreamConnection) {
         guard request != nil else { return }
         while up.socket.inputLength > 0, ex.response.isHead {
             var completed: HTTPHead?
@@ -595,171 +247,28 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     }
 
     /// Ready for this exchange's response: a HEAD's has no body.
-    private func resetResponseParser() {
+    func resetResponseParser() {
         responseParser.reset(kind: .response(requestMethodIsHEAD: ex.isHEAD))
     }
 
-    private func respond(with head: HTTPHead, from up: UpstreamConnection) {
-        guard let request else { return }
-        upstreamTimer?.cancel()
-        worker.metrics.observeUpstreamDuration(upstream: ctx.group?.index ?? 0,
-                                               microseconds: worker.loop.nowUs() - ex.upstreamStartUs)
-        up.server.health.markSucceeded()
+    // MARK: - 7. Stream the response body
 
-        let framing: BodyFraming
-        switch ex.planResponse(head) {
-        case .refuse:
-            dropUpstream()
-            answer(status: 502, error: "bad_gateway", close: true)
-            return
-        case .tunnel:
-            var out101: [UInt8] = []
-            HeadWriter.writeClientResponse(head, into: &out101, options: ClientResponseOptions(
-                framing: .none, keepAlive: true, clientIsHTTP10: false, tunnelUpgrade: true,
-                removeFieldNames: runtime.removeResponseFields))
-            socket.write(out101.withUnsafeBytes { $0 })
-            ex.bytesOut += UInt64(out101.count)
-            startTunnel(up)
-            return
-        case .stream(let f, _):
-            framing = f
-        }
-
-        var options = ClientResponseOptions(framing: framing, keepAlive: ex.keepAlive,
-                                            clientIsHTTP10: ex.clientIsHTTP10,
-                                            removeFieldNames: runtime.removeResponseFields)
-        if let label = RefreshPhase.run(response: head, request: request, token: ctx.token, tokenRange: ctx.tokenRange,
-                                        routeIndex: ex.routeIndex, runtime: runtime, worker: worker,
-                                        options: &options) {
-            ex.authLabel = label
-        }
-        if let r = ex.routeIndex, runtime.config.routes[r].issueSession, (200..<300).contains(head.status),
-           startSession(head, from: up, options: options) {
-            return
-        }
-        sendResponseHead(head, from: up, options: options)
-    }
-
-    /// `issue_session` (SPEC §7): the response head waits, with the upstream
-    /// not read, until the store has recorded the new session; then it goes
-    /// out with the session's tokens. False when the response starts no
-    /// session (no usable Gateway-Session): it goes on as it is.
-    private func startSession(_ head: HTTPHead, from up: UpstreamConnection, options: ClientResponseOptions) -> Bool {
-        up.socket.disableRead()
-        var started = false
-        let runtime = self.runtime, worker = self.worker
-        suspend({ done in
-            started = SessionPhase.issue(response: head, runtime: runtime, worker: worker, done: done)
-        }) { connection, fields in
-            guard let fields, connection.upstream === up else {
-                // Nothing of the upstream's answer went out: answer 503
-                // instead, on a connection that stays usable.
-                connection.dropUpstream()
-                connection.ex.withdrawResponse()
-                connection.answer(status: 503, error: "temporarily_unavailable", close: !connection.ex.bodyIsDone)
-                return
-            }
-            var options = options
-            options.extraFields += fields
-            options.exposeHeader = runtime.refreshHeader + Array(", \(SessionPhase.refreshTokenHeader)".utf8)
-            options.carriesMintedToken = true
-            up.socket.enableRead()
-            connection.sendResponseHead(head, from: up, options: options)
-        }
-        if !started {
-            ex.waitingForPhase = false
-            up.socket.enableRead()
-        }
-        return started
-    }
-
-    /// Writes the client's response head, then streams the body.
-    private func sendResponseHead(_ head: HTTPHead, from up: UpstreamConnection, options: ClientResponseOptions) {
-        // Borrow the worker's buffer (swap, so no copy-on-write copy).
-        var out: [UInt8] = []
-        swap(&out, &worker.scratch)
-        out.removeAll(keepingCapacity: true)
-        HeadWriter.writeClientResponse(head, into: &out, options: options)
-        socket.write(out.withUnsafeBytes { $0 })
-        ex.bytesOut += UInt64(out.count)
-        swap(&out, &worker.scratch)
-        if ex.response.isDone {
-            responseComplete()
-            return
-        }
-        let number = ex.number
-        pumpResponseBody(up)
-        // Still streaming (most small bodies are done by now and pay for no
-        // timer): bound the gap between two reads of the rest.
-        if ex.number == number, state == .exchanging, upstream === up, let group = ctx.group {
-            armUpstreamTimer(.read, group.readTimeoutMs)
-        }
-    }
-
-    // MARK: - Stream the response body
-
-    private func pumpResponseBody(_ up: UpstreamConnection) {
+    func pumpResponseBody(_ up: UpstreamConnection) {
         ex.lastUpstreamReadMs = worker.loop.nowMs()
-        loop: while up.socket.inputLength > 0 {
-            switch ex.response {
-            case .length(let remaining):
-                let n = up.socket.moveInput(to: socket, count: Int(min(remaining, UInt64(Int.max))))
-                if n == 0 { break loop }
-                ex.bytesOut += UInt64(n)
-                if remaining - UInt64(n) == 0 {
-                    ex.responseFinished()
-                    responseComplete()
-                    return
-                }
-                ex.response = .length(remaining - UInt64(n))
-            case .chunked(var decoder):
-                let step = up.socket.withFirstInputChunk { decoder.next($0) }
-                switch step {
-                case .data(let offset, let count, _):
-                    up.socket.drainInput(offset)
-                    writeResponseData(from: up, count: count)
-                    ex.response = .chunked(decoder)
-                case .needMore(let consumed):
-                    up.socket.drainInput(consumed)
-                    ex.response = .chunked(decoder)
-                    if consumed == 0 { break loop }
-                case .end(let consumed):
-                    up.socket.drainInput(consumed)
-                    if ex.chunkedToClient { socket.write("0\r\n\r\n"); ex.bytesOut += 5 }
-                    ex.responseFinished()
-                    responseComplete()
-                    return
-                case .failed:
-                    worker.metrics.countUpstreamError(upstream: ctx.group?.index ?? 0, kind: .protocol)
-                    abort()
-                    return
-                }
-            case .untilClose:
-                writeResponseData(from: up, count: up.socket.inputLength)
-            default:
-                break loop
-            }
-        }
-        socket.flush()
-        if socket.outputLength > Self.highWater { up.socket.disableRead() }
-    }
-
-    private func writeResponseData(from up: UpstreamConnection, count: Int) {
-        guard count > 0 else { return }
-        if ex.chunkedToClient {
-            socket.writeChunkHeader(count)
-            up.socket.moveInput(to: socket, count: count)
-            socket.write("\r\n")
-            ex.bytesOut += UInt64(count + 4 + max(1, (Int.bitWidth - count.leadingZeroBitCount + 3) / 4))
-        } else {
-            up.socket.moveInput(to: socket, count: count)
-            ex.bytesOut += UInt64(count)
+        switch ResponseBodyPump.pump(from: up.socket, to: socket, exchange: &ex, highWater: Self.highWater) {
+        case .needMore:
+            break
+        case .complete:
+            responseComplete()
+        case .malformed:
+            worker.metrics.countUpstreamError(upstream: ctx.group?.index ?? 0, kind: .protocol)
+            abort()
         }
     }
 
-    // MARK: - Phase 6: finish the exchange, log, next request
+    // MARK: - 8. Finish the exchange, log, next request
 
-    private func responseComplete() {
+    func responseComplete() {
         upstreamTimer?.cancel()
         if let up = upstream {
             upstream = nil
@@ -777,7 +286,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         }
     }
 
-    private func nextRequest() {
+    func nextRequest() {
         // Recycled on the next read event, when no frame of this exchange
         // holds the head any more (see `socketReadable`).
         retiredRequest = request
@@ -795,7 +304,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     }
 
     /// The logging phase: counters and one access-log line per exchange.
-    private func finishExchange() {
+    func finishExchange() {
         let duration = worker.loop.nowUs() - ex.startUs
         worker.metrics.countRequest(route: ex.routeIndex, status: ex.status)
         worker.metrics.countAuth(ex.authLabel)
@@ -807,138 +316,19 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
             auth: ex.authLabel, sub: ctx.token?.sub, requestID: ctx.requestID.bytes(in: request)))
     }
 
-    // MARK: - WebSocket and other upgrades
+    // MARK: - WebSocket and other upgrades (started by `respond`)
 
-    private func startTunnel(_ up: UpstreamConnection) {
-        state = .tunnelling
-        clientTimer?.cancel()
-        upstreamTimer?.cancel()
-        pumpTunnel(up)
-        if socket.inputLength > 0 { socket.moveAllInput(to: up.socket) }
-        socket.enableRead()
-        clientTimer?.schedule(afterMs: runtime.config.server.tunnelIdleTimeoutMs)
+    func pumpTunnel(_ up: UpstreamConnection) {
+        TunnelPump.pump(client: socket, upstream: up.socket, exchange: &ex, nowMs: worker.loop.nowMs(),
+                        highWater: Self.highWater)
     }
-
-    private func pumpTunnel(_ up: UpstreamConnection) {
-        ex.lastTunnelActivityMs = worker.loop.nowMs()
-        ex.bytesOut += UInt64(up.socket.moveAllInput(to: socket))
-        ex.bytesIn += UInt64(socket.moveAllInput(to: up.socket))
-        socket.flush()
-        up.socket.flush()
-        if up.socket.outputLength > Self.highWater { socket.disableRead() }
-        if socket.outputLength > Self.highWater { up.socket.disableRead() }
-    }
-
-    // MARK: - Answers the gateway gives itself
-
-    /// Sends a small JSON error and either keeps the connection for the next
-    /// request or closes it after the answer has been written.
-    private func answer(status: Int, error: String, description: String? = nil,
-                        headers: [(String, String)] = [], close: Bool) {
-        if ex.responseStarted { abort(); return }
-        dropUpstream()
-        let hadRequest = request != nil
-        if !hadRequest { ex = Exchange(unparsedNumber: exchangeCount, startUs: worker.loop.nowUs()) }
-        let shouldClose = ex.answered(status: status, close: close)
-        var out: [UInt8] = []
-        swap(&out, &worker.scratch)
-        out.removeAll(keepingCapacity: true)
-        LocalAnswer.write(status: status, error: error, description: description, headers: headers,
-                          keepAlive: !shouldClose, into: &out)
-        finishLocalAnswer(out: &out, hadRequest: hadRequest, status: status, shouldClose: shouldClose)
-    }
-
-    /// An answer of the gateway's own with its body and fields as given
-    /// (the session endpoints).
-    private func sendLocal(status: Int, headers: [(String, String)], body: [UInt8], close: Bool) {
-        if ex.responseStarted { abort(); return }
-        dropUpstream()
-        let shouldClose = ex.answered(status: status, close: close)
-        var out: [UInt8] = []
-        swap(&out, &worker.scratch)
-        out.removeAll(keepingCapacity: true)
-        HeadWriter.writeSimpleResponse(status: status, reason: HeadWriter.reasonPhrase(for: status), headers: headers,
-                                       body: body, keepAlive: !shouldClose, into: &out)
-        finishLocalAnswer(out: &out, hadRequest: request != nil, status: status, shouldClose: shouldClose)
-    }
-
-    private func finishLocalAnswer(out: inout [UInt8], hadRequest: Bool, status: Int, shouldClose: Bool) {
-        socket.write(out.withUnsafeBytes { $0 })
-        ex.bytesOut += UInt64(out.count)
-        swap(&out, &worker.scratch)
-        if hadRequest {
-            finishExchange()
-        } else {
-            // The head never parsed: nothing to log per request, but count it.
-            worker.metrics.countRequest(route: nil, status: status)
-        }
-        if shouldClose { closeAfterFlush() } else { nextRequest() }
-    }
-
-    /// The exchange cannot end cleanly (upstream died mid-body, client broke
-    /// framing after the response started): deliver what was already relayed,
-    /// then close without a terminating chunk, so the client sees a short
-    /// body as short and never takes it for a complete one.
-    private func abort(status: Int = 502) {
-        ex.aborted(status: status)
-        if request != nil, state == .exchanging { finishExchange() }
-        dropUpstream()
-        if state == .closing || state == .closed || !socket.isOpen { close() } else { closeAfterFlush() }
-    }
-
-    // MARK: - Closing
 
     /// Sends what this exchange queued on either socket (see
     /// `BufferedSocket.flush`); every entry point ends with it.
-    private func flushAll() {
+    func flushAll() {
         socket.flush()
         upstream?.socket.flush()
     }
-
-    /// Lingering close, as nginx and HAProxy do: write the answer, half-close,
-    /// and keep reading (and discarding) for a moment. Closing with unread
-    /// input makes the kernel send RST, which can destroy the answer before
-    /// the client has read it (a 400 or 413 the client never sees).
-    private func closeAfterFlush() {
-        state = .closing
-        clientTimer?.cancel()
-        socket.enableRead()
-        socket.setWriteLowWatermark(0)
-        // Do not wait forever on a client that neither reads nor closes.
-        clientTimer?.schedule(afterMs: min(runtime.config.server.clientTimeoutMs, Self.lingerMs))
-        socket.flush()
-        if socket.outputLength == 0 { halfClose() }
-    }
-
-    static let lingerMs: Int64 = 2_000
-    @exclusivity(unchecked) private var halfClosed = false
-
-    private func halfClose() {
-        guard !halfClosed else { return }
-        halfClosed = true
-        _ = CLibevent.shutdown(socket.fd, Int32(SHUT_WR))
-    }
-
-    func close() {
-        guard state != .closed else { return }
-        state = .closed
-        clientTimer?.cancel()
-        upstreamTimer?.cancel()
-        clientTimer = nil
-        upstreamTimer = nil
-        upstream?.close()
-        upstream = nil
-        socket.free()
-        worker.connectionClosed(self)
-    }
-
-    /// Drain: an idle keep-alive connection is closed now; a busy one closes
-    /// after its current exchange.
-    func beginDrain() {
-        if state == .readingHead, headBytesSeen == 0 { close() } else { ex.closeAfterThis() }
-    }
-
-    var isIdle: Bool { state == .readingHead && headBytesSeen == 0 }
 
     // MARK: - BufferedSocketDelegate (the client side)
 
@@ -997,19 +387,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         }
     }
 
-    private func shutdownWrite(_ s: BufferedSocket) {
-        _ = CLibevent.shutdown(s.fd, Int32(SHUT_WR))
-    }
-
-    // MARK: - UpstreamConnectionOwner
-
-    func upstreamConnected(_ connection: UpstreamConnection) {
-        defer { flushAll() }
-        guard connection === upstream, state == .exchanging else { return }
-        upstreamTimer?.cancel()
-        connection.server.health.markSucceeded()
-        startForwarding()
-    }
+    // MARK: - UpstreamConnectionOwner (connected, closed: ClientConnection+UpstreamDispatch)
 
     func upstreamReadable(_ connection: UpstreamConnection) {
         defer { flushAll() }
@@ -1034,50 +412,6 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         } else if state == .tunnelling, !socket.isReading {
             socket.enableRead()
             pumpTunnel(connection)
-        }
-    }
-
-    func upstreamClosed(_ connection: UpstreamConnection, _ event: SocketEvent) {
-        defer { flushAll() }
-        guard connection === upstream else { return }
-        upstream = nil
-        upstreamTimer?.cancel()
-        let groupIndex = ctx.group?.index ?? 0
-        if ex.waitingForPhase, state == .exchanging {
-            // The response head is held for the store (issue_session) and
-            // its upstream broke meanwhile: nothing usable to deliver.
-            ex.waitingForPhase = false
-            worker.metrics.countUpstreamError(upstream: groupIndex, kind: .reset)
-            ex.withdrawResponse()
-            answer(status: 502, error: "bad_gateway", close: !ex.bodyIsDone)
-            return
-        }
-        switch state {
-        case .tunnelling:
-            closeAfterFlush()
-        case .exchanging:
-            switch ex.upstreamLost(eof: event.isEOF) {
-            case .beforeResponse:
-                // Refused connect, or a pooled connection the server had
-                // already closed (the keep-alive race): try once more.
-                if !connection.everConnected {
-                    connection.server.health.markFailed(nowMs: worker.loop.nowMs())
-                    worker.metrics.countUpstreamError(upstream: groupIndex, kind: .connect)
-                }
-                if retry() { return }
-                worker.metrics.countUpstreamError(upstream: groupIndex, kind: .reset)
-                answer(status: 502, error: "bad_gateway", close: !ex.bodyIsDone)
-            case .bodyEnded:
-                // The body ends with the connection.
-                if ex.chunkedToClient { socket.write("0\r\n\r\n"); ex.bytesOut += 5 }
-                ex.responseFinished()
-                responseComplete()
-            case .midBody:
-                worker.metrics.countUpstreamError(upstream: groupIndex, kind: .reset)
-                abort()
-            }
-        default:
-            break
         }
     }
 }

@@ -47,6 +47,16 @@ enum SessionPhase {
         return nil
     }
 
+    /// Runs `endpoint` on its collected body; `done` gets the answer on the
+    /// worker's loop once the store has made the change durable.
+    static func run(_ endpoint: Endpoint, request: HTTPHead, body: [UInt8], runtime: RuntimeConfig, worker: Worker,
+                    done: @escaping (Answer) -> Void) {
+        switch endpoint {
+        case .refresh: refresh(request: request, body: body, runtime: runtime, worker: worker, done: done)
+        case .logout: logout(request: request, body: body, runtime: runtime, worker: worker, done: done)
+        }
+    }
+
     // MARK: POST refresh
 
     static func refresh(request: HTTPHead, body: [UInt8], runtime: RuntimeConfig, worker: Worker,

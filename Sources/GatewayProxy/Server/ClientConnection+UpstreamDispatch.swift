@@ -1,0 +1,157 @@
+import GatewayCore
+import GatewayLoop
+
+/// Phase 4, upstreamPeer, and what can go wrong with it: pick a server
+/// (round robin over the usable ones), a pooled connection or a new connect,
+/// the upstream head written per attempt, the connect/response/read
+/// timeouts, one retry on another server (SPEC §4.6), and the upstream
+/// connection's connected and closed events. Loop thread only.
+extension ClientConnection {
+    enum UpstreamTimerPurpose { case connect, response, read }
+
+    func connectUpstream() {
+        guard let group = ctx.group, let request else { return }
+        let now = worker.loop.nowMs()
+        guard let server = group.pick(cursor: &worker.roundRobin[group.index, default: 0], nowMs: now,
+                                      excluding: ex.triedServer) else {
+            answer(status: 502, error: "bad_gateway", close: !ex.bodyIsDone)
+            return
+        }
+        ex.beginAttempt(nowUs: worker.loop.nowUs())
+        ex.triedServer = server.id
+        ctx.upstreamName = server.name
+        guard let c = ex.isRetry ? worker.pool.connectNew(server, owner: self) : worker.pool.acquire(server, owner: self)
+        else {
+            worker.metrics.countUpstreamError(upstream: group.index, kind: .connect)
+            answer(status: 502, error: "bad_gateway", close: !ex.bodyIsDone)
+            return
+        }
+        upstream = c
+        c.socket.setWriteLowWatermark(Self.lowWater)
+        // Built per attempt in the worker's buffer (a retry builds it again),
+        // so no connection holds a head buffer of its own.
+        var head: [UInt8] = []
+        swap(&head, &worker.scratch)
+        UpstreamRequestPhase.writeHead(request, token: ctx.token, requestID: ctx.requestID, group: group,
+                                       clientAddress: peerText, proto: proto, runtime: runtime, into: &head)
+        c.socket.write(head.withUnsafeBytes { $0 })
+        swap(&head, &worker.scratch)
+        if c.state == .busy {
+            startForwarding()
+        } else {
+            armUpstreamTimer(.connect, group.connectTimeoutMs)
+        }
+    }
+
+    func armUpstreamTimer(_ purpose: UpstreamTimerPurpose, _ ms: Int64) {
+        if upstreamTimer == nil {
+            upstreamTimer = Timer(loop: worker.loop) { [unowned self] in self.upstreamTimedOut() }
+        }
+        upstreamTimerPurpose = purpose
+        upstreamTimer?.schedule(afterMs: ms)
+    }
+
+    func upstreamTimedOut() {
+        defer { flushAll() }
+        guard state == .exchanging || state == .tunnelling, let group = ctx.group else { return }
+        switch upstreamTimerPurpose {
+        case .connect:
+            upstream?.server.health.markFailed(nowMs: worker.loop.nowMs())
+            worker.metrics.countUpstreamError(upstream: group.index, kind: .connect)
+            worker.metrics.countTimeout(.upstreamConnect)
+            dropUpstream()
+            if !retry() { answer(status: 502, error: "bad_gateway", close: !ex.bodyIsDone) }
+        case .response:
+            worker.metrics.countUpstreamError(upstream: group.index, kind: .timeout)
+            worker.metrics.countTimeout(.upstreamResponse)
+            dropUpstream()
+            if ex.responseStarted { abort() } else {
+                answer(status: 504, error: "gateway_timeout", close: !ex.bodyIsDone)
+            }
+        case .read:
+            // Not reading because the client is slow: the send timeout
+            // watches that side; the upstream's clock starts again when
+            // reading resumes.
+            if let up = upstream, !up.socket.isReading {
+                upstreamTimer?.schedule(afterMs: group.readTimeoutMs)
+                return
+            }
+            switch Deadline.check(lastActivityMs: ex.lastUpstreamReadMs, nowMs: worker.loop.nowMs(),
+                                  limitMs: group.readTimeoutMs) {
+            case .rearm(let ms):
+                upstreamTimer?.schedule(afterMs: ms)
+            case .expired:
+                // Mid-body: the client must see a short body as short.
+                worker.metrics.countUpstreamError(upstream: group.index, kind: .timeout)
+                worker.metrics.countTimeout(.upstreamRead)
+                abort()
+            }
+        }
+    }
+
+    /// One more try on another server, for idempotent requests whose bytes
+    /// have not been sent (SPEC §4.6). True when a retry is under way.
+    func retry() -> Bool {
+        guard let group = ctx.group, ex.mayRetry(serverCount: group.servers.count) else { return false }
+        if group.servers.count == 1 { ex.triedServer = nil }
+        connectUpstream()
+        return true
+    }
+
+    func dropUpstream() {
+        upstreamTimer?.cancel()
+        upstream?.close()
+        upstream = nil
+    }
+
+    func upstreamConnected(_ connection: UpstreamConnection) {
+        defer { flushAll() }
+        guard connection === upstream, state == .exchanging else { return }
+        upstreamTimer?.cancel()
+        connection.server.health.markSucceeded()
+        startForwarding()
+    }
+
+    func upstreamClosed(_ connection: UpstreamConnection, _ event: SocketEvent) {
+        defer { flushAll() }
+        guard connection === upstream else { return }
+        upstream = nil
+        upstreamTimer?.cancel()
+        let groupIndex = ctx.group?.index ?? 0
+        if ex.waitingForPhase, state == .exchanging {
+            // The response head is held for the store (issue_session) and
+            // its upstream broke meanwhile: nothing usable to deliver.
+            ex.waitingForPhase = false
+            worker.metrics.countUpstreamError(upstream: groupIndex, kind: .reset)
+            ex.withdrawResponse()
+            answer(status: 502, error: "bad_gateway", close: !ex.bodyIsDone)
+            return
+        }
+        switch state {
+        case .tunnelling:
+            closeAfterFlush()
+        case .exchanging:
+            switch ex.upstreamLost(eof: event.isEOF) {
+            case .beforeResponse:
+                // Refused connect, or a pooled connection the server had
+                // already closed (the keep-alive race): try once more.
+                if !connection.everConnected {
+                    connection.server.health.markFailed(nowMs: worker.loop.nowMs())
+                    worker.metrics.countUpstreamError(upstream: groupIndex, kind: .connect)
+                }
+                if retry() { return }
+                worker.metrics.countUpstreamError(upstream: groupIndex, kind: .reset)
+                answer(status: 502, error: "bad_gateway", close: !ex.bodyIsDone)
+            case .bodyEnded:
+                // The body ends with the connection.
+                ResponseBodyPump.finish(to: socket, exchange: &ex)
+                responseComplete()
+            case .midBody:
+                worker.metrics.countUpstreamError(upstream: groupIndex, kind: .reset)
+                abort()
+            }
+        default:
+            break
+        }
+    }
+}
