@@ -26,6 +26,10 @@ REFRESH_HEADER = "X-Refreshed-Token"
 
 class ClaimsUpstream(http.server.ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog is 5: a burst of 20 concurrent connects
+    # from the gateway overflowed it on a loaded machine (SYNs dropped and
+    # retried, now and then a 502).
+    request_queue_size = 128
 
 
 class ClaimsHandler(http.server.BaseHTTPRequestHandler):
