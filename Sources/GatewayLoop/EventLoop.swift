@@ -92,6 +92,17 @@ public final class EventLoop: @unchecked Sendable {  // unchecked: see the threa
         return Int64(tv.tv_sec) * 1_000_000 + Int64(tv.tv_usec)
     }
 
+    /// Monotonic microseconds, read now (not cached): what durations are
+    /// measured with. The cached loop time is wall-clock time taken once an
+    /// iteration, which an NTP step moves and which gives every exchange
+    /// that begins and ends in two close iterations the same few values.
+    /// One vDSO call, no system call.
+    public func monotonicUs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
+    }
+
     /// Cached time of the current loop iteration, in milliseconds since the
     /// epoch: one clock read per iteration, not per request.
     public func nowMs() -> Int64 {

@@ -39,7 +39,11 @@ public struct Exchange: Sendable {
     /// Counts exchanges on one connection, so a late phase result can tell
     /// whether the exchange it belongs to is still the current one.
     public let number: Int
+    /// Wall-clock µs when the exchange began: the access log's timestamp.
     public let startUs: Int64
+    /// Monotonic µs when it began: what durations are measured from (the
+    /// wall clock can step; see `EventLoop.monotonicUs`).
+    public let startMonotonicUs: Int64
     public let isHEAD: Bool
     public let isIdempotent: Bool
     public let clientIsHTTP10: Bool
@@ -65,6 +69,7 @@ public struct Exchange: Sendable {
     public var authLabel = AuthResultLabel.none
     public private(set) var attempts = 0
     public var triedServer: Int?
+    /// Monotonic µs when the current upstream attempt began.
     public var upstreamStartUs: Int64 = 0
     /// Loop time of the last upstream body read and of the last byte moved
     /// through a tunnel (see `Deadline`).
@@ -73,9 +78,11 @@ public struct Exchange: Sendable {
     /// A phase is running elsewhere; its result comes back later.
     public var waitingForPhase = false
 
-    public init(head: HTTPHead, headBytes: Int, number: Int, startUs: Int64, draining: Bool) {
+    public init(head: HTTPHead, headBytes: Int, number: Int, startUs: Int64, startMonotonicUs: Int64? = nil,
+                draining: Bool) {
         self.number = number
         self.startUs = startUs
+        self.startMonotonicUs = startMonotonicUs ?? startUs
         let method = head.bytes[head.method]
         isHEAD = method.elementsEqual("HEAD".utf8)
         isIdempotent = Exchange.isIdempotent(method: method)
@@ -93,9 +100,10 @@ public struct Exchange: Sendable {
 
     /// For an answer to bytes that never parsed as a request head (400,
     /// 408, 431): no request, and the connection closes after it.
-    public init(unparsedNumber number: Int, startUs: Int64) {
+    public init(unparsedNumber number: Int, startUs: Int64, startMonotonicUs: Int64? = nil) {
         self.number = number
         self.startUs = startUs
+        self.startMonotonicUs = startMonotonicUs ?? startUs
         isHEAD = false
         isIdempotent = false
         clientIsHTTP10 = false
@@ -128,7 +136,8 @@ public struct Exchange: Sendable {
 
     // MARK: - Upstream attempts
 
-    /// Before each connect. The request is tried at most twice (SPEC §4.6).
+    /// Before each connect (`nowUs` monotonic). The request is tried at
+    /// most twice (SPEC §4.6).
     public mutating func beginAttempt(nowUs: Int64) {
         attempts += 1
         upstreamStartUs = nowUs

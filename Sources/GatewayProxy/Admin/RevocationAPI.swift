@@ -27,10 +27,10 @@ enum RevocationAPI {
             guard request.method == "DELETE" else {
                 return reply(.error(405, "method_not_allowed", headers: [("Allow", "DELETE")]))
             }
-            let started = loop.nowUs()
+            let started = loop.monotonicUs()
             let reply = LoopConfined(reply)
             state.store.deleteRevocation(id: id, on: loop) { result in
-                state.metrics.observe(.unrevoke, microseconds: loop.nowUs() - started)
+                state.metrics.observe(.unrevoke, microseconds: loop.monotonicUs() - started)
                 switch result {
                 case .success(true): reply.value(.noContent)
                 case .success(false): reply.value(.error(404, "not_found"))
@@ -54,10 +54,10 @@ enum RevocationAPI {
         case .success(let parsed): (target, until) = parsed
         case .failure(let why): return reply(.error(400, "invalid_request", description: why.message))
         }
-        let started = loop.nowUs()
+        let started = loop.monotonicUs()
         let reply = LoopConfined(reply)
         state.store.addRevocation(target, until: until, now: now, on: loop) { result in
-            state.metrics.observe(.revoke, microseconds: loop.nowUs() - started)
+            state.metrics.observe(.revoke, microseconds: loop.monotonicUs() - started)
             switch result {
             case .success(let entry): reply.value(.json(201, json(entry)))
             case .failure(let e): reply.value(answer(for: e))
@@ -119,10 +119,10 @@ enum RevocationAPI {
             limit = n
         }
         let cursor = AdminAnswer.queryValue("cursor", in: request.query)
-        let started = loop.nowUs()
+        let started = loop.monotonicUs()
         let reply = LoopConfined(reply)
         state.store.listRevocations(cursor: cursor, limit: limit, now: loop.nowMs() / 1000, on: loop) { result in
-            state.metrics.observe(.listRevocations, microseconds: loop.nowUs() - started)
+            state.metrics.observe(.listRevocations, microseconds: loop.monotonicUs() - started)
             switch result {
             case .success(let page):
                 var object = JSONObject()

@@ -14,7 +14,10 @@ extension ClientConnection {
         if ex.responseStarted { abort(); return }
         dropUpstream()
         let hadRequest = request != nil
-        if !hadRequest { ex = Exchange(unparsedNumber: exchangeCount, startUs: worker.loop.nowUs()) }
+        if !hadRequest {
+            ex = Exchange(unparsedNumber: exchangeCount, startUs: worker.loop.nowUs(),
+                          startMonotonicUs: worker.loop.monotonicUs())
+        }
         let shouldClose = ex.answered(status: status, close: close)
         var out: [UInt8] = []
         swap(&out, &worker.scratch)

@@ -10,7 +10,7 @@ extension ClientConnection {
         guard let request else { return }
         upstreamTimer?.cancel()
         worker.metrics.observeUpstreamDuration(upstream: ctx.group?.index ?? 0,
-                                               microseconds: worker.loop.nowUs() - ex.upstreamStartUs)
+                                               microseconds: worker.loop.monotonicUs() - ex.upstreamStartUs)
         up.server.health.markSucceeded()
 
         let framing: BodyFraming

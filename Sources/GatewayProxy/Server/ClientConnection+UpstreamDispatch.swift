@@ -17,7 +17,7 @@ extension ClientConnection {
             answer(status: 502, error: "bad_gateway", close: !ex.bodyIsDone)
             return
         }
-        ex.beginAttempt(nowUs: worker.loop.nowUs())
+        ex.beginAttempt(nowUs: worker.loop.monotonicUs())
         ex.triedServer = server.id
         ctx.upstreamName = server.name
         guard let c = ex.isRetry ? worker.pool.connectNew(server, owner: self) : worker.pool.acquire(server, owner: self)

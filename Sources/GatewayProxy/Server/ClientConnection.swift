@@ -152,7 +152,8 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         runtime = worker.runtime
         exchangeCount &+= 1
         ex = Exchange(head: head, headBytes: headBytesSeen, number: exchangeCount,
-                      startUs: worker.loop.nowUs(), draining: worker.draining)
+                      startUs: worker.loop.nowUs(),
+                      startMonotonicUs: worker.loop.monotonicUs(), draining: worker.draining)
         ctx = ExchangeContext(requestID: existingRequestID(head).map { .received($0) }
                                          ?? .generated(worker.nextRequestID()))
         headBytesSeen = 0
@@ -305,7 +306,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
 
     /// The logging phase: counters and one access-log line per exchange.
     func finishExchange() {
-        let duration = worker.loop.nowUs() - ex.startUs
+        let duration = worker.loop.monotonicUs() - ex.startMonotonicUs
         worker.metrics.countRequest(route: ex.routeIndex, status: ex.status)
         worker.metrics.countAuth(ex.authLabel)
         guard let request, worker.accessLog != .off else { return }

@@ -76,13 +76,13 @@ enum SessionPhase {
             return done(.error(503, "temporarily_unavailable"))
         }
         let now = worker.loop.nowMs()
-        let started = worker.loop.nowUs()
+        let started = worker.loop.monotonicUs()
         let reply = LoopConfined(done)
         let loop = worker.loop
         state.store.rotate(refreshTokenHash: SessionCrypto.tokenHash(token.utf8),
                            successorHash: SessionCrypto.tokenHash(successor.utf8), now: now,
                            grace: sessions.graceMs, refreshTTL: sessions.refreshTTLMs, on: loop) { result in
-            state.metrics.observe(.rotate, microseconds: loop.nowUs() - started)
+            state.metrics.observe(.rotate, microseconds: loop.monotonicUs() - started)
             let done = reply.value
             switch result {
             case .success(.rotated(let session, let usedAt)):
@@ -152,11 +152,11 @@ enum SessionPhase {
             case .failure(let answer): return done(answer)
             }
         }
-        let started = worker.loop.nowUs()
+        let started = worker.loop.monotonicUs()
         let reply = LoopConfined(done)
         let loop = worker.loop
         state.store.endSession(which, now: now, fallbackUntil: sessions.maxAgeMs / 1000, on: loop) { result in
-            state.metrics.observe(.endSession, microseconds: loop.nowUs() - started)
+            state.metrics.observe(.endSession, microseconds: loop.monotonicUs() - started)
             switch result {
             case .success:
                 state.metrics.count(.loggedOut)
@@ -223,13 +223,13 @@ enum SessionPhase {
         let now = worker.loop.nowMs()
         let session = SessionRecord(sid: sid, sub: sub, claims: JSONSerializer.serialize(claims), start: now,
                                     expires: now + sessions.maxAgeMs)
-        let started = worker.loop.nowUs()
+        let started = worker.loop.monotonicUs()
         let reply = LoopConfined(done)
         let loop = worker.loop
         let accessHeader = runtime.refreshHeader
         state.store.startSession(session, refreshTokenHash: SessionCrypto.tokenHash(refreshToken.utf8), now: now,
                                  refreshTTL: sessions.refreshTTLMs, on: loop) { result in
-            state.metrics.observe(.startSession, microseconds: loop.nowUs() - started)
+            state.metrics.observe(.startSession, microseconds: loop.monotonicUs() - started)
             guard case .success = result,
                   let access = try? minter.accessToken(sid: sid, sub: sub, claims: session.claims, startMs: now,
                                                        expiresMs: session.expires, issuedAtMs: now,
