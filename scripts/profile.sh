@@ -8,6 +8,7 @@
 #
 #   scripts/profile.sh            (builds release if needed)
 #   PROFILE_N1=500 PROFILE_N2=3000 PROFILE_CONNS=4 scripts/profile.sh
+#   PROFILE_SITES=1 scripts/profile.sh   also: the gateway's allocation sites per request
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -116,3 +117,8 @@ echo "workload: small GET, keep-alive, $CONNS connections, auth none; (N=$N2 min
 printf '| target | instructions per request | heap allocations per request |\n| --- | --- | --- |\n'
 printf '| gateway | %s | %s |\n' "$(per_request callgrind gateway)" "$(per_request dhat gateway)"
 printf '| nginx proxy_pass | %s | - |\n' "$(per_request callgrind nginx)"
+# Where the gateway's allocations come from (PROFILE_SITES=1).
+if [[ ${PROFILE_SITES:-0} == 1 ]]; then
+    echo
+    python3 scripts/dhat_sites.py "$work/dhat-gateway-$N1.dhat" "$work/dhat-gateway-$N2.dhat" $((N2 - N1))
+fi

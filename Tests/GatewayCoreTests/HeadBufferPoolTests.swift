@@ -37,6 +37,47 @@ import Testing
         #expect(logLine?.bytes == Array("GET /a HTTP/1.1\r\nHost: h\r\n\r\n".utf8))
     }
 
+    /// The head object itself is reused too, refilled whole: a response
+    /// head after a request head shows nothing of the request.
+    @Test func aFinishedHeadObjectIsRefilledForTheNextHead() throws {
+        let pool = HeadBufferPool()
+        var parser = HTTPHeadParser(kind: .request, maxHeadBytes: 16384)
+        parser.pool = pool
+        var first: HTTPHead? = try parse(&parser, "POST /a%7e?q=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n")
+        let object = ObjectIdentifier(first!)
+        pool.recycle(&first)
+        #expect(pool.keptShells == 1)
+        parser.reset(kind: .response(requestMethodIsHEAD: false))
+        let second = try parse(&parser, "HTTP/1.0 204 No Content\r\nX-A: 1\r\n\r\n")
+        #expect(pool.keptShells == 0)
+        #expect(ObjectIdentifier(second) == object)
+        let fresh = try {
+            var p = HTTPHeadParser(kind: .response(requestMethodIsHEAD: false), maxHeadBytes: 16384)
+            return try parse(&p, "HTTP/1.0 204 No Content\r\nX-A: 1\r\n\r\n")
+        }()
+        #expect(second.bytes == fresh.bytes)
+        #expect(second.fields == fresh.fields)
+        #expect(second.status == 204 && second.version == fresh.version)
+        #expect(second.method == fresh.method && second.target == fresh.target)
+        #expect(second.normalized == fresh.normalized)
+        #expect(second.framing == fresh.framing && second.keepAlive == fresh.keepAlive)
+        #expect(!second.expectContinue && second.hostField == nil && !second.isUpgrade)
+    }
+
+    @Test func aHeadObjectStillReferencedIsNotReused() throws {
+        let pool = HeadBufferPool()
+        var parser = HTTPHeadParser(kind: .request, maxHeadBytes: 16384)
+        parser.pool = pool
+        var head: HTTPHead? = try parse(&parser, "GET /a HTTP/1.1\r\nHost: h\r\n\r\n")
+        let held = head
+        pool.recycle(&head)
+        #expect(pool.keptShells == 0)
+        parser.reset(kind: .request)
+        let next = try parse(&parser, "GET /b HTTP/1.1\r\nHost: h\r\n\r\n")
+        #expect(next !== held)
+        #expect(held?.bytes == Array("GET /a HTTP/1.1\r\nHost: h\r\n\r\n".utf8))
+    }
+
     @Test func largeBuffersGoBackToTheAllocator() throws {
         let pool = HeadBufferPool()
         var parser = HTTPHeadParser(kind: .request, maxHeadBytes: 65536)

@@ -6,45 +6,51 @@
 /// start line, the field lines and the final empty line (CRLF CRLF), without
 /// any leading empty lines the parser skipped.
 ///
-/// A class with constant fields, not a struct: a head passes through every
+/// A class with fields constant to its readers, not a struct: a head passes through every
 /// phase and into the access log, and as a struct each pass copied or
 /// destroyed its three buffers and twenty-odd fields (about 250
 /// instructions, nine times per request in the profile); now it is one
 /// retain.
 public final class HTTPHead: @unchecked Sendable {
-    // @unchecked: `bytes` and `fields` change only in `HeadBufferPool.recycle`,
-    // which takes them from a head nobody else references.
-    public internal(set) var bytes: [UInt8]
+    // @unchecked: a head changes only inside GatewayCore, and only while
+    // nobody else references it: `HeadBufferPool.recycle` takes its buffers
+    // and keeps the emptied object, which the parser then refills (`refill`)
+    // for the next head, so a steady stream of requests allocates no head
+    // objects either. To every other reader the fields are constant, so
+    // they skip the dynamic exclusivity checks a class's `var`s get (which
+    // cost ~4,000 instructions a request in callgrind when these became
+    // `var`s): no access to them ever overlaps a write.
+    @exclusivity(unchecked) public internal(set) var bytes: [UInt8]
     /// The start line without its CRLF.
-    public let startLine: Range<Int>
-    public let version: HTTPVersion
+    @exclusivity(unchecked) public internal(set) var startLine: Range<Int>
+    @exclusivity(unchecked) public internal(set) var version: HTTPVersion
     /// Field lines in order of arrival.
-    public internal(set) var fields: [HTTPField]
+    @exclusivity(unchecked) public internal(set) var fields: [HTTPField]
 
     // Request heads only (empty ranges / 0 for responses).
-    public let method: Range<Int>
+    @exclusivity(unchecked) public internal(set) var method: Range<Int>
     /// The target exactly as received (access to the query, the authority).
     /// What routing matches and what goes upstream is `normalized`.
-    public let target: Range<Int>
+    @exclusivity(unchecked) public internal(set) var target: Range<Int>
     /// The target's path and query as routing and the upstream read them
     /// (`PathNormalizer`); computed once, when the head is parsed.
-    public let normalized: NormalizedTarget
+    @exclusivity(unchecked) public internal(set) var normalized: NormalizedTarget
     // Response heads only.
-    public let status: Int
+    @exclusivity(unchecked) public internal(set) var status: Int
 
     /// What the parser derived from the fields (validated per RFC 9112).
-    public let framing: BodyFraming
+    @exclusivity(unchecked) public internal(set) var framing: BodyFraming
     /// False when the peer asked to close: `Connection: close`, or HTTP/1.0
     /// without `Connection: keep-alive`.
-    public let keepAlive: Bool
+    @exclusivity(unchecked) public internal(set) var keepAlive: Bool
     /// Request had `Expect: 100-continue` (any other expectation is a 417 in
     /// the parser's error set).
-    public let expectContinue: Bool
+    @exclusivity(unchecked) public internal(set) var expectContinue: Bool
     /// `Connection: upgrade` together with `Upgrade: websocket` (request), or a
     /// 101 response.
-    public let isUpgrade: Bool
+    @exclusivity(unchecked) public internal(set) var isUpgrade: Bool
     /// Index into `fields` of the single Host field, if present.
-    public let hostField: Int?
+    @exclusivity(unchecked) public internal(set) var hostField: Int?
 
     public init(bytes: [UInt8], startLine: Range<Int>, version: HTTPVersion, fields: [HTTPField],
                 method: Range<Int>, target: Range<Int>, status: Int, framing: BodyFraming,
@@ -60,6 +66,20 @@ public final class HTTPHead: @unchecked Sendable {
         self.normalized = normalized
             ?? bytes.withUnsafeBytes { NormalizedTarget.of($0, target: target) }
             ?? NormalizedTarget(raw: target, rewritten: nil, pathCount: target.count)
+    }
+
+    /// Makes a recycled head (from `HeadBufferPool.takeShell`, referenced
+    /// by nobody else) the parser's next one: every field is set, none of
+    /// the previous head's is left.
+    func refill(bytes: [UInt8], startLine: Range<Int>, version: HTTPVersion, fields: [HTTPField],
+                method: Range<Int>, target: Range<Int>, status: Int, framing: BodyFraming,
+                keepAlive: Bool, expectContinue: Bool, isUpgrade: Bool, hostField: Int?,
+                normalized: NormalizedTarget) {
+        self.bytes = bytes; self.startLine = startLine; self.version = version; self.fields = fields
+        self.method = method; self.target = target; self.status = status; self.framing = framing
+        self.keepAlive = keepAlive; self.expectContinue = expectContinue; self.isUpgrade = isUpgrade
+        self.hostField = hostField
+        self.normalized = normalized
     }
 
     /// The path and query sent upstream and shown in the access log: the

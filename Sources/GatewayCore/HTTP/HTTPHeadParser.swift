@@ -384,11 +384,19 @@ public struct HTTPHeadParser: Sendable {
         swap(&headBytes, &buffer)
         var headFields: [HTTPField] = []
         swap(&headFields, &fields)
+        let normalized = normalizedTarget ?? NormalizedTarget(raw: target, rewritten: nil, pathCount: 0)
+        // A head object a finished exchange gave back, refilled: no allocation.
+        if let shell = pool?.takeShell() {
+            shell.refill(bytes: headBytes, startLine: startLine, version: version, fields: headFields,
+                         method: method, target: target, status: status, framing: framing,
+                         keepAlive: keepAlive, expectContinue: expectContinue, isUpgrade: isUpgrade,
+                         hostField: hostIndex, normalized: normalized)
+            return .done(shell)
+        }
         let head = HTTPHead(bytes: headBytes, startLine: startLine, version: version, fields: headFields,
                             method: method, target: target, status: status, framing: framing,
                             keepAlive: keepAlive, expectContinue: expectContinue, isUpgrade: isUpgrade,
-                            hostField: hostIndex,
-                            normalized: normalizedTarget ?? NormalizedTarget(raw: target, rewritten: nil, pathCount: 0))
+                            hostField: hostIndex, normalized: normalized)
         return .done(head)
     }
 
