@@ -69,6 +69,8 @@ let package = Package(
         // Replay mode shared by the fuzz drivers.
         .target(name: "FuzzReplay", swiftSettings: strict),
         .executableTarget(name: "RevocationBench", dependencies: ["GatewayAuth"], swiftSettings: strict),
+        // HS256 verification cost, cache miss and hit (swift run -c release ClaimsBench).
+        .executableTarget(name: "ClaimsBench", dependencies: ["GatewayAuth"], swiftSettings: strict),
 
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"], swiftSettings: strict),
         .testTarget(name: "GatewayAuthTests", dependencies: ["GatewayAuth", "GatewayCore"],
