@@ -58,6 +58,9 @@ let package = Package(
         // Fuzz driver for JWS/JSON decoding and verification; replays files when built normally.
         .executableTarget(name: "JWSFuzz", dependencies: ["GatewayAuth", "FuzzReplay"], swiftSettings: strict),
 
+        // Differential fuzz driver: ClaimsReader against JSONParser on the verify path (scripts/fuzz.sh claims).
+        .executableTarget(name: "ClaimsFuzz", dependencies: ["GatewayAuth", "FuzzReplay"], swiftSettings: strict),
+
         // Fuzz driver for the HTTP parser (scripts/fuzz.sh http); replays files when built normally.
         .executableTarget(name: "ParserFuzz", dependencies: ["GatewayCore", "FuzzReplay"], swiftSettings: strict),
         // Fuzz driver for request-path normalization (scripts/fuzz.sh path); replays files when built normally.

@@ -10,17 +10,34 @@ public struct JWTVerifier: Sendable {
     /// Accepted `aud` values; empty: `aud` is not checked.
     public var audiences: [String]
     public var leewaySeconds: Int64
+    /// Claims the request path forwards (`tokens.forward_claims`): read with
+    /// the checked ones at verification, so `VerifiedToken.claim` finds them
+    /// without parsing the claim set again.
+    public var forwardClaims: [String] { didSet { readNames = Self.names(forwarding: forwardClaims) } }
+    /// `checkedClaims` and `forwardClaims`: the members `ClaimsReader` makes values of.
+    private var readNames: ClaimsReader.Names
 
-    public init(keys: KeySet, issuers: [String], audiences: [String], leewaySeconds: Int64) {
+    /// The claims `checkClaims` and `checkScopes` read.
+    public static let checkedClaims = ["iss", "aud", "sub", "exp", "nbf", "iat", "auth_time", "jti", "sid",
+                                       "rfc", "scope", "scp"]
+
+    public init(keys: KeySet, issuers: [String], audiences: [String], leewaySeconds: Int64,
+                forwardClaims: [String] = []) {
         self.keys = keys
         self.issuers = issuers
         self.audiences = audiences
         self.leewaySeconds = max(0, leewaySeconds)
+        self.forwardClaims = forwardClaims
+        readNames = Self.names(forwarding: forwardClaims)
     }
 
     public init(keys: KeySet, tokens: TokensConfig) {
         self.init(keys: keys, issuers: tokens.issuers, audiences: tokens.audiences,
-                  leewaySeconds: tokens.leewayMs / 1000)
+                  leewaySeconds: tokens.leewayMs / 1000, forwardClaims: tokens.forwardClaims.map(\.claim))
+    }
+
+    private static func names(forwarding forwardClaims: [String]) -> ClaimsReader.Names {
+        ClaimsReader.Names(checkedClaims + forwardClaims)
     }
 
     /// Verifies `token` (the compact JWS bytes) for a route needing `scopes`
@@ -38,18 +55,7 @@ public struct JWTVerifier: Sendable {
     /// `workspace` is given.
     func verify(_ token: UnsafeRawBufferPointer, scopes: [String], now: Int64,
                 workspace: VerifierWorkspace?) -> Result<VerifiedToken, AuthFailure> {
-        guard let workspace else {
-            let decoded: JWSToken
-            do { decoded = try JWSToken.decode(token) } catch { return .failure(error) }
-            return decoded.payload.withUnsafeBytes { payload in
-                decoded.signature.withUnsafeBytes { signature in
-                    verify(token: token, kid: decoded.kid, algorithm: decoded.algorithm,
-                           signingInputLength: decoded.signingInputLength, payload: payload,
-                           signature: signature, scopes: scopes, now: now, workspace: nil)
-                }
-            }
-        }
-        return workspace.withScratch { scratch in
+        func decodeAndVerify(_ scratch: UnsafeMutableRawBufferPointer) -> Result<VerifiedToken, AuthFailure> {
             let parts: JWSToken.Parts
             do throws(AuthFailure) { parts = try JWSToken.decodeParts(token, scratch: scratch) } catch { return .failure(error) }
             return verify(token: token, kid: parts.kid, algorithm: parts.algorithm,
@@ -58,6 +64,11 @@ public struct JWTVerifier: Sendable {
                           signature: UnsafeRawBufferPointer(rebasing: scratch[parts.signature]),
                           scopes: scopes, now: now, workspace: workspace)
         }
+        guard let workspace else {
+            var scratch = [UInt8](repeating: 0, count: JWSToken.scratchSize)
+            return scratch.withUnsafeMutableBytes(decodeAndVerify)
+        }
+        return workspace.withScratch(decodeAndVerify)
     }
 
     /// Key selection, signature and claims of a decoded token.
@@ -128,7 +139,8 @@ public struct JWTVerifier: Sendable {
 
     // MARK: Claims
 
-    /// Parses the claim set and applies the rules of `verify` (not scopes).
+    /// Reads the claim set (`ClaimsReader`: JSONParser's rules, values only
+    /// for `readNames`) and applies the rules of `verify` (not scopes).
     func checkClaims(payload: [UInt8], kid: String?, algorithm: JWSAlgorithm,
                      now: Int64) -> Result<VerifiedToken, AuthFailure> {
         payload.withUnsafeBytes { checkClaims(payload: $0, kid: kid, algorithm: algorithm, now: now) }
@@ -138,7 +150,7 @@ public struct JWTVerifier: Sendable {
                      now: Int64) -> Result<VerifiedToken, AuthFailure> {
         let claims: JSONObject
         do {
-            guard case .object(let object) = try JSONParser.parse(payload, limits: .token) else {
+            guard let object = try ClaimsReader.read(payload, names: readNames, limits: .token) else {
                 return .failure(.malformed("claims are not an object"))
             }
             claims = object
@@ -203,7 +215,7 @@ public struct JWTVerifier: Sendable {
         if let iat, iat > now + leewaySeconds { return .failure(.notYetValid) }
 
         return .success(VerifiedToken(
-            claims: claims, sub: sub, exp: exp, iat: iat, authTime: authTime, rfc: rfc,
+            claimsJSON: Array(payload), readClaims: claims, readNames: readNames, sub: sub, exp: exp, iat: iat, authTime: authTime, rfc: rfc,
             jti: jti, sid: sid, kid: kid, algorithm: algorithm,
             expiredWithinLeeway: exp <= now))
     }
@@ -230,7 +242,7 @@ public struct JWTVerifier: Sendable {
     /// access the resource, so a client can ask for exactly that.
     public static func checkScopes(_ token: VerifiedToken, required: [String]) -> AuthFailure? {
         guard !required.isEmpty else { return nil }
-        let scope = token.claims["scope"], scp = token.claims["scp"]
+        let scope = token.claim("scope"), scp = token.claim("scp")
         for want in required {
             var found = false
             if case .string(let s)? = scope { found = spaceSeparated(s, contains: want) }
