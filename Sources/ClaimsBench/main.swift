@@ -3,7 +3,7 @@
 // claims; a hit only finds the cached result and checks scopes. Also the
 // one-shot path (no cache, no workspace) and the forward_claims lookup.
 //
-//   swift run -c release --scratch-path .build-bench ClaimsBench [mode] [count]
+//   swift run -c release --scratch-path .build-bench ClaimsBench [mode] [count] [idp]
 //
 // mode: all (default: prints ns per verification), miss, hit, oneshot, none
 // (tokens only, for allocation counts by difference). Under valgrind the
@@ -15,15 +15,33 @@ import GatewayAuth
 let now: Int64 = 1_800_000_000
 let secret = [UInt8](repeating: 0x5A, count: 32)
 let key = try SigningKey.hmac(secret: secret, algorithm: .hs256, kid: "hs256")
-let verifier = JWTVerifier(keys: try KeySet(keys: [key.verificationKey]), issuers: ["https://issuer.bench"],
-                           audiences: ["api"], leewaySeconds: 30)
-let signer = TokenSigner(key: key)
 /// What the gateway forwards in the benchmark config (examples/gateway.conf style).
 let forwarded = ["sub", "email", "roles"]
+let verifier = JWTVerifier(keys: try KeySet(keys: [key.verificationKey]), issuers: ["https://issuer.bench"],
+                           audiences: ["api"], leewaySeconds: 30, forwardClaims: forwarded)
+let signer = TokenSigner(key: key)
 
-/// A typical access token: the bench_jwt.py claims plus scope, email, roles.
-func token(_ i: Int) throws -> [UInt8] {
+/// A typical access token: the bench_jwt.py claims plus scope, email, roles;
+/// with `idp`, also what an identity provider adds that the gateway neither
+/// checks nor forwards (Keycloak-style).
+func token(_ i: Int, idp: Bool) throws -> [UInt8] {
     var claims = JSONObject()
+    if idp {
+        claims["typ"] = .string("Bearer")
+        claims["azp"] = .string("web-frontend")
+        claims["session_state"] = .string(String(format: "%08x-1111-2222-3333-%012x", i, i))
+        claims["acr"] = .string("1")
+        claims["allowed-origins"] = .array([.string("https://app.example.com"), .string("https://admin.example.com")])
+        claims["realm_access"] = .object(JSONObject(["roles": .array([.string("offline_access"), .string("uma_authorization"),
+                                                                      .string("default-roles-bench")])]))
+        claims["resource_access"] = .object(JSONObject(["account": .object(JSONObject(["roles": .array([
+            .string("manage-account"), .string("manage-account-links"), .string("view-profile")])]))]))
+        claims["email_verified"] = .bool(true)
+        claims["name"] = .string("User Number \(i)")
+        claims["preferred_username"] = .string("user\(i)")
+        claims["given_name"] = .string("User")
+        claims["family_name"] = .string("Number \(i)")
+    }
     claims["iss"] = .string("https://issuer.bench")
     claims["sub"] = .string("user-\(100_000 + i)")
     claims["aud"] = .string("api")
@@ -49,7 +67,7 @@ func claimsBenchLoop(_ mode: String, _ tokens: [[UInt8]], _ cache: VerifiedToken
         }
         if case .success(let v) = result {
             // What AuthPhase.claimHeaders reads per request.
-            for name in forwarded where v.claims[name] != nil { ok += 1 }
+            for name in forwarded where v.claim(name) != nil { ok += 1 }
         }
     }
     return ok
@@ -58,7 +76,9 @@ func claimsBenchLoop(_ mode: String, _ tokens: [[UInt8]], _ cache: VerifiedToken
 let args = CommandLine.arguments
 let mode = args.count > 1 ? args[1] : "all"
 let count = args.count > 2 ? Int(args[2]) ?? 2000 : 2000
-let distinct = try (0..<count).map(token)
+/// Third argument `idp`: the larger identity-provider token.
+let idp = args.count > 3 && args[3] == "idp"
+let distinct = try (0..<count).map { try token($0, idp: idp) }
 
 func run(_ mode: String) -> (ns: Double, ok: Int) {
     let cache = VerifiedTokenCache(capacity: 2 * count)

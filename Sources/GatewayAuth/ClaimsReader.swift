@@ -13,57 +13,101 @@
 /// Sources/ClaimsFuzz checks the two agree on every input.
 public struct ClaimsReader {
     /// Member names to materialize, prepared once (per verifier, not per
-    /// token): ASCII names are matched against raw key bytes without making
-    /// a String.
-    public struct Names: Sendable {
+    /// token): ASCII names are found by hash and matched against the raw key
+    /// bytes, without making a String. A class: every VerifiedToken refers
+    /// to its verifier's, and copying one reference is cheaper than four.
+    public final class Names: Sendable {
         public let names: [String]
-        /// UTF-8 of each name when it is ASCII; nil for others (those are
-        /// matched as Strings, since Swift equality is canonical equivalence).
-        private let asciiBytes: [[UInt8]?]
+        /// Open-addressing table of the ASCII names by FNV-1a hash: index + 1, 0 empty.
+        private let table: [Int]
+        private let mask: UInt64
+        /// UTF-8 of each name when it is ASCII, else empty.
+        private let asciiBytes: [[UInt8]]
+        /// Names with non-ASCII characters: matched as Strings (Swift equality
+        /// is canonical equivalence, so "\u{212A}id" equals the key "Kid").
+        private let otherNames: [Int]
 
         /// Duplicates are dropped; order is kept.
         public init(_ names: [String]) {
             var unique: [String] = []
             for n in names where !unique.contains(n) { unique.append(n) }
             self.names = unique
-            asciiBytes = unique.map { n in n.utf8.allSatisfy { $0 < 0x80 } ? Array(n.utf8) : nil }
+            var size = 16
+            while size < unique.count * 4 { size *= 2 }
+            var table = [Int](repeating: 0, count: size)
+            var ascii: [[UInt8]] = [], other: [Int] = []
+            for (i, n) in unique.enumerated() {
+                let bytes = Array(n.utf8)
+                guard bytes.allSatisfy({ $0 < 0x80 }) else { ascii.append([]); other.append(i); continue }
+                ascii.append(bytes)
+                var slot = Int(ClaimsReader.hash(bytes) & UInt64(size - 1))
+                while table[slot] != 0 { slot = (slot + 1) & (size - 1) }
+                table[slot] = i + 1
+            }
+            self.table = table
+            mask = UInt64(size - 1)
+            asciiBytes = ascii
+            otherNames = other
         }
 
         /// String equality, as the tree's subscript.
         public func contains(_ name: String) -> Bool { names.contains(name) }
 
-        /// Whether a key is one of the names; `raw` is an ASCII key without
-        /// escapes (its bytes are its text), `text` any other key.
-        fileprivate func matches(_ key: Key, in input: UnsafeRawBufferPointer) -> Bool {
-            for i in 0..<names.count {
-                switch (key, asciiBytes[i]) {
-                case (.raw(let range), let bytes?):
-                    if bytes.count == range.count && Self.equal(bytes, input, range) { return true }
-                case (.text(let s, _), _):
-                    if s == names[i] { return true }
-                case (.raw(let range), nil):
-                    if String(decoding: UnsafeRawBufferPointer(rebasing: input[range]), as: UTF8.self) == names[i] { return true }
-                }
+        /// The index of the name equal to an ASCII key without escapes
+        /// (`range` of `input`, FNV-1a `hash`), and whether the name has
+        /// exactly the key's bytes (not only canonical equivalence).
+        fileprivate func index(ofRaw range: Range<Int>, hash: UInt64,
+                               in input: UnsafeRawBufferPointer) -> (index: Int, sameBytes: Bool)? {
+            var slot = Int(hash & mask)
+            while table[slot] != 0 {
+                let i = table[slot] - 1
+                if asciiBytes[i].count == range.count && ClaimsReader.equal(asciiBytes[i], input, range) { return (i, true) }
+                slot = (slot + 1) & Int(mask)
             }
-            return false
+            if otherNames.isEmpty { return nil }
+            let key = String(decoding: UnsafeRawBufferPointer(rebasing: input[range]), as: UTF8.self)
+            return index(ofOther: key).map { ($0, false) }
         }
 
-        private static func equal(_ bytes: [UInt8], _ input: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
-            var j = range.lowerBound
-            for b in bytes {
-                if input[j] != b { return false }
-                j += 1
-            }
-            return true
+        /// The index of the name equal to a decoded key.
+        fileprivate func index(ofText key: String) -> Int? {
+            names.firstIndex(of: key)
+        }
+
+        private func index(ofOther key: String) -> Int? {
+            for i in otherNames where names[i] == key { return i }
+            return nil
         }
     }
 
-    /// A member name seen in the current object, for the duplicate check.
-    fileprivate enum Key {
-        /// ASCII without escapes: the input bytes are the name.
-        case raw(Range<Int>)
-        /// Decoded (it had escapes or non-ASCII bytes).
-        case text(String, ascii: Bool)
+    /// Receives the selected members of the top-level object, in text order,
+    /// with the index of the name (in `Names.names`) each matched.
+    public protocol Sink {
+        mutating func take(_ nameIndex: Int, _ member: JSONObject.Member)
+    }
+
+    /// Collects the selected members.
+    public struct Members: Sink {
+        public var members: [JSONObject.Member] = []
+        public init() { members.reserveCapacity(8) }
+        public mutating func take(_ nameIndex: Int, _ member: JSONObject.Member) { members.append(member) }
+    }
+
+    /// For nested objects: nothing is selected there.
+    private struct Discard: Sink {
+        mutating func take(_ nameIndex: Int, _ member: JSONObject.Member) {}
+    }
+
+    /// A member name seen in an object being read, for the duplicate check:
+    /// trivial, so the key stack costs no reference counting.
+    private struct Key {
+        /// The name's text in the input, quotes excluded.
+        var range: Range<Int>
+        /// FNV-1a of the bytes, when `decoded < 0`.
+        var hash: UInt64
+        /// -1: ASCII without escapes, the input bytes are the name;
+        /// otherwise the index of the decoded name in `decodedKeys`.
+        var decoded: Int
     }
 
     private let input: UnsafeRawBufferPointer
@@ -73,6 +117,12 @@ public struct ClaimsReader {
     /// Names of the objects being read, innermost last (each object's own
     /// names from its base index on).
     private var keys: [Key] = []
+    /// Names that had escapes or non-ASCII bytes, decoded (rare).
+    private var decodedKeys: [String] = []
+    /// Set by `skipString`: whether the last string had an escape.
+    private var stringHadEscape = false
+    /// Set by `skipNumber`: the last number when it is an exact Int64.
+    private var exactInteger: Int64? = nil
     /// Past this many members an object's names go into a Set, so a crafted
     /// object cannot cost quadratic time (JSONParser does the same at 16).
     private static let linearMembers = 32
@@ -80,6 +130,9 @@ public struct ClaimsReader {
     private init(input: UnsafeRawBufferPointer, limits: JSONParser.Limits) {
         self.input = input
         self.limits = limits
+        // One allocation for the names of a typical token (growing one by
+        // one would reallocate four times).
+        keys.reserveCapacity(Self.linearMembers)
     }
 
     /// The members of the top-level object named in `names`, in text order,
@@ -87,20 +140,43 @@ public struct ClaimsReader {
     /// but not an object. Throws what `JSONParser.parse(bytes, limits:)`
     /// throws, at the same offset.
     public static func read(_ bytes: UnsafeRawBufferPointer, names: Names,
-                     limits: JSONParser.Limits = .token) throws(JSONError) -> JSONObject? {
+                            limits: JSONParser.Limits = .token) throws(JSONError) -> JSONObject? {
+        var sink = Members()
+        guard try read(bytes, names: names, limits: limits, into: &sink) else { return nil }
+        return JSONObject(uniqueMembers: sink.members)
+    }
+
+    /// As `read(_:names:limits:)`, handing each selected member to `sink`;
+    /// false when the text is valid JSON but not an object.
+    public static func read<S: Sink>(_ bytes: UnsafeRawBufferPointer, names: Names, limits: JSONParser.Limits = .token,
+                                     into sink: inout S) throws(JSONError) -> Bool {
         guard bytes.count <= limits.maxBytes else { throw JSONError(kind: .tooLarge, offset: 0) }
         var reader = ClaimsReader(input: bytes, limits: limits)
         reader.skipWhitespace()
-        var members: [JSONObject.Member] = []
         let isObject = reader.position < bytes.count && bytes[reader.position] == UInt8(ascii: "{")
         if isObject {
-            try reader.readObject(selecting: names, into: &members)
+            try reader.readObject(selecting: names, into: &sink)
         } else {
             try reader.skipValue()
         }
         reader.skipWhitespace()
         guard reader.position == bytes.count else { throw JSONError(kind: .trailingData, offset: reader.position) }
-        return isObject ? JSONObject(uniqueMembers: members) : nil
+        return isObject
+    }
+
+    fileprivate static func hash(_ bytes: some Sequence<UInt8>) -> UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+        return h
+    }
+
+    fileprivate static func equal(_ bytes: [UInt8], _ input: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
+        var j = range.lowerBound
+        for b in bytes {
+            if input[j] != b { return false }
+            j += 1
+        }
+        return true
     }
 
     // MARK: Grammar (mirrors JSONParser step by step, for the same errors)
@@ -120,7 +196,7 @@ public struct ClaimsReader {
         guard position < input.count else { throw fail(.unexpectedEnd) }
         switch input[position] {
         case UInt8(ascii: "{"):
-            var none: [JSONObject.Member] = []
+            var none = Discard()
             try readObject(selecting: nil, into: &none)
         case UInt8(ascii: "["): try skipArray()
         case UInt8(ascii: "\""): try skipString()
@@ -145,9 +221,8 @@ public struct ClaimsReader {
         guard depth <= limits.maxDepth else { throw fail(.tooDeep) }
     }
 
-    /// Validates an object; with `names`, appends the members so named.
-    private mutating func readObject(selecting names: Names?,
-                                     into members: inout [JSONObject.Member]) throws(JSONError) {
+    /// Validates an object; with `names`, hands the members so named to `sink`.
+    private mutating func readObject<S: Sink>(selecting names: Names?, into sink: inout S) throws(JSONError) {
         try enter()
         position += 1
         let base = keys.count
@@ -172,7 +247,9 @@ public struct ClaimsReader {
                 }
                 keys.append(key)
                 if keys.count - base > Self.linearMembers {
-                    seen = Set(keys[base...].map { text(of: $0) })
+                    var set = Set<String>()
+                    for i in base..<keys.count { set.insert(text(of: keys[i])) }
+                    seen = set
                     keys.removeSubrange(base...)
                 }
             }
@@ -183,10 +260,15 @@ public struct ClaimsReader {
             skipWhitespace()
             let valueStart = position
             try skipValue()
-            if let names, names.matches(key, in: input) {
-                let value = try JSONParser.parse(UnsafeRawBufferPointer(rebasing: input[valueStart..<position]),
-                                                 limits: limits)
-                members.append(JSONObject.Member(key: text(of: key), value: value))
+            if let names {
+                let match = key.decoded < 0 ? names.index(ofRaw: key.range, hash: key.hash, in: input)
+                    : names.index(ofText: decodedKeys[key.decoded]).map { ($0, false) }
+                if let (index, sameBytes) = match {
+                    // A key with exactly a name's bytes shares the name's
+                    // String instead of making one.
+                    let name = sameBytes ? names.names[index] : text(of: key)
+                    sink.take(index, JSONObject.Member(key: name, value: try value(from: valueStart)))
+                }
             }
             skipWhitespace()
             guard position < input.count else { throw fail(.unexpectedEnd) }
@@ -202,17 +284,37 @@ public struct ClaimsReader {
         }
     }
 
+    /// The value just skipped (from `start` to `position`), as JSONParser
+    /// makes it: scalars directly, anything else by JSONParser itself.
+    private func value(from start: Int) throws(JSONError) -> JSONValue {
+        switch input[start] {
+        case UInt8(ascii: "\"") where !stringHadEscape:
+            // Validated UTF-8 without escapes: JSONParser's String has exactly these bytes.
+            return .string(String(decoding: UnsafeRawBufferPointer(rebasing: input[(start + 1)..<(position - 1)]),
+                                  as: UTF8.self))
+        case UInt8(ascii: "t"): return .bool(true)
+        case UInt8(ascii: "f"): return .bool(false)
+        case UInt8(ascii: "n"): return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            if let exactInteger { return .int(exactInteger) }
+        default: break
+        }
+        return try JSONParser.parse(UnsafeRawBufferPointer(rebasing: input[start..<position]), limits: limits)
+    }
+
     /// Reads a member name: ASCII without escapes stays a range of the input.
     private mutating func readKey() throws(JSONError) -> Key {
         let quote = position
         position += 1
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
         while position < input.count {
             let c = input[position]
             if c == UInt8(ascii: "\"") {
                 position += 1
-                return .raw((quote + 1)..<(position - 1))
+                return Key(range: (quote + 1)..<(position - 1), hash: h, decoded: -1)
             }
             if c == UInt8(ascii: "\\") || c < 0x20 || c >= 0x80 { break }
+            h = (h ^ UInt64(c)) &* 0x100_0000_01B3
             position += 1
         }
         position = quote
@@ -221,33 +323,26 @@ public struct ClaimsReader {
                                                          limits: limits) else {
             throw JSONError(kind: .invalidString, offset: quote)
         }
-        return .text(s, ascii: s.utf8.allSatisfy { $0 < 0x80 })
+        decodedKeys.append(s)
+        return Key(range: (quote + 1)..<(position - 1), hash: 0, decoded: decodedKeys.count - 1)
     }
 
     private func text(of key: Key) -> String {
-        switch key {
-        case .raw(let range): return String(decoding: UnsafeRawBufferPointer(rebasing: input[range]), as: UTF8.self)
-        case .text(let s, _): return s
-        }
+        if key.decoded >= 0 { return decodedKeys[key.decoded] }
+        return String(decoding: UnsafeRawBufferPointer(rebasing: input[key.range]), as: UTF8.self)
     }
 
     /// Swift String equality of two names (canonical equivalence), without
-    /// making Strings when both are ASCII.
+    /// making Strings when both are ASCII without escapes.
     private func same(_ a: Key, _ b: Key) -> Bool {
-        switch (a, b) {
-        case (.raw(let x), .raw(let y)):
-            guard x.count == y.count else { return false }
-            var i = x.lowerBound, j = y.lowerBound
-            while i < x.upperBound {
-                if input[i] != input[j] { return false }
-                i += 1; j += 1
-            }
-            return true
-        case (.raw(let x), .text(let s, true)), (.text(let s, true), .raw(let x)):
-            return s.utf8.count == x.count && s.utf8.elementsEqual(input[x])
-        default:
-            return text(of: a) == text(of: b)
+        guard a.decoded < 0 && b.decoded < 0 else { return text(of: a) == text(of: b) }
+        guard a.hash == b.hash, a.range.count == b.range.count else { return false }
+        var i = a.range.lowerBound, j = b.range.lowerBound
+        while i < a.range.upperBound {
+            if input[i] != input[j] { return false }
+            i += 1; j += 1
         }
+        return true
     }
 
     private mutating func skipArray() throws(JSONError) {
@@ -304,34 +399,36 @@ public struct ClaimsReader {
             while position < input.count, isDigit(input[position]) { position += 1 }
         }
         let text = UnsafeRawBufferPointer(rebasing: input[start..<position])
-        if integral && fitsInt64(text) { return }
+        exactInteger = integral ? parseInt64(text) : nil
+        if exactInteger != nil { return }
         // As JSONParser: what is not an exact Int64 must be a finite Double.
         guard let value = Double(String(decoding: text, as: UTF8.self)), value.isFinite else {
             throw JSONError(kind: .invalidNumber, offset: start)
         }
     }
 
-    /// Whether a validated integer literal is within Int64.
-    private func fitsInt64(_ text: UnsafeRawBufferPointer) -> Bool {
+    /// Exact Int64 of a validated integer literal, or nil on overflow (as JSONParser).
+    private func parseInt64(_ text: UnsafeRawBufferPointer) -> Int64? {
+        var i = 0
         let negative = text[0] == UInt8(ascii: "-")
-        let digits = text.count - (negative ? 1 : 0)
-        if digits < 19 { return true }
-        if digits > 19 { return false }
-        // 19 digits: compare with 9223372036854775807 (or ...808 negative).
-        let limit: StaticString = negative ? "9223372036854775808" : "9223372036854775807"
-        let p = limit.utf8Start
-        let first = negative ? 1 : 0
-        for i in 0..<19 {
-            let c = text[first + i]
-            if c != p[i] { return c < p[i] }
+        if negative { i = 1 }
+        var value: Int64 = 0
+        while i < text.count {
+            let digit = Int64(text[i] - UInt8(ascii: "0"))
+            let (m, o1) = value.multipliedReportingOverflow(by: 10)
+            let (a, o2) = negative ? m.subtractingReportingOverflow(digit) : m.addingReportingOverflow(digit)
+            if o1 || o2 { return nil }
+            value = a
+            i += 1
         }
-        return true
+        return value
     }
 
     private func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
 
     private mutating func skipString() throws(JSONError) {
         position += 1  // opening quote
+        stringHadEscape = false
         while true {
             guard position < input.count else { throw fail(.unexpectedEnd) }
             let c = input[position]
@@ -340,6 +437,7 @@ public struct ClaimsReader {
                 position += 1
                 return
             case UInt8(ascii: "\\"):
+                stringHadEscape = true
                 try skipEscape()
             case 0..<0x20:
                 throw fail(.invalidString)

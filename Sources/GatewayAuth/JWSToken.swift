@@ -48,8 +48,9 @@ public struct JWSToken: Sendable, Equatable {
     /// payload and signature of a `maxLength` token.
     static let scratchSize = maxLength / 4 * 3 + 3
 
-    /// Header parameters `decodeParts` reads; the others are validated
-    /// JSON but never materialized (`ClaimsReader`).
+    /// Header parameters `decodeParts` reads, in the order `ReadHeader`
+    /// expects; the others are validated JSON but never materialized
+    /// (`ClaimsReader`).
     public static let readHeaderParameters = ["alg", "kid", "crit"]
     private static let headerNames = ClaimsReader.Names(readHeaderParameters)
 
@@ -100,23 +101,24 @@ public struct JWSToken: Sendable, Equatable {
         }
 
         // JSONParser's rules, but only alg, kid and crit become values.
-        let read: JSONObject?
+        var header = ReadHeader()
+        let isObject: Bool
         do {
-            read = try ClaimsReader.read(UnsafeRawBufferPointer(rebasing: scratch[0..<headerCount]),
-                                         names: headerNames, limits: .token)
+            isObject = try ClaimsReader.read(UnsafeRawBufferPointer(rebasing: scratch[0..<headerCount]),
+                                             names: headerNames, limits: .token, into: &header)
         } catch {
             throw AuthFailure.malformed("header is not valid JSON")
         }
-        guard let header = read else { throw AuthFailure.malformed("header is not an object") }
-        guard case .string(let alg)? = header["alg"] else { throw AuthFailure.malformed("header has no string alg") }
+        guard isObject else { throw AuthFailure.malformed("header is not an object") }
+        guard case .string(let alg)? = header.alg else { throw AuthFailure.malformed("header has no string alg") }
         // RFC 8725 §3.1: never accept unsecured JWS, however it is spelled.
         guard alg.lowercased() != "none" else { throw AuthFailure.malformed("alg none") }
         var kid: String? = nil
-        if let value = header["kid"] {
+        if let value = header.kid {
             guard case .string(let k) = value else { throw AuthFailure.malformed("kid is not a string") }
             kid = k
         }
-        if let crit = header["crit"] {
+        if let crit = header.crit {
             guard case .array(let names) = crit, !names.isEmpty,
                   names.allSatisfy({ $0.stringValue != nil }) else {
                 throw AuthFailure.malformed("crit is not a non-empty array of strings")
@@ -138,5 +140,19 @@ public struct JWSToken: Sendable, Equatable {
 
     public static func decode(_ token: String) throws(AuthFailure) -> JWSToken {
         try decode(Array(token.utf8))
+    }
+}
+
+/// The header parameters `decodeParts` checks, by index in
+/// `JWSToken.readHeaderParameters` (no member array, no lookups by name).
+private struct ReadHeader: ClaimsReader.Sink {
+    var alg: JSONValue?, kid: JSONValue?, crit: JSONValue?
+
+    mutating func take(_ nameIndex: Int, _ member: JSONObject.Member) {
+        switch nameIndex {
+        case 0: alg = member.value
+        case 1: kid = member.value
+        default: crit = member.value
+        }
     }
 }

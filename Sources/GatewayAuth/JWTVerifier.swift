@@ -17,7 +17,8 @@ public struct JWTVerifier: Sendable {
     /// `checkedClaims` and `forwardClaims`: the members `ClaimsReader` makes values of.
     private var readNames: ClaimsReader.Names
 
-    /// The claims `checkClaims` and `checkScopes` read.
+    /// The claims `checkClaims` and `checkScopes` read; `CheckedClaims`
+    /// relies on this order (they come first in `readNames`).
     public static let checkedClaims = ["iss", "aud", "sub", "exp", "nbf", "iat", "auth_time", "jti", "sid",
                                        "rfc", "scope", "scp"]
 
@@ -148,12 +149,11 @@ public struct JWTVerifier: Sendable {
 
     func checkClaims(payload: UnsafeRawBufferPointer, kid: String?, algorithm: JWSAlgorithm,
                      now: Int64) -> Result<VerifiedToken, AuthFailure> {
-        let claims: JSONObject
+        var claims = CheckedClaims()
         do {
-            guard let object = try ClaimsReader.read(payload, names: readNames, limits: .token) else {
+            guard try ClaimsReader.read(payload, names: readNames, limits: .token, into: &claims) else {
                 return .failure(.malformed("claims are not an object"))
             }
-            claims = object
         } catch {
             if error.kind == .duplicateKey { return .failure(.malformed("duplicate claim")) }
             if error.kind == .tooDeep { return .failure(.malformed("claims nested too deep")) }
@@ -161,38 +161,37 @@ public struct JWTVerifier: Sendable {
         }
 
         // Types first, so a wrongly typed claim is `malformed` whatever else fails.
-        guard let expValue = claims["exp"] else { return .failure(.malformed("missing exp")) }
+        guard let expValue = claims.exp else { return .failure(.malformed("missing exp")) }
         guard let exp = JWTVerifier.numericDate(expValue) else { return .failure(.malformed("exp is not a NumericDate")) }
         var nbf: Int64? = nil, iat: Int64? = nil, authTime: Int64? = nil, rfc: Int64? = nil
-        if let v = claims["nbf"] {
+        if let v = claims.nbf {
             guard let n = JWTVerifier.numericDate(v) else { return .failure(.malformed("nbf is not a NumericDate")) }
             nbf = n
         }
-        if let v = claims["iat"] {
+        if let v = claims.iat {
             guard let n = JWTVerifier.numericDate(v) else { return .failure(.malformed("iat is not a NumericDate")) }
             iat = n
         }
-        if let v = claims["auth_time"] {
+        if let v = claims.authTime {
             guard let n = JWTVerifier.numericDate(v) else { return .failure(.malformed("auth_time is not a NumericDate")) }
             authTime = n
         }
-        if let v = claims["rfc"] {
+        if let v = claims.rfc {
             guard case .int(let n) = v, n >= 0 else { return .failure(.malformed("rfc is not a count")) }
             rfc = n
         }
-        // No dictionary or name array per token: four lookups.
-        func string(_ name: String) -> Result<String?, AuthFailure> {
-            guard let v = claims[name] else { return .success(nil) }
+        func string(_ value: JSONValue?, _ name: String) -> Result<String?, AuthFailure> {
+            guard let v = value else { return .success(nil) }
             guard case .string(let s) = v else { return .failure(.malformed("\(name) is not a string")) }
             return .success(s)
         }
         let sub: String?, jti: String?, sid: String?, iss: String?
-        switch string("sub") { case .success(let v): sub = v; case .failure(let f): return .failure(f) }
-        switch string("jti") { case .success(let v): jti = v; case .failure(let f): return .failure(f) }
-        switch string("sid") { case .success(let v): sid = v; case .failure(let f): return .failure(f) }
-        switch string("iss") { case .success(let v): iss = v; case .failure(let f): return .failure(f) }
+        switch string(claims.sub, "sub") { case .success(let v): sub = v; case .failure(let f): return .failure(f) }
+        switch string(claims.jti, "jti") { case .success(let v): jti = v; case .failure(let f): return .failure(f) }
+        switch string(claims.sid, "sid") { case .success(let v): sid = v; case .failure(let f): return .failure(f) }
+        switch string(claims.iss, "iss") { case .success(let v): iss = v; case .failure(let f): return .failure(f) }
         var audienceValues: [String] = []
-        switch claims["aud"] {
+        switch claims.aud {
         case nil: break
         case .string(let s)?: audienceValues = [s]
         case .array(let items)?:
@@ -215,7 +214,8 @@ public struct JWTVerifier: Sendable {
         if let iat, iat > now + leewaySeconds { return .failure(.notYetValid) }
 
         return .success(VerifiedToken(
-            claimsJSON: Array(payload), readClaims: claims, readNames: readNames, sub: sub, exp: exp, iat: iat, authTime: authTime, rfc: rfc,
+            claimsJSON: Array(payload), readClaims: JSONObject(uniqueMembers: claims.members), readNames: readNames,
+            scope: claims.scope, scp: claims.scp, sub: sub, exp: exp, iat: iat, authTime: authTime, rfc: rfc,
             jti: jti, sid: sid, kid: kid, algorithm: algorithm,
             expiredWithinLeeway: exp <= now))
     }
@@ -242,7 +242,7 @@ public struct JWTVerifier: Sendable {
     /// access the resource, so a client can ask for exactly that.
     public static func checkScopes(_ token: VerifiedToken, required: [String]) -> AuthFailure? {
         guard !required.isEmpty else { return nil }
-        let scope = token.claim("scope"), scp = token.claim("scp")
+        let scope = token.scope, scp = token.scp
         for want in required {
             var found = false
             if case .string(let s)? = scope { found = spaceSeparated(s, contains: want) }
@@ -283,5 +283,36 @@ public struct JWTVerifier: Sendable {
         }
         if let ascii { return ascii }
         return list.split(separator: " ", omittingEmptySubsequences: true).contains { $0 == want }
+    }
+}
+
+/// What `checkClaims` takes from `ClaimsReader`: every member read (for
+/// `VerifiedToken.readClaims`) and the checked ones by their index in
+/// `JWTVerifier.checkedClaims` (no lookups by name).
+struct CheckedClaims: ClaimsReader.Sink {
+    var members: [JSONObject.Member] = []
+    var iss: JSONValue?, aud: JSONValue?, sub: JSONValue?, exp: JSONValue?, nbf: JSONValue?, iat: JSONValue?
+    var authTime: JSONValue?, jti: JSONValue?, sid: JSONValue?, rfc: JSONValue?, scope: JSONValue?, scp: JSONValue?
+
+    init() { members.reserveCapacity(JWTVerifier.checkedClaims.count) }
+
+    mutating func take(_ nameIndex: Int, _ member: JSONObject.Member) {
+        members.append(member)
+        // The order of JWTVerifier.checkedClaims.
+        switch nameIndex {
+        case 0: iss = member.value
+        case 1: aud = member.value
+        case 2: sub = member.value
+        case 3: exp = member.value
+        case 4: nbf = member.value
+        case 5: iat = member.value
+        case 6: authTime = member.value
+        case 7: jti = member.value
+        case 8: sid = member.value
+        case 9: rfc = member.value
+        case 10: scope = member.value
+        case 11: scp = member.value
+        default: break
+        }
     }
 }

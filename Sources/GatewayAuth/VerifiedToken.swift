@@ -8,6 +8,8 @@ public struct VerifiedToken: Sendable, Equatable {
     public let readClaims: JSONObject
     /// The names `readClaims` was read for; nil when it is the whole set.
     let readNames: ClaimsReader.Names?
+    /// `scope` and `scp` as read, for `JWTVerifier.checkScopes` on every request.
+    let scope: JSONValue?, scp: JSONValue?
     public var sub: String?
     /// NumericDate seconds (fractions floored).
     public var exp: Int64
@@ -32,17 +34,20 @@ public struct VerifiedToken: Sendable, Equatable {
     /// A token whose whole claim set is `claims` (tests, minted tokens).
     public init(claims: JSONObject, sub: String?, exp: Int64, iat: Int64?, authTime: Int64?, rfc: Int64?,
                 jti: String?, sid: String?, kid: String?, algorithm: JWSAlgorithm, expiredWithinLeeway: Bool) {
-        self.init(claimsJSON: JSONSerializer.serialize(claims), readClaims: claims, readNames: nil, sub: sub,
+        self.init(claimsJSON: JSONSerializer.serialize(claims), readClaims: claims, readNames: nil,
+                  scope: claims["scope"], scp: claims["scp"], sub: sub,
                   exp: exp, iat: iat, authTime: authTime, rfc: rfc, jti: jti, sid: sid, kid: kid,
                   algorithm: algorithm, expiredWithinLeeway: expiredWithinLeeway)
     }
 
     /// As the verifier makes it: `readClaims` holds the members of
     /// `claimsJSON` named in `readNames`.
-    init(claimsJSON: [UInt8], readClaims: JSONObject, readNames: ClaimsReader.Names?, sub: String?, exp: Int64,
+    init(claimsJSON: [UInt8], readClaims: JSONObject, readNames: ClaimsReader.Names?,
+         scope: JSONValue?, scp: JSONValue?, sub: String?, exp: Int64,
          iat: Int64?, authTime: Int64?, rfc: Int64?, jti: String?, sid: String?, kid: String?,
          algorithm: JWSAlgorithm, expiredWithinLeeway: Bool) {
         self.claimsJSON = claimsJSON; self.readClaims = readClaims; self.readNames = readNames
+        self.scope = scope; self.scp = scp
         self.sub = sub; self.exp = exp; self.iat = iat; self.authTime = authTime
         self.rfc = rfc; self.jti = jti; self.sid = sid; self.kid = kid; self.algorithm = algorithm
         self.expiredWithinLeeway = expiredWithinLeeway
@@ -61,8 +66,9 @@ public struct VerifiedToken: Sendable, Equatable {
     /// when the verifier read that name (the checked claims and its forward
     /// claims), otherwise by parsing `claimsJSON`.
     public func claim(_ name: String) -> JSONValue? {
-        if let readNames, !readNames.contains(name) { return claims[name] }
-        return readClaims[name]
+        if let value = readClaims[name] { return value }
+        guard let readNames, !readNames.contains(name) else { return nil }
+        return claims[name]
     }
 
     /// Every verified field; not `tokenHash` (see there).
