@@ -8,9 +8,11 @@
 /// size and depth limits, duplicate member names at every level (compared as
 /// Swift Strings, i.e. by canonical equivalence, as `JSONParser` does), the
 /// string, escape, UTF-8 and number grammars, Double overflow, trailing data.
-/// Only a wanted member's value is materialized, by `JSONParser` itself on
-/// that value's bytes, so it is the very value the tree would have held.
-/// Sources/ClaimsFuzz checks the two agree on every input.
+/// Only a wanted member's value is materialized: literals, exact integers
+/// and strings without escapes directly (the values JSONParser makes of
+/// them), anything else by `JSONParser` itself on that value's bytes, so it
+/// is the very value the tree would have held. Sources/ClaimsFuzz checks
+/// the two agree on every input, as claims and as a header.
 public struct ClaimsReader {
     /// Member names to materialize, prepared once (per verifier, not per
     /// token): ASCII names are found by hash and matched against the raw key
