@@ -58,6 +58,9 @@ let package = Package(
         // Fuzz driver for JWS/JSON decoding and verification; replays files when built normally.
         .executableTarget(name: "JWSFuzz", dependencies: ["GatewayAuth", "FuzzReplay"], swiftSettings: strict),
 
+        // Differential fuzz driver: ClaimsReader against JSONParser on the verify path (scripts/fuzz.sh claims).
+        .executableTarget(name: "ClaimsFuzz", dependencies: ["GatewayAuth", "FuzzReplay"], swiftSettings: strict),
+
         // Fuzz driver for the HTTP parser (scripts/fuzz.sh http); replays files when built normally.
         .executableTarget(name: "ParserFuzz", dependencies: ["GatewayCore", "FuzzReplay"], swiftSettings: strict),
         // Fuzz driver for request-path normalization (scripts/fuzz.sh path); replays files when built normally.
@@ -69,6 +72,8 @@ let package = Package(
         // Replay mode shared by the fuzz drivers.
         .target(name: "FuzzReplay", swiftSettings: strict),
         .executableTarget(name: "RevocationBench", dependencies: ["GatewayAuth"], swiftSettings: strict),
+        // HS256 verification cost, cache miss and hit (swift run -c release ClaimsBench).
+        .executableTarget(name: "ClaimsBench", dependencies: ["GatewayAuth"], swiftSettings: strict),
 
         .testTarget(name: "GatewayCoreTests", dependencies: ["GatewayCore"], swiftSettings: strict),
         .testTarget(name: "GatewayAuthTests", dependencies: ["GatewayAuth", "GatewayCore"],

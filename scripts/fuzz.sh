@@ -5,6 +5,7 @@
 #   scripts/fuzz.sh jws  [seconds]   # JWS decoder, JSON parser, base64url (Sources/JWSFuzz)
 #   scripts/fuzz.sh path [seconds]   # request-path validation and normalization (Sources/PathFuzz)
 #   scripts/fuzz.sh storelog [seconds]  # the embedded store's log reader (Sources/StoreLogFuzz)
+#   scripts/fuzz.sh claims [seconds] # ClaimsReader against JSONParser, claims and header (Sources/ClaimsFuzz)
 #
 # Extra arguments go to libFuzzer. Seeds come from Tests/Fuzz/corpus/<target>;
 # the growing corpus and any crash artifacts go to fuzz-corpus-work/ (ignored
@@ -14,14 +15,15 @@
 # so the package never needs libFuzzer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target="${1:?usage: scripts/fuzz.sh http|jws|path|storelog [seconds] [libFuzzer args]}"; shift
+target="${1:?usage: scripts/fuzz.sh http|jws|path|storelog|claims [seconds] [libFuzzer args]}"; shift
 seconds="${1:-60}"; shift || true
 case "$target" in
     http) product=ParserFuzz; define=PARSER_FUZZ; max_len=4096 ;;
     jws)  product=JWSFuzz;    define=JWS_FUZZ;    max_len=8192 ;;
     path) product=PathFuzz;   define=PATH_FUZZ;   max_len=512 ;;
     storelog) product=StoreLogFuzz; define=STORELOG_FUZZ; max_len=8192 ;;
-    *) echo "fuzz.sh: unknown target $target (http, jws, path or storelog)" >&2; exit 2 ;;
+    claims) product=ClaimsFuzz; define=CLAIMS_FUZZ; max_len=8300 ;;
+    *) echo "fuzz.sh: unknown target $target (http, jws, path, storelog or claims)" >&2; exit 2 ;;
 esac
 scratch=.build-fuzz
 swift build -c debug --scratch-path "$scratch" --product "$product" \
@@ -98,6 +100,62 @@ elif [[ $target == path ]]; then
 "https://"
 "http://h"
 "/admin"
+DICT
+elif [[ $target == claims ]]; then
+    cat > "$work/dict" <<'DICT'
+"{"
+"}"
+"["
+"]"
+":"
+","
+"\""
+"\"iss\":"
+"\"aud\":"
+"\"sub\":"
+"\"exp\":"
+"\"nbf\":"
+"\"iat\":"
+"\"auth_time\":"
+"\"jti\":"
+"\"sid\":"
+"\"scope\":"
+"\"scp\":"
+"\"rfc\":"
+"\"email\":"
+"\"roles\":"
+"\"alg\":"
+"\"kid\":"
+"\"crit\":"
+"\"HS256\""
+"\"none\""
+"\"K\""
+"\xe2\x84\xaa"
+"e\xcc\x81"
+"\xc3\xa9"
+"\\u0000"
+"\\u212a"
+"\\u0065"
+"\\ud800"
+"\\udc00"
+"\\ud83d\\ude00"
+"\\\""
+"\\/"
+"\xed\xa0\x80"
+"\xf4\x90\x80\x80"
+"\xc0\xaf"
+"1e400"
+"-0"
+"1.5"
+"9223372036854775807"
+"9223372036854775808"
+"-9223372036854775809"
+"1.7976931348623157e308"
+"true"
+"false"
+"null"
+"[]"
+"{}"
 DICT
 else
     cat > "$work/dict" <<'DICT'

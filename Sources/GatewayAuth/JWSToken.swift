@@ -27,8 +27,14 @@ public struct JWSToken: Sendable, Equatable {
         let result: Result<JWSToken, AuthFailure> = scratch.withUnsafeMutableBytes { buffer in
             do throws(AuthFailure) {
                 let parts = try decodeParts(token, scratch: buffer)
+                // The full header tree (decodeParts only read the parameters
+                // it checks); cannot fail, decodeParts validated these bytes.
+                guard case .object(let header)? = try? JSONParser.parse(
+                    UnsafeRawBufferPointer(rebasing: buffer[parts.header]), limits: .token) else {
+                    return .failure(AuthFailure.malformed("header is not valid JSON"))
+                }
                 return .success(JWSToken(algorithmName: parts.algorithmName, algorithm: parts.algorithm, kid: parts.kid,
-                                         header: parts.header, payload: Array(buffer[parts.payload]),
+                                         header: header, payload: Array(buffer[parts.payload]),
                                          signature: Array(buffer[parts.signature]),
                                          signingInputLength: parts.signingInputLength))
             } catch {
@@ -42,13 +48,19 @@ public struct JWSToken: Sendable, Equatable {
     /// payload and signature of a `maxLength` token.
     static let scratchSize = maxLength / 4 * 3 + 3
 
-    /// A decoded token whose payload and signature are ranges of a scratch
-    /// buffer (the per-worker path: no per-token arrays for them).
+    /// Header parameters `decodeParts` reads, in the order `ReadHeader`
+    /// expects; the others are validated JSON but never materialized
+    /// (`ClaimsReader`).
+    public static let readHeaderParameters = ["alg", "kid", "crit"]
+    private static let headerNames = ClaimsReader.Names(readHeaderParameters)
+
+    /// A decoded token whose header, payload and signature are ranges of a
+    /// scratch buffer (the per-worker path: no per-token arrays for them).
     struct Parts {
         let algorithmName: String
         let algorithm: JWSAlgorithm?
         let kid: String?
-        let header: JSONObject
+        let header: Range<Int>
         let payload: Range<Int>
         let signature: Range<Int>
         let signingInputLength: Int
@@ -88,29 +100,32 @@ public struct JWSToken: Sendable, Equatable {
             throw AuthFailure.malformed("bad signature encoding")
         }
 
-        let headerValue: JSONValue
+        // JSONParser's rules, but only alg, kid and crit become values.
+        var header = ReadHeader()
+        let isObject: Bool
         do {
-            headerValue = try JSONParser.parse(UnsafeRawBufferPointer(rebasing: scratch[0..<headerCount]), limits: .token)
+            isObject = try ClaimsReader.read(UnsafeRawBufferPointer(rebasing: scratch[0..<headerCount]),
+                                             names: headerNames, limits: .token, into: &header)
         } catch {
             throw AuthFailure.malformed("header is not valid JSON")
         }
-        guard case .object(let header) = headerValue else { throw AuthFailure.malformed("header is not an object") }
-        guard case .string(let alg)? = header["alg"] else { throw AuthFailure.malformed("header has no string alg") }
+        guard isObject else { throw AuthFailure.malformed("header is not an object") }
+        guard case .string(let alg)? = header.alg else { throw AuthFailure.malformed("header has no string alg") }
         // RFC 8725 §3.1: never accept unsecured JWS, however it is spelled.
         guard alg.lowercased() != "none" else { throw AuthFailure.malformed("alg none") }
         var kid: String? = nil
-        if let value = header["kid"] {
+        if let value = header.kid {
             guard case .string(let k) = value else { throw AuthFailure.malformed("kid is not a string") }
             kid = k
         }
-        if let crit = header["crit"] {
+        if let crit = header.crit {
             guard case .array(let names) = crit, !names.isEmpty,
                   names.allSatisfy({ $0.stringValue != nil }) else {
                 throw AuthFailure.malformed("crit is not a non-empty array of strings")
             }
             throw AuthFailure.malformed("unsupported critical header parameter")
         }
-        return Parts(algorithmName: alg, algorithm: JWSAlgorithm(name: alg), kid: kid, header: header,
+        return Parts(algorithmName: alg, algorithm: JWSAlgorithm(name: alg), kid: kid, header: 0..<headerCount,
                      payload: headerCount..<signatureStart,
                      signature: signatureStart..<(signatureStart + signatureCount),
                      signingInputLength: secondDot)
@@ -125,5 +140,19 @@ public struct JWSToken: Sendable, Equatable {
 
     public static func decode(_ token: String) throws(AuthFailure) -> JWSToken {
         try decode(Array(token.utf8))
+    }
+}
+
+/// The header parameters `decodeParts` checks, by index in
+/// `JWSToken.readHeaderParameters` (no member array, no lookups by name).
+private struct ReadHeader: ClaimsReader.Sink {
+    var alg: JSONValue?, kid: JSONValue?, crit: JSONValue?
+
+    mutating func take(_ nameIndex: Int, _ member: JSONObject.Member) {
+        switch nameIndex {
+        case 0: alg = member.value
+        case 1: kid = member.value
+        default: crit = member.value
+        }
     }
 }

@@ -10,17 +10,35 @@ public struct JWTVerifier: Sendable {
     /// Accepted `aud` values; empty: `aud` is not checked.
     public var audiences: [String]
     public var leewaySeconds: Int64
+    /// Claims the request path forwards (`tokens.forward_claims`): read with
+    /// the checked ones at verification, so `VerifiedToken.claim` finds them
+    /// without parsing the claim set again.
+    public var forwardClaims: [String] { didSet { readNames = Self.names(forwarding: forwardClaims) } }
+    /// `checkedClaims` and `forwardClaims`: the members `ClaimsReader` makes values of.
+    private var readNames: ClaimsReader.Names
 
-    public init(keys: KeySet, issuers: [String], audiences: [String], leewaySeconds: Int64) {
+    /// The claims `checkClaims` and `checkScopes` read; `CheckedClaims`
+    /// relies on this order (they come first in `readNames`).
+    public static let checkedClaims = ["iss", "aud", "sub", "exp", "nbf", "iat", "auth_time", "jti", "sid",
+                                       "rfc", "scope", "scp"]
+
+    public init(keys: KeySet, issuers: [String], audiences: [String], leewaySeconds: Int64,
+                forwardClaims: [String] = []) {
         self.keys = keys
         self.issuers = issuers
         self.audiences = audiences
         self.leewaySeconds = max(0, leewaySeconds)
+        self.forwardClaims = forwardClaims
+        readNames = Self.names(forwarding: forwardClaims)
     }
 
     public init(keys: KeySet, tokens: TokensConfig) {
         self.init(keys: keys, issuers: tokens.issuers, audiences: tokens.audiences,
-                  leewaySeconds: tokens.leewayMs / 1000)
+                  leewaySeconds: tokens.leewayMs / 1000, forwardClaims: tokens.forwardClaims.map(\.claim))
+    }
+
+    private static func names(forwarding forwardClaims: [String]) -> ClaimsReader.Names {
+        ClaimsReader.Names(checkedClaims + forwardClaims)
     }
 
     /// Verifies `token` (the compact JWS bytes) for a route needing `scopes`
@@ -38,18 +56,7 @@ public struct JWTVerifier: Sendable {
     /// `workspace` is given.
     func verify(_ token: UnsafeRawBufferPointer, scopes: [String], now: Int64,
                 workspace: VerifierWorkspace?) -> Result<VerifiedToken, AuthFailure> {
-        guard let workspace else {
-            let decoded: JWSToken
-            do { decoded = try JWSToken.decode(token) } catch { return .failure(error) }
-            return decoded.payload.withUnsafeBytes { payload in
-                decoded.signature.withUnsafeBytes { signature in
-                    verify(token: token, kid: decoded.kid, algorithm: decoded.algorithm,
-                           signingInputLength: decoded.signingInputLength, payload: payload,
-                           signature: signature, scopes: scopes, now: now, workspace: nil)
-                }
-            }
-        }
-        return workspace.withScratch { scratch in
+        func decodeAndVerify(_ scratch: UnsafeMutableRawBufferPointer) -> Result<VerifiedToken, AuthFailure> {
             let parts: JWSToken.Parts
             do throws(AuthFailure) { parts = try JWSToken.decodeParts(token, scratch: scratch) } catch { return .failure(error) }
             return verify(token: token, kid: parts.kid, algorithm: parts.algorithm,
@@ -58,6 +65,11 @@ public struct JWTVerifier: Sendable {
                           signature: UnsafeRawBufferPointer(rebasing: scratch[parts.signature]),
                           scopes: scopes, now: now, workspace: workspace)
         }
+        guard let workspace else {
+            var scratch = [UInt8](repeating: 0, count: JWSToken.scratchSize)
+            return scratch.withUnsafeMutableBytes(decodeAndVerify)
+        }
+        return workspace.withScratch(decodeAndVerify)
     }
 
     /// Key selection, signature and claims of a decoded token.
@@ -128,7 +140,8 @@ public struct JWTVerifier: Sendable {
 
     // MARK: Claims
 
-    /// Parses the claim set and applies the rules of `verify` (not scopes).
+    /// Reads the claim set (`ClaimsReader`: JSONParser's rules, values only
+    /// for `readNames`) and applies the rules of `verify` (not scopes).
     func checkClaims(payload: [UInt8], kid: String?, algorithm: JWSAlgorithm,
                      now: Int64) -> Result<VerifiedToken, AuthFailure> {
         payload.withUnsafeBytes { checkClaims(payload: $0, kid: kid, algorithm: algorithm, now: now) }
@@ -136,12 +149,11 @@ public struct JWTVerifier: Sendable {
 
     func checkClaims(payload: UnsafeRawBufferPointer, kid: String?, algorithm: JWSAlgorithm,
                      now: Int64) -> Result<VerifiedToken, AuthFailure> {
-        let claims: JSONObject
+        var claims = CheckedClaims()
         do {
-            guard case .object(let object) = try JSONParser.parse(payload, limits: .token) else {
+            guard try ClaimsReader.read(payload, names: readNames, limits: .token, into: &claims) else {
                 return .failure(.malformed("claims are not an object"))
             }
-            claims = object
         } catch {
             if error.kind == .duplicateKey { return .failure(.malformed("duplicate claim")) }
             if error.kind == .tooDeep { return .failure(.malformed("claims nested too deep")) }
@@ -149,38 +161,37 @@ public struct JWTVerifier: Sendable {
         }
 
         // Types first, so a wrongly typed claim is `malformed` whatever else fails.
-        guard let expValue = claims["exp"] else { return .failure(.malformed("missing exp")) }
+        guard let expValue = claims.exp else { return .failure(.malformed("missing exp")) }
         guard let exp = JWTVerifier.numericDate(expValue) else { return .failure(.malformed("exp is not a NumericDate")) }
         var nbf: Int64? = nil, iat: Int64? = nil, authTime: Int64? = nil, rfc: Int64? = nil
-        if let v = claims["nbf"] {
+        if let v = claims.nbf {
             guard let n = JWTVerifier.numericDate(v) else { return .failure(.malformed("nbf is not a NumericDate")) }
             nbf = n
         }
-        if let v = claims["iat"] {
+        if let v = claims.iat {
             guard let n = JWTVerifier.numericDate(v) else { return .failure(.malformed("iat is not a NumericDate")) }
             iat = n
         }
-        if let v = claims["auth_time"] {
+        if let v = claims.authTime {
             guard let n = JWTVerifier.numericDate(v) else { return .failure(.malformed("auth_time is not a NumericDate")) }
             authTime = n
         }
-        if let v = claims["rfc"] {
+        if let v = claims.rfc {
             guard case .int(let n) = v, n >= 0 else { return .failure(.malformed("rfc is not a count")) }
             rfc = n
         }
-        // No dictionary or name array per token: four lookups.
-        func string(_ name: String) -> Result<String?, AuthFailure> {
-            guard let v = claims[name] else { return .success(nil) }
+        func string(_ value: JSONValue?, _ name: String) -> Result<String?, AuthFailure> {
+            guard let v = value else { return .success(nil) }
             guard case .string(let s) = v else { return .failure(.malformed("\(name) is not a string")) }
             return .success(s)
         }
         let sub: String?, jti: String?, sid: String?, iss: String?
-        switch string("sub") { case .success(let v): sub = v; case .failure(let f): return .failure(f) }
-        switch string("jti") { case .success(let v): jti = v; case .failure(let f): return .failure(f) }
-        switch string("sid") { case .success(let v): sid = v; case .failure(let f): return .failure(f) }
-        switch string("iss") { case .success(let v): iss = v; case .failure(let f): return .failure(f) }
+        switch string(claims.sub, "sub") { case .success(let v): sub = v; case .failure(let f): return .failure(f) }
+        switch string(claims.jti, "jti") { case .success(let v): jti = v; case .failure(let f): return .failure(f) }
+        switch string(claims.sid, "sid") { case .success(let v): sid = v; case .failure(let f): return .failure(f) }
+        switch string(claims.iss, "iss") { case .success(let v): iss = v; case .failure(let f): return .failure(f) }
         var audienceValues: [String] = []
-        switch claims["aud"] {
+        switch claims.aud {
         case nil: break
         case .string(let s)?: audienceValues = [s]
         case .array(let items)?:
@@ -203,7 +214,8 @@ public struct JWTVerifier: Sendable {
         if let iat, iat > now + leewaySeconds { return .failure(.notYetValid) }
 
         return .success(VerifiedToken(
-            claims: claims, sub: sub, exp: exp, iat: iat, authTime: authTime, rfc: rfc,
+            claimsJSON: Array(payload), readClaims: JSONObject(uniqueMembers: claims.members), readNames: readNames,
+            scope: claims.scope, scp: claims.scp, sub: sub, exp: exp, iat: iat, authTime: authTime, rfc: rfc,
             jti: jti, sid: sid, kid: kid, algorithm: algorithm,
             expiredWithinLeeway: exp <= now))
     }
@@ -230,7 +242,7 @@ public struct JWTVerifier: Sendable {
     /// access the resource, so a client can ask for exactly that.
     public static func checkScopes(_ token: VerifiedToken, required: [String]) -> AuthFailure? {
         guard !required.isEmpty else { return nil }
-        let scope = token.claims["scope"], scp = token.claims["scp"]
+        let scope = token.scope, scp = token.scp
         for want in required {
             var found = false
             if case .string(let s)? = scope { found = spaceSeparated(s, contains: want) }
@@ -271,5 +283,36 @@ public struct JWTVerifier: Sendable {
         }
         if let ascii { return ascii }
         return list.split(separator: " ", omittingEmptySubsequences: true).contains { $0 == want }
+    }
+}
+
+/// What `checkClaims` takes from `ClaimsReader`: every member read (for
+/// `VerifiedToken.readClaims`) and the checked ones by their index in
+/// `JWTVerifier.checkedClaims` (no lookups by name).
+struct CheckedClaims: ClaimsReader.Sink {
+    var members: [JSONObject.Member] = []
+    var iss: JSONValue?, aud: JSONValue?, sub: JSONValue?, exp: JSONValue?, nbf: JSONValue?, iat: JSONValue?
+    var authTime: JSONValue?, jti: JSONValue?, sid: JSONValue?, rfc: JSONValue?, scope: JSONValue?, scp: JSONValue?
+
+    init() { members.reserveCapacity(JWTVerifier.checkedClaims.count) }
+
+    mutating func take(_ nameIndex: Int, _ member: JSONObject.Member) {
+        members.append(member)
+        // The order of JWTVerifier.checkedClaims.
+        switch nameIndex {
+        case 0: iss = member.value
+        case 1: aud = member.value
+        case 2: sub = member.value
+        case 3: exp = member.value
+        case 4: nbf = member.value
+        case 5: iat = member.value
+        case 6: authTime = member.value
+        case 7: jti = member.value
+        case 8: sid = member.value
+        case 9: rfc = member.value
+        case 10: scope = member.value
+        case 11: scp = member.value
+        default: break
+        }
     }
 }

@@ -87,7 +87,7 @@ enum AuthPhase {
     static func claimHeaders(_ token: VerifiedToken, runtime: RuntimeConfig) -> [(name: [UInt8], value: [UInt8])] {
         var out: [(name: [UInt8], value: [UInt8])] = []
         for (claim, header) in runtime.forwardClaims {
-            guard let value = token.claims[claim] else { continue }
+            guard let value = token.claim(claim) else { continue }
             switch value {
             case .string(let s): out.append((header, Array(s.utf8)))
             case .null: continue
