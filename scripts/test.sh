@@ -50,7 +50,7 @@ finish() {
 
 replay_corpora() {
     local pair target product
-    for pair in http:ParserFuzz jws:JWSFuzz path:PathFuzz storelog:StoreLogFuzz; do
+    for pair in http:ParserFuzz jws:JWSFuzz path:PathFuzz storelog:StoreLogFuzz config:ConfigFuzz jwks:JWKSFuzz; do
         target=${pair%%:*} product=${pair##*:}
         .build/debug/"$product" "Tests/Fuzz/corpus/$target" || return 1
     done
