@@ -592,6 +592,25 @@ import Testing
         #expect(found == [ConfigError(file: Self.path, line: 2, message: "NUL byte in file")])
     }
 
+    /// Found by ConfigFuzz: toml++ asserts (aborts the process) on a table
+    /// header whose name starts with a byte that cannot start a key; the
+    /// loader refuses such text as a syntax error on the header's line.
+    @Test func tableHeaderWithoutAKeyIsASyntaxError() throws {
+        for header in ["[*]", "[", "[ \t!x]", "[[[routes]]]", "[[ =]]", "[\u{00e9}]"] {
+            let found = try errors(Self.upstream + header + "\n" + Self.openRoute)
+            #expect(found.count == 1, "\(header)")
+            #expect(found.first?.line == 3, "\(header)")
+            #expect(found.first?.message.hasPrefix("TOML syntax: ") == true, "\(header)")
+        }
+        // Header-like text inside values is not a header; quoted names are keys.
+        let text = Self.upstream + Self.openRoute
+            + "[tokens]\nissuers = [\n[\"x\"],\n]\naudiences = ['''\n[*]\n''']\n[ \"admin\" ]\nlisten = \"127.0.0.1:9999\"\n"
+        let found = try errors(text)
+        #expect(!found.contains { $0.message.hasPrefix("TOML syntax") })
+        #expect(try parse(Self.upstream + Self.openRoute + "[ \"admin\" ]\nlisten = \"127.0.0.1:9999\"\n")
+                    .admin.listen.port == 9999)
+    }
+
     @Test func crlfLineEndings() throws {
         let text = (Self.upstream + Self.openRoute + "[server]\nbogus = 1\n").replacingOccurrences(of: "\n", with: "\r\n")
         #expect(try errors(text).map(\.line) == [line("bogus", in: Self.upstream + Self.openRoute + "[server]\nbogus = 1\n")])

@@ -49,6 +49,11 @@ struct ConfigLineMap {
     /// `[upstreams.app]`); used only when no explicit line exists.
     private var implicitLines: [TOMLPath: Int] = [:]
     private var childOrder: [TOMLPath: [String]] = [:]
+    /// Line of the first table header whose name starts with a byte that is
+    /// no key character (`[*]`, `[\n`, `[[[`). toml++ 3 asserts on those
+    /// instead of reporting them (abort in debug builds, undefined behaviour
+    /// with NDEBUG), so the loader refuses such text before toml++ sees it.
+    private(set) var invalidHeaderLine: Int?
 
     init(text: String) {
         var scanner = Scanner(bytes: Array(text.utf8))
@@ -56,6 +61,7 @@ struct ConfigLineMap {
         lines = scanner.lines
         implicitLines = scanner.implicitLines
         childOrder = scanner.childOrder
+        invalidHeaderLine = scanner.invalidHeaderLine
     }
 
     /// Line of `path`, or of its nearest ancestor that appears in the text;
@@ -89,6 +95,7 @@ struct ConfigLineMap {
         /// Arrays of tables seen so far and their element count.
         var arrayCounts: [TOMLPath: Int] = [:]
         var current = TOMLPath.root
+        var invalidHeaderLine: Int?
 
         init(bytes: [UInt8]) { self.bytes = bytes }
 
@@ -133,6 +140,7 @@ struct ConfigLineMap {
 
         mutating func header() {
             let headerLine = line
+            if invalidHeaderLine == nil && !headerNameStartsWell() { invalidHeaderLine = headerLine }
             advance() // [
             let isArray = peek() == 0x5B
             if isArray { advance() }
@@ -158,6 +166,27 @@ struct ConfigLineMap {
                 else if implicitLines[path] == nil { implicitLines[path] = headerLine }
             }
             current = path
+        }
+
+        /// What toml++'s parse_table_header lets reach parse_key must start a
+        /// key: after `[` (or `[[`) and spaces or tabs, a bare key byte or a
+        /// quote. End of text, `]` and `[ [` it reports itself.
+        func headerNameStartsWell() -> Bool {
+            var j = i + 1
+            func skipSpaces() -> Bool {
+                let start = j
+                while j < bytes.count && (bytes[j] == 0x20 || bytes[j] == 0x09) { j += 1 }
+                return j > start
+            }
+            let spaced = skipSpaces()
+            if j < bytes.count && bytes[j] == 0x5B {
+                if spaced { return true }
+                j += 1
+                _ = skipSpaces()
+            }
+            guard j < bytes.count else { return true }
+            let b = bytes[j]
+            return b == 0x5D || b == 0x22 || b == 0x27 || ConfigLineMap.isBareKeyByte(b)
         }
 
         mutating func noteChild(of path: TOMLPath, _ key: String) {
