@@ -611,6 +611,18 @@ import Testing
                     .admin.listen.port == 9999)
     }
 
+    /// Found by ConfigFuzz: the line scanner read a leading byte-order mark
+    /// as part of the first line and skipped it, so that line's header went
+    /// unseen (by the check above too) and its keys got wrong lines.
+    @Test func byteOrderMarkOpensTheFirstLine() throws {
+        let bom = "\u{FEFF}"
+        let header = try errors(bom + "[!x]\n" + Self.upstream + Self.openRoute)
+        #expect(header.count == 1 && header.first?.line == 1)
+        #expect(header.first?.message.hasPrefix("TOML syntax: ") == true)
+        let unknown = try errors(bom + "[server]\nbogus = 1\n" + Self.upstream + Self.openRoute)
+        #expect(unknown == [ConfigError(file: Self.path, line: 2, message: "unknown key \"bogus\" in [server]")])
+    }
+
     @Test func crlfLineEndings() throws {
         let text = (Self.upstream + Self.openRoute + "[server]\nbogus = 1\n").replacingOccurrences(of: "\n", with: "\r\n")
         #expect(try errors(text).map(\.line) == [line("bogus", in: Self.upstream + Self.openRoute + "[server]\nbogus = 1\n")])

@@ -97,7 +97,11 @@ struct ConfigLineMap {
         var current = TOMLPath.root
         var invalidHeaderLine: Int?
 
-        init(bytes: [UInt8]) { self.bytes = bytes }
+        init(bytes: [UInt8]) {
+            self.bytes = bytes
+            // A UTF-8 byte-order mark may open the file; toml++ skips it too.
+            if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { i = 3 }
+        }
 
         var atEnd: Bool { i >= bytes.count }
         func peek(_ offset: Int = 0) -> UInt8? { i + offset < bytes.count ? bytes[i + offset] : nil }
