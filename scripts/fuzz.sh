@@ -33,7 +33,7 @@ if [[ $target == all ]]; then
         status=ok
         "$0" "$t" "$seconds" "$@" > "$log" 2>&1 || status="exit $?"
         runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-        cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+        cov=$(grep -ao 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
         corpus=$(find "fuzz-corpus-work/$t/corpus" -type f | wc -l)
         findings=$(find "fuzz-corpus-work/$t/artifacts" -type f -newer "$marker" \
             \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
