@@ -8,6 +8,7 @@
 #   scripts/fuzz.sh config [seconds] # the config loader: TOML text -> GatewayConfig (Sources/ConfigFuzz)
 #   scripts/fuzz.sh jwks [seconds]   # JWK set loading and key import (Sources/JWKSFuzz)
 #   scripts/fuzz.sh all [seconds]    # every target in turn, seconds each (default 60), one summary line each
+#                                    # (FUZZ_TARGETS="config jwks" limits which)
 #
 # Extra arguments go to libFuzzer. Seeds come from Tests/Fuzz/corpus/<target>;
 # the growing corpus and any crash artifacts go to fuzz-corpus-work/ (ignored
@@ -25,7 +26,9 @@ if [[ $target == all ]]; then
     # summary counts the artifacts each run left (crash-, leak-, timeout-,
     # oom-), and the log of each run stays in fuzz-corpus-work/<target>/.
     summary=()
-    for t in "${targets[@]}"; do
+    # shellcheck disable=SC2206  # a list of names
+    chosen=(${FUZZ_TARGETS:-${targets[*]}})
+    for t in "${chosen[@]}"; do
         mkdir -p "fuzz-corpus-work/$t/artifacts"
         log="fuzz-corpus-work/$t/all.log"
         marker="fuzz-corpus-work/$t/.all-start"
