@@ -611,6 +611,21 @@ import Testing
                     .admin.listen.port == 9999)
     }
 
+    /// Found by ConfigFuzz: toml++ also asserts on an array element that
+    /// starts with `}` or a Unicode line break (U+0085, U+2028, U+2029).
+    @Test func arrayElementStartingWithATerminatorIsASyntaxError() throws {
+        for element in ["}", "\u{2028}", "\u{2029}", "\u{85}", "1, }"] {
+            let text = Self.upstream + Self.openRoute + "[tokens]\nissuers = [\n  \"a\",\n" + element + "]\n"
+            let found = try errors(text)
+            #expect(found.count == 1, "\(element.debugDescription)")
+            #expect(found.first?.line == 10, "\(element.debugDescription)")
+            #expect(found.first?.message.hasPrefix("TOML syntax: ") == true, "\(element.debugDescription)")
+        }
+        // Inline tables in arrays still close with `}`.
+        let routes = "routes = [\n  { prefix = \"/\", upstream = \"app\", auth = \"none\" },\n]\n" + Self.upstream
+        #expect(try parse(routes).routes.map(\.prefix) == ["/"])
+    }
+
     /// Found by ConfigFuzz: the line scanner read a leading byte-order mark
     /// as part of the first line and skipped it, so that line's header went
     /// unseen (by the check above too) and its keys got wrong lines.

@@ -34,9 +34,8 @@ public enum ConfigLoader {
             throw ConfigErrors([ConfigError(file: path, line: line, message: "NUL byte in file")])
         }
         let map = ConfigLineMap(text: text)
-        if let line = map.invalidHeaderLine {
-            throw ConfigErrors([ConfigError(file: path, line: line,
-                                            message: "TOML syntax: expected a table name (a bare or quoted key) after \"[\"")])
+        if let (line, message) = map.unparsable {
+            throw ConfigErrors([ConfigError(file: path, line: line, message: "TOML syntax: \(message)")])
         }
         let root: TOMLTable
         do {
