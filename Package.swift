@@ -69,6 +69,10 @@ let package = Package(
         .executableTarget(name: "StoreBench", dependencies: ["GatewayStore", "GatewayAuth", "GatewayLoop"], swiftSettings: strict),
         // Fuzz driver for the embedded store's log reader (scripts/fuzz.sh storelog); replays files when built normally.
         .executableTarget(name: "StoreLogFuzz", dependencies: ["GatewayStore", "FuzzReplay"], swiftSettings: strict),
+        // Fuzz driver for the config loader (scripts/fuzz.sh config); replays files when built normally.
+        .executableTarget(name: "ConfigFuzz", dependencies: ["GatewayCore", "FuzzReplay"], swiftSettings: strict),
+        // Fuzz driver for JWK set loading (scripts/fuzz.sh jwks); replays files when built normally.
+        .executableTarget(name: "JWKSFuzz", dependencies: ["GatewayAuth", "FuzzReplay"], swiftSettings: strict),
         // Replay mode shared by the fuzz drivers.
         .target(name: "FuzzReplay", swiftSettings: strict),
         .executableTarget(name: "RevocationBench", dependencies: ["GatewayAuth"], swiftSettings: strict),

@@ -6,6 +6,10 @@
 #   scripts/fuzz.sh path [seconds]   # request-path validation and normalization (Sources/PathFuzz)
 #   scripts/fuzz.sh storelog [seconds]  # the embedded store's log reader (Sources/StoreLogFuzz)
 #   scripts/fuzz.sh claims [seconds] # ClaimsReader against JSONParser, claims and header (Sources/ClaimsFuzz)
+#   scripts/fuzz.sh config [seconds] # the config loader: TOML text -> GatewayConfig (Sources/ConfigFuzz)
+#   scripts/fuzz.sh jwks [seconds]   # JWK set loading and key import (Sources/JWKSFuzz)
+#   scripts/fuzz.sh all [seconds]    # every target in turn, seconds each (default 60), one summary line each
+#                                    # (FUZZ_TARGETS="config jwks" limits which)
 #
 # Extra arguments go to libFuzzer. Seeds come from Tests/Fuzz/corpus/<target>;
 # the growing corpus and any crash artifacts go to fuzz-corpus-work/ (ignored
@@ -15,17 +19,52 @@
 # so the package never needs libFuzzer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target="${1:?usage: scripts/fuzz.sh http|jws|path|storelog|claims [seconds] [libFuzzer args]}"; shift
+targets=(http jws path storelog claims config jwks)
+target="${1:?usage: scripts/fuzz.sh http|jws|path|storelog|claims|config|jwks|all [seconds] [libFuzzer args]}"; shift
 seconds="${1:-60}"; shift || true
+if [[ $target == all ]]; then
+    # Each target runs to its end even when one finds something; the
+    # summary counts the artifacts each run left (crash-, leak-, timeout-,
+    # oom-), and the log of each run stays in fuzz-corpus-work/<target>/.
+    summary=()
+    # shellcheck disable=SC2206  # a list of names
+    chosen=(${FUZZ_TARGETS:-${targets[*]}})
+    for t in "${chosen[@]}"; do
+        mkdir -p "fuzz-corpus-work/$t/artifacts"
+        log="fuzz-corpus-work/$t/all.log"
+        marker="fuzz-corpus-work/$t/.all-start"
+        touch "$marker"
+        status=ok
+        "$0" "$t" "$seconds" "$@" > "$log" 2>&1 || status="exit $?"
+        runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+        cov=$(grep -ao 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+        corpus=$(find "fuzz-corpus-work/$t/corpus" -type f | wc -l)
+        findings=$(find "fuzz-corpus-work/$t/artifacts" -type f -newer "$marker" \
+            \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
+        rm -f "$marker"
+        line="$t: ${seconds}s, runs ${runs:-?}, corpus $corpus, cov ${cov:-?}, findings $findings ($status; log $log)"
+        echo "$line"
+        summary+=("$line")
+    done
+    echo "--- fuzz.sh all: summary"
+    printf '%s\n' "${summary[@]}"
+    exit 0
+fi
 case "$target" in
     http) product=ParserFuzz; define=PARSER_FUZZ; max_len=4096 ;;
     jws)  product=JWSFuzz;    define=JWS_FUZZ;    max_len=8192 ;;
     path) product=PathFuzz;   define=PATH_FUZZ;   max_len=512 ;;
     storelog) product=StoreLogFuzz; define=STORELOG_FUZZ; max_len=8192 ;;
     claims) product=ClaimsFuzz; define=CLAIMS_FUZZ; max_len=8300 ;;
-    *) echo "fuzz.sh: unknown target $target (http, jws, path, storelog or claims)" >&2; exit 2 ;;
+    config) product=ConfigFuzz; define=CONFIG_FUZZ; max_len=8192 ;;
+    # RSA import is slowish and a JWK set with a few RSA keys is large.
+    jwks) product=JWKSFuzz; define=JWKS_FUZZ; max_len=16384 ;;
+    *) echo "fuzz.sh: unknown target $target (${targets[*]} or all)" >&2; exit 2 ;;
 esac
-scratch=.build-fuzz
+# One scratch directory per target: the -D flag applies to every module, so
+# a shared one would rebuild everything at each switch of target (and two
+# targets could not be fuzzed at the same time).
+scratch=".build-fuzz-$target"
 swift build -c debug --scratch-path "$scratch" --product "$product" \
     -Xswiftc -sanitize=fuzzer,address -Xswiftc -D -Xswiftc "$define"
 work="fuzz-corpus-work/$target"
@@ -72,6 +111,166 @@ if [[ $target == http ]]; then
 ";ext=\"v\""
 "0\x0d\x0a\x0d\x0a"
 "ffffffffffffffff"
+DICT
+elif [[ $target == config ]]; then
+    # TOML syntax, and the tables, keys and values the loader knows.
+    cat > "$work/dict" <<'DICT'
+"["
+"]"
+"[["
+"]]"
+"="
+"{"
+"}"
+","
+"."
+"#"
+"\x22"
+"\x22\x22\x22"
+"'''"
+"'"
+"\x0a"
+"\x0d\x0a"
+"\x5cu00e9"
+"true"
+"false"
+"1979-05-27T07:32:00Z"
+"0x1f"
+"1e3"
+"inf"
+"nan"
+"[server]"
+"[admin]"
+"[upstreams.app]"
+"[[routes]]"
+"[tokens]"
+"[tokens.forward_claims]"
+"[[keys]]"
+"[refresh]"
+"[sessions]"
+"[store]"
+"[[server.certificates]]"
+"listen"
+"workers"
+"tls_certificate"
+"tls_private_key"
+"certificates"
+"certificate"
+"private_key"
+"server_names"
+"max_header_bytes"
+"max_body_bytes"
+"client_timeout"
+"send_timeout"
+"tunnel_idle_timeout"
+"shutdown_timeout"
+"access_log"
+"max_connections"
+"token_env"
+"servers"
+"connect_timeout"
+"response_timeout"
+"read_timeout"
+"max_idle_connections"
+"health_check_interval"
+"prefix"
+"host"
+"upstream"
+"auth"
+"scopes"
+"claim_updates"
+"issue_session"
+"issuers"
+"audiences"
+"leeway"
+"sources"
+"forward_claims"
+"kid"
+"alg"
+"public_key_file"
+"private_key_file"
+"secret_file"
+"secret_env"
+"jwks_file"
+"jwks_url"
+"refresh_interval"
+"fetch_timeout"
+"ca_file"
+"enabled"
+"window"
+"ttl"
+"max_session"
+"max_refreshes"
+"header"
+"signing_key"
+"path"
+"refresh_ttl"
+"max_age"
+"grace"
+"access_ttl"
+"cookie"
+"state_dir"
+"redis"
+"redis_password_env"
+"redis_prefix"
+"\x22required\x22"
+"\x22optional\x22"
+"\x22none\x22"
+"\x22HS256\x22"
+"\x22ES256\x22"
+"\x22GATEWAY_SECRET\x22"
+"\x22127.0.0.1:8080\x22"
+"\x22[::1]:9000\x22"
+"\x22https://idp.example/jwks\x22"
+"\x22redis://127.0.0.1:6379/0\x22"
+"\x2230s\x22"
+"\x221h\x22"
+"\x22cookie:\x22"
+"\x22query:\x22"
+"missing"
+DICT
+elif [[ $target == jwks ]]; then
+    # JWK members and values (RFC 7517, 7518 §6, 8037).
+    cat > "$work/dict" <<'DICT'
+"{\x22keys\x22:["
+"\x22kty\x22"
+"\x22kid\x22"
+"\x22alg\x22"
+"\x22use\x22"
+"\x22crv\x22"
+"\x22k\x22"
+"\x22n\x22"
+"\x22e\x22"
+"\x22x\x22"
+"\x22y\x22"
+"\x22d\x22"
+"\x22p\x22"
+"\x22q\x22"
+"\x22oct\x22"
+"\x22RSA\x22"
+"\x22EC\x22"
+"\x22OKP\x22"
+"\x22P-256\x22"
+"\x22P-384\x22"
+"\x22P-521\x22"
+"\x22Ed25519\x22"
+"\x22X25519\x22"
+"\x22sig\x22"
+"\x22enc\x22"
+"\x22HS256\x22"
+"\x22HS512\x22"
+"\x22RS256\x22"
+"\x22PS256\x22"
+"\x22ES256\x22"
+"\x22ES384\x22"
+"\x22ES512\x22"
+"\x22EdDSA\x22"
+"\x22AQAB\x22"
+"\x22AA\x22"
+"\x5cu0000"
+"[]"
+"{}"
+"null"
 DICT
 elif [[ $target == path ]]; then
     cat > "$work/dict" <<'DICT'
@@ -178,6 +377,16 @@ DICT
 fi
 # Swift's own crash backtracer trips ASan; libFuzzer reports crashes itself.
 export SWIFT_BACKTRACE=enable=no
+if [[ $target == config ]]; then
+    # TOMLKit 0.6 leaks by design: TOMLTable(string:) never frees the toml++
+    # table (no deinit) nor a parse error, and `keys` mallocs an array of
+    # strdup'ed names per call. Not ours to fix here. As every input leaks,
+    # libFuzzer's per-input leak scan would run on each (5 runs/s): it is
+    # off, and the check at exit reports leaks with no TOMLKit frame.
+    printf 'leak:TOMLKit\n' > "$work/lsan.supp"
+    export LSAN_OPTIONS="suppressions=$PWD/$work/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+    set -- -detect_leaks=0 "$@"
+fi
 exec "$scratch/debug/$product" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 \
     -artifact_prefix="$work/artifacts/" -print_final_stats=1 -dict="$work/dict" "$@" \
     "$work/corpus" "Tests/Fuzz/corpus/$target"

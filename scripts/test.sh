@@ -50,7 +50,8 @@ finish() {
 
 replay_corpora() {
     local pair target product
-    for pair in http:ParserFuzz jws:JWSFuzz path:PathFuzz storelog:StoreLogFuzz claims:ClaimsFuzz; do
+    for pair in http:ParserFuzz jws:JWSFuzz path:PathFuzz storelog:StoreLogFuzz claims:ClaimsFuzz \
+                config:ConfigFuzz jwks:JWKSFuzz; do
         target=${pair%%:*} product=${pair##*:}
         .build/debug/"$product" "Tests/Fuzz/corpus/$target" || return 1
     done

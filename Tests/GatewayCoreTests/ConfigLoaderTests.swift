@@ -592,6 +592,52 @@ import Testing
         #expect(found == [ConfigError(file: Self.path, line: 2, message: "NUL byte in file")])
     }
 
+    /// Found by ConfigFuzz: toml++ asserts (aborts the process) on a table
+    /// header whose name starts with a byte that cannot start a key; the
+    /// loader refuses such text as a syntax error on the header's line.
+    @Test func tableHeaderWithoutAKeyIsASyntaxError() throws {
+        for header in ["[*]", "[", "[ \t!x]", "[[[routes]]]", "[[ =]]", "[\u{00e9}]"] {
+            let found = try errors(Self.upstream + header + "\n" + Self.openRoute)
+            #expect(found.count == 1, "\(header)")
+            #expect(found.first?.line == 3, "\(header)")
+            #expect(found.first?.message.hasPrefix("TOML syntax: ") == true, "\(header)")
+        }
+        // Header-like text inside values is not a header; quoted names are keys.
+        let text = Self.upstream + Self.openRoute
+            + "[tokens]\nissuers = [\n[\"x\"],\n]\naudiences = ['''\n[*]\n''']\n[ \"admin\" ]\nlisten = \"127.0.0.1:9999\"\n"
+        let found = try errors(text)
+        #expect(!found.contains { $0.message.hasPrefix("TOML syntax") })
+        #expect(try parse(Self.upstream + Self.openRoute + "[ \"admin\" ]\nlisten = \"127.0.0.1:9999\"\n")
+                    .admin.listen.port == 9999)
+    }
+
+    /// Found by ConfigFuzz: toml++ also asserts on an array element that
+    /// starts with `}` or a Unicode line break (U+0085, U+2028, U+2029).
+    @Test func arrayElementStartingWithATerminatorIsASyntaxError() throws {
+        for element in ["}", "\u{2028}", "\u{2029}", "\u{85}", "1, }"] {
+            let text = Self.upstream + Self.openRoute + "[tokens]\nissuers = [\n  \"a\",\n" + element + "]\n"
+            let found = try errors(text)
+            #expect(found.count == 1, "\(element.debugDescription)")
+            #expect(found.first?.line == 10, "\(element.debugDescription)")
+            #expect(found.first?.message.hasPrefix("TOML syntax: ") == true, "\(element.debugDescription)")
+        }
+        // Inline tables in arrays still close with `}`.
+        let routes = "routes = [\n  { prefix = \"/\", upstream = \"app\", auth = \"none\" },\n]\n" + Self.upstream
+        #expect(try parse(routes).routes.map(\.prefix) == ["/"])
+    }
+
+    /// Found by ConfigFuzz: the line scanner read a leading byte-order mark
+    /// as part of the first line and skipped it, so that line's header went
+    /// unseen (by the check above too) and its keys got wrong lines.
+    @Test func byteOrderMarkOpensTheFirstLine() throws {
+        let bom = "\u{FEFF}"
+        let header = try errors(bom + "[!x]\n" + Self.upstream + Self.openRoute)
+        #expect(header.count == 1 && header.first?.line == 1)
+        #expect(header.first?.message.hasPrefix("TOML syntax: ") == true)
+        let unknown = try errors(bom + "[server]\nbogus = 1\n" + Self.upstream + Self.openRoute)
+        #expect(unknown == [ConfigError(file: Self.path, line: 2, message: "unknown key \"bogus\" in [server]")])
+    }
+
     @Test func crlfLineEndings() throws {
         let text = (Self.upstream + Self.openRoute + "[server]\nbogus = 1\n").replacingOccurrences(of: "\n", with: "\r\n")
         #expect(try errors(text).map(\.line) == [line("bogus", in: Self.upstream + Self.openRoute + "[server]\nbogus = 1\n")])

@@ -49,6 +49,12 @@ struct ConfigLineMap {
     /// `[upstreams.app]`); used only when no explicit line exists.
     private var implicitLines: [TOMLPath: Int] = [:]
     private var childOrder: [TOMLPath: [String]] = [:]
+    /// The first place where toml++ 3 would assert instead of reporting an
+    /// error (abort in debug builds, undefined behaviour with NDEBUG), so
+    /// the loader refuses such text before toml++ sees it: a table header
+    /// whose name starts with no key character (`[*]`, `[\n`, `[[[`), and
+    /// an array element that starts with `}` or a Unicode line break.
+    private(set) var unparsable: (line: Int, message: String)?
 
     init(text: String) {
         var scanner = Scanner(bytes: Array(text.utf8))
@@ -56,6 +62,7 @@ struct ConfigLineMap {
         lines = scanner.lines
         implicitLines = scanner.implicitLines
         childOrder = scanner.childOrder
+        unparsable = scanner.unparsable
     }
 
     /// Line of `path`, or of its nearest ancestor that appears in the text;
@@ -89,8 +96,13 @@ struct ConfigLineMap {
         /// Arrays of tables seen so far and their element count.
         var arrayCounts: [TOMLPath: Int] = [:]
         var current = TOMLPath.root
+        var unparsable: (line: Int, message: String)?
 
-        init(bytes: [UInt8]) { self.bytes = bytes }
+        init(bytes: [UInt8]) {
+            self.bytes = bytes
+            // A UTF-8 byte-order mark may open the file; toml++ skips it too.
+            if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { i = 3 }
+        }
 
         var atEnd: Bool { i >= bytes.count }
         func peek(_ offset: Int = 0) -> UInt8? { i + offset < bytes.count ? bytes[i + offset] : nil }
@@ -133,6 +145,9 @@ struct ConfigLineMap {
 
         mutating func header() {
             let headerLine = line
+            if unparsable == nil && !headerNameStartsWell() {
+                unparsable = (headerLine, "expected a table name (a bare or quoted key) after \"[\"")
+            }
             advance() // [
             let isArray = peek() == 0x5B
             if isArray { advance() }
@@ -158,6 +173,34 @@ struct ConfigLineMap {
                 else if implicitLines[path] == nil { implicitLines[path] = headerLine }
             }
             current = path
+        }
+
+        /// What toml++'s parse_table_header lets reach parse_key must start a
+        /// key: after `[` (or `[[`) and spaces or tabs, a bare key byte or a
+        /// quote. End of text, `]` and `[ [` it reports itself.
+        func headerNameStartsWell() -> Bool {
+            var j = i + 1
+            func skipSpaces() -> Bool {
+                let start = j
+                while j < bytes.count && (bytes[j] == 0x20 || bytes[j] == 0x09) { j += 1 }
+                return j > start
+            }
+            let spaced = skipSpaces()
+            if j < bytes.count && bytes[j] == 0x5B {
+                if spaced { return true }
+                j += 1
+                _ = skipSpaces()
+            }
+            guard j < bytes.count else { return true }
+            let b = bytes[j]
+            return b == 0x5D || b == 0x22 || b == 0x27 || ConfigLineMap.isBareKeyByte(b)
+        }
+
+        /// U+0085, U+2028 or U+2029 in UTF-8: toml++ counts them as value
+        /// terminators but not as line breaks.
+        func startsUnicodeLineBreak() -> Bool {
+            (peek() == 0xC2 && peek(1) == 0x85)
+                || (peek() == 0xE2 && peek(1) == 0x80 && (peek(2) == 0xA8 || peek(2) == 0xA9))
         }
 
         mutating func noteChild(of path: TOMLPath, _ key: String) {
@@ -225,6 +268,9 @@ struct ConfigLineMap {
                 guard let b = peek() else { return }
                 if b == 0x5D { advance(); return }
                 if b == 0x2C { advance(); continue }
+                if unparsable == nil && (b == 0x7D || startsUnicodeLineBreak()) {
+                    unparsable = (line, "expected a value, \",\" or \"]\" in an array")
+                }
                 let element = path.appending(index: index)
                 if lines[element] == nil { lines[element] = line }
                 let start = i

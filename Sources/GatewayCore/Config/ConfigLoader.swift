@@ -33,6 +33,10 @@ public enum ConfigLoader {
             let line = text.utf8[..<nul].reduce(1) { $1 == 0x0A ? $0 + 1 : $0 }
             throw ConfigErrors([ConfigError(file: path, line: line, message: "NUL byte in file")])
         }
+        let map = ConfigLineMap(text: text)
+        if let (line, message) = map.unparsable {
+            throw ConfigErrors([ConfigError(file: path, line: line, message: "TOML syntax: \(message)")])
+        }
         let root: TOMLTable
         do {
             root = try TOMLTable(string: text)
@@ -42,7 +46,6 @@ public enum ConfigLoader {
         } catch {
             throw ConfigErrors([ConfigError(file: path, line: 1, message: "TOML syntax: \(error)")])
         }
-        let map = ConfigLineMap(text: text)
         let (config, errors) = withoutActuallyEscaping(fileExists) { fileExists in
             let builder = ConfigBuilder(file: path, sourcePath: absolutePath(path), map: map,
                                         environment: environment, coreCount: coreCount, fileExists: fileExists)
