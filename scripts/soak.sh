@@ -429,51 +429,62 @@ part_slowloris() {
     echo
     note "slowloris: baseline runs (${WRK_SECONDS}s each)"
     wrk_run "$work/slow-warm.txt" -t2 -c$conns -d3s "${auth[@]}" "$url"
-    wrk_run "$work/slow-peak.txt" -t2 -c$conns -d"${WRK_SECONDS}s" "${auth[@]}" "$url"
-    peak=$(wrk_rps "$work/slow-peak.txt"); target=$((peak / 2))
+    wrk_run "$work/slow-peak0.txt" -t2 -c$conns -d5s "${auth[@]}" "$url"
+    peak=$(wrk_rps "$work/slow-peak0.txt"); target=$((peak / 2))
     d=$(first_delay $conns $target)
     wrk_run "$work/slow-cal.txt" -t2 -c$conns -d5s -s "$here/rate.lua" "${auth[@]}" "$url" -- "$d"
     d=$(next_delay $conns $target "$d" "$(wrk_rps "$work/slow-cal.txt")")
-    local t0 t1 s0 s1
-    t0=$(cpu_ticks "$pid")
-    wrk_run "$work/slow-base.txt" -t2 -c$conns -d"${WRK_SECONDS}s" -s "$here/rate.lua" "${auth[@]}" "$url" -- "$d"
-    t1=$(cpu_ticks "$pid")
-    local cpu_base; cpu_base=$(cpu_pct $((t1 - t0)) "$WRK_SECONDS")
+    # measured RUN ARGS...: a wrk run into $work/slow-RUN.txt, with the CPU
+    # ticks the gateway and the slow clients (when running) used meanwhile,
+    # and the load average after it, in M_GW M_SLOW M_LOAD.
+    local slow_pid=""
+    measured() {
+        local run=$1 g0 g1 s0 s1; shift
+        g0=$(cpu_ticks "$pid"); s0=$(cpu_ticks $slow_pid)
+        wrk_run "$work/slow-$run.txt" "$@"
+        g1=$(cpu_ticks "$pid"); s1=$(cpu_ticks $slow_pid)
+        M_GW=$((g1 - g0)); M_SLOW=$((s1 - s0)); M_LOAD=$(cut -d' ' -f1 /proc/loadavg)
+    }
+    row() {  # row RUN LABEL CONNECTIONS_OPEN: a table row from measured's figures
+        local f=$work/slow-$1.txt reqs
+        reqs=$(wrk_reqs "$f")
+        echo "| $2 | $(wrk_rps "$f") | $(wrk_p99_ms "$f") | $(wrk_errors "$f") |" \
+            "$(awk -v t=$M_GW -v n="$reqs" -v hz="$CLK_TCK" 'BEGIN {if (n > 0) printf "%.1f", t * 1e6 / hz / n}') |" \
+            "$( [[ -n $slow_pid ]] && cpu_pct "$M_SLOW" "$WRK_SECONDS") | $M_LOAD | $3 |"
+    }
+    local rows=()
+    measured peak -t2 -c$conns -d"${WRK_SECONDS}s" "${auth[@]}" "$url"
+    rows+=("$(row peak "unpaced, no slow clients" "")")
+    measured base -t2 -c$conns -d"${WRK_SECONDS}s" -s "$here/rate.lua" "${auth[@]}" "$url" -- "$d"
+    rows+=("$(row base "paced (~$target/s), no slow clients" "")")
     # Slow clients: 10 s to ramp up, 10 s to settle, two wrk runs, 10 s after.
     seconds=$((10 + 10 + 2 * WRK_SECONDS + 10))
     note "slowloris: $SLOW_CONNS slow connections for ${seconds}s"
     python3 "$here/slowloris.py" --port "$port" --conns "$SLOW_CONNS" --interval 10 --seconds "$seconds" \
-        --ramp 10 --out "$work/slow.json" >/dev/null 2>"$work/slowloris.err" &
-    local slow_pid=$!; pids+=("$slow_pid")
-    sleep 20
-    local open_before open_mid open_after rss_attack cpu_att cpu_slow cpu_att2 cpu_slow2
+        --ramp 10 --out "$work/slow.json" --admin-port "$admin" --client-timeout "$CLIENT_TIMEOUT" \
+        >/dev/null 2>"$work/slowloris.err" &
+    slow_pid=$!; pids+=("$slow_pid")
+    run_fg sleep 20
+    local open_before rss_attack
     open_before=$(metric "$admin" gateway_connections_open)
-    t0=$(cpu_ticks "$pid"); s0=$(cpu_ticks "$slow_pid")
-    wrk_run "$work/slow-attack.txt" -t2 -c$conns -d"${WRK_SECONDS}s" -s "$here/rate.lua" "${auth[@]}" "$url" -- "$d"
-    t1=$(cpu_ticks "$pid"); s1=$(cpu_ticks "$slow_pid")
-    cpu_att=$(cpu_pct $((t1 - t0)) "$WRK_SECONDS"); cpu_slow=$(cpu_pct $((s1 - s0)) "$WRK_SECONDS")
-    open_mid=$(metric "$admin" gateway_connections_open)
-    t0=$(cpu_ticks "$pid"); s0=$(cpu_ticks "$slow_pid")
-    wrk_run "$work/slow-attack-peak.txt" -t2 -c$conns -d"${WRK_SECONDS}s" "${auth[@]}" "$url"
-    t1=$(cpu_ticks "$pid"); s1=$(cpu_ticks "$slow_pid")
-    cpu_att2=$(cpu_pct $((t1 - t0)) "$WRK_SECONDS"); cpu_slow2=$(cpu_pct $((s1 - s0)) "$WRK_SECONDS")
-    open_after=$(metric "$admin" gateway_connections_open)
+    measured attack -t2 -c$conns -d"${WRK_SECONDS}s" -s "$here/rate.lua" "${auth[@]}" "$url" -- "$d"
+    rows+=("$(row attack "paced, $SLOW_CONNS slow clients" "$open_before before, $(metric "$admin" gateway_connections_open) after")")
+    measured attack-peak -t2 -c$conns -d"${WRK_SECONDS}s" "${auth[@]}" "$url"
+    rows+=("$(row attack-peak "unpaced, $SLOW_CONNS slow clients" "$(metric "$admin" gateway_connections_open) after")")
     rss_attack=$(rss_kib "$pid")
-    wait "$slow_pid" 2>/dev/null || true; stop_pid "$slow_pid"
+    wait "$slow_pid" 2>/dev/null || true; stop_pid "$slow_pid"; slow_pid=""
     sleep 1
     local open_end; open_end=$(metric "$admin" gateway_connections_open)
     local head_timeouts; head_timeouts=$(metric "$admin" gateway_timeouts_total 'kind="request_head"')
-    # The paced run once more without them: how far the machine drifted meanwhile.
-    wrk_run "$work/slow-after.txt" -t2 -c$conns -d"${WRK_SECONDS}s" -s "$here/rate.lua" "${auth[@]}" "$url" -- "$d"
+    # The paced run once more without them: brackets the attack, shows how
+    # far the machine drifted meanwhile.
+    measured after -t2 -c$conns -d"${WRK_SECONDS}s" -s "$here/rate.lua" "${auth[@]}" "$url" -- "$d"
+    rows+=("$(row after "paced, slow clients gone" "$open_end before")")
     local base attack after
     base=$(wrk_p99_ms "$work/slow-base.txt"); attack=$(wrk_p99_ms "$work/slow-attack.txt"); after=$(wrk_p99_ms "$work/slow-after.txt")
-    echo "| run | req/s | p99 ms | errors | gateway CPU | slow clients' CPU | connections_open |"
-    echo "| --- | ---: | ---: | ---: | ---: | ---: | --- |"
-    echo "| unpaced, no slow clients | $peak | $(wrk_p99_ms "$work/slow-peak.txt") | $(wrk_errors "$work/slow-peak.txt") | | | |"
-    echo "| paced (~$target/s), no slow clients | $(wrk_rps "$work/slow-base.txt") | $base | $(wrk_errors "$work/slow-base.txt") | $cpu_base | | |"
-    echo "| paced, $SLOW_CONNS slow clients | $(wrk_rps "$work/slow-attack.txt") | $attack | $(wrk_errors "$work/slow-attack.txt") | $cpu_att | $cpu_slow | $open_before before, $open_mid after |"
-    echo "| unpaced, $SLOW_CONNS slow clients | $(wrk_rps "$work/slow-attack-peak.txt") | $(wrk_p99_ms "$work/slow-attack-peak.txt") | $(wrk_errors "$work/slow-attack-peak.txt") | $cpu_att2 | $cpu_slow2 | $open_after after |"
-    echo "| paced, slow clients gone | $(wrk_rps "$work/slow-after.txt") | $after | $(wrk_errors "$work/slow-after.txt") | | | $open_end before |"
+    echo "| run | req/s | p99 ms | errors | gateway CPU µs/req | slow clients' CPU | load avg | connections_open |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+    printf '%s\n' "${rows[@]}"
     echo
     if [[ ! -s $work/slow.json ]]; then
         echo "slowloris.py gave no result:"; tail -n 20 "$work/slowloris.err"
@@ -483,21 +494,30 @@ part_slowloris() {
     local s=$work/slow.json
     echo "Slow connections: opened $(jget "$s" 'd["opened"]') (peak open $(jget "$s" 'd["peak_open"]'), connect errors $(jget "$s" 'd["connect_errors"]')),"
     echo "closed by the gateway $(jget "$s" 'd["closed_by_server"]'), answers before the close $(jget "$s" 'd["answers"]');"
-    echo "lifetime from connect to the gateway's close, s: min $(jget "$s" 'd["lifetime_s"]["min"]'), p50 $(jget "$s" 'd["lifetime_s"]["p50"]'), p99 $(jget "$s" 'd["lifetime_s"]["p99"]'), max $(jget "$s" 'd["lifetime_s"]["max"]') (client_timeout ${CLIENT_TIMEOUT} s);"
+    echo "lifetime from connect to the gateway's close, s: min $(jget "$s" 'd["lifetime_s"]["min"]'), p50 $(jget "$s" 'd["lifetime_s"]["p50"]'), p99 $(jget "$s" 'd["lifetime_s"]["p99"]'), max $(jget "$s" 'd["lifetime_s"]["max"]') (client_timeout ${CLIENT_TIMEOUT} s;"
+    echo "the gateway's side (its request_head timeout counter against each connection's deadline, 0.25 s polls):"
+    echo "  $(jget "$s" 'd.get("server_late_s", {}).get("counted")') timeouts counted, s after the deadline: min $(jget "$s" 'd.get("server_late_s", {}).get("min")'), p50 $(jget "$s" 'd.get("server_late_s", {}).get("p50")'), p99 $(jget "$s" 'd.get("server_late_s", {}).get("p99")'), max $(jget "$s" 'd.get("server_late_s", {}).get("max")');"
+    echo "the slow clients' own event loop woke up late by p50 $(jget "$s" 'd["loop_lag_s"]["p50"]') / p99 $(jget "$s" 'd["loop_lag_s"]["p99"]') / max $(jget "$s" 'd["loop_lag_s"]["max"]') s, which delays seeing a close);"
     echo "still open when the run ended (closed by us): $(jget "$s" 'd["still_open_at_end"]'). gateway_timeouts_total{kind=\"request_head\"}: $head_timeouts."
     echo "RSS with them: $(mib "$rss_attack") MiB, after: $(mib "$(rss_kib "$pid")") MiB. Gateway alive: $(kill -0 "$pid" 2>/dev/null && echo yes || echo NO)."
     echo
     local ok errs
     errs=$(( $(wrk_errors "$work/slow-attack.txt") + $(wrk_errors "$work/slow-attack-peak.txt") ))
+    # The reference is the larger of the two paced runs without slow clients
+    # (before and after): on a shared machine either can be the noisy one.
+    local ref; ref=$(awk -v a="$base" -v b="$after" 'BEGIN {print (a > b) ? a : b}')
     ok=$(pass_if python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 base, attack, ct, errs = float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
 life = d["lifetime_s"]
-ok = attack < 2 * base and errs == 0 and d["closed_by_server"] > 0 and life["min"] >= ct - 1 and life["p99"] <= ct + 2
-sys.exit(0 if ok else 1)' "$s" "$base" "$attack" "$CLIENT_TIMEOUT" "$errs")
-    verdict slowloris "paced p99 < 2x baseline, 0 errors; slow ones closed at client_timeout" \
-        "paced p99 $base -> $attack ms (after: $after); $(jget "$s" 'd["closed_by_server"]') closed by gateway at $(jget "$s" 'd["lifetime_s"]["min"]')-$(jget "$s" 'd["lifetime_s"]["max"]') s (timeout ${CLIENT_TIMEOUT} s), answers $(jget "$s" 'list(d["answers"])')" "$ok"
+# Closed at client_timeout: never before it, and half of them within 1 s
+# after it (the rest may be seen late by a lagging client, reported above).
+ok = (attack < 2 * base and errs == 0 and d["closed_by_server"] > 0 and life["min"] >= ct - 0.5
+      and life["p50"] <= ct + 1)
+sys.exit(0 if ok else 1)' "$s" "$ref" "$attack" "$CLIENT_TIMEOUT" "$errs")
+    verdict slowloris "paced p99 < 2x baseline (max of before/after), 0 errors; slow ones closed at client_timeout" \
+        "paced p99 $base (before) / $after (after) -> $attack ms; $(jget "$s" 'd["closed_by_server"]') closed by gateway at $(jget "$s" 'd["lifetime_s"]["min"]')-$(jget "$s" 'd["lifetime_s"]["max"]') s (timeout ${CLIENT_TIMEOUT} s), answers $(jget "$s" 'list(d["answers"])')" "$ok"
     stop_pid "$pid"
 }
 
@@ -563,7 +583,7 @@ EOF
         ok=$(jget "$res" 'd["ok"]')
         # The slow upstream answers 3 s after each request; wait past that,
         # then for connections_open to come back (at most 10 s).
-        [[ $kind == slow ]] && sleep 3
+        [[ $kind == slow ]] && run_fg sleep 3
         waited=0
         for _ in $(seq 100); do
             open=$(metric "$admin" gateway_connections_open)
@@ -605,7 +625,7 @@ part_reload() {
     "$WRK" --latency -t2 -c50 -d"${seconds}s" -H "Authorization: Bearer $token" "http://127.0.0.1:$port/api/soak" \
         >"$work/reload-wrk.txt" 2>&1 &
     local wpid=$!; pids+=("$wpid")
-    sleep 2
+    run_fg sleep 2
     local sent=0
     for i in $(seq "$RELOADS"); do
         # Atomic swap (rename), so a reload never reads a half-written file.
