@@ -434,29 +434,42 @@ part_slowloris() {
     d=$(first_delay $conns $target)
     wrk_run "$work/slow-cal.txt" -t2 -c$conns -d5s -s "$here/rate.lua" "${auth[@]}" "$url" -- "$d"
     d=$(next_delay $conns $target "$d" "$(wrk_rps "$work/slow-cal.txt")")
-    # measured RUN ARGS...: a wrk run into $work/slow-RUN.txt, with the CPU
-    # ticks the gateway and the slow clients (when running) used meanwhile,
-    # and the load average after it, in M_GW M_SLOW M_LOAD.
+    # measured RUN SLICES ARGS...: WRK_SECONDS of wrk ARGS, in SLICES runs
+    # of equal length ($work/slow-RUN-K.txt); the figures in M_*: requests,
+    # req/s, errors, p99 = the median of the slices' p99s (a neighbour's
+    # burst on this shared machine spoils one slice, not the figure) and
+    # their range, CPU ticks of the gateway and of the slow clients (when
+    # running), the load average after.
     local slow_pid=""
+    declare -A P99=()
     measured() {
-        local run=$1 g0 g1 s0 s1; shift
+        local run=$1 n=$2 g0 g1 s0 s1 k p99s=() reqs=0 errs=0; shift 2
         g0=$(cpu_ticks "$pid"); s0=$(cpu_ticks $slow_pid)
-        wrk_run "$work/slow-$run.txt" "$@"
+        for k in $(seq "$n"); do
+            wrk_run "$work/slow-$run-$k.txt" -d"$((WRK_SECONDS / n))s" "$@"
+            reqs=$((reqs + $(wrk_reqs "$work/slow-$run-$k.txt")))
+            errs=$((errs + $(wrk_errors "$work/slow-$run-$k.txt")))
+            p99s+=("$(wrk_p99_ms "$work/slow-$run-$k.txt")")
+        done
         g1=$(cpu_ticks "$pid"); s1=$(cpu_ticks $slow_pid)
         M_GW=$((g1 - g0)); M_SLOW=$((s1 - s0)); M_LOAD=$(cut -d' ' -f1 /proc/loadavg)
+        M_REQS=$reqs; M_ERR=$errs; M_RPS=$((reqs / WRK_SECONDS))
+        read -r M_P99 M_RANGE < <(printf '%s\n' "${p99s[@]}" | sort -g | awk '{v[NR] = $1}
+            END {m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+                 printf "%.2f %s\n", m, (NR > 1) ? v[1] "-" v[NR] : "-"}')
+        P99[$run]=$M_P99
     }
-    row() {  # row RUN LABEL CONNECTIONS_OPEN: a table row from measured's figures
-        local f=$work/slow-$1.txt reqs
-        reqs=$(wrk_reqs "$f")
-        echo "| $2 | $(wrk_rps "$f") | $(wrk_p99_ms "$f") | $(wrk_errors "$f") |" \
-            "$(awk -v t=$M_GW -v n="$reqs" -v hz="$CLK_TCK" 'BEGIN {if (n > 0) printf "%.1f", t * 1e6 / hz / n}') |" \
-            "$( [[ -n $slow_pid ]] && cpu_pct "$M_SLOW" "$WRK_SECONDS") | $M_LOAD | $3 |"
+    row() {  # row LABEL CONNECTIONS_OPEN: a table row from measured's figures
+        echo "| $1 | $M_RPS | $M_P99 | $M_RANGE | $M_ERR |" \
+            "$(awk -v t=$M_GW -v n="$M_REQS" -v hz="$CLK_TCK" 'BEGIN {if (n > 0) printf "%.1f", t * 1e6 / hz / n}') |" \
+            "$( [[ -n $slow_pid ]] && cpu_pct "$M_SLOW" "$WRK_SECONDS") | $M_LOAD | $2 |"
     }
+    local errs_attack=0
     local rows=()
-    measured peak -t2 -c$conns -d"${WRK_SECONDS}s" "${auth[@]}" "$url"
-    rows+=("$(row peak "unpaced, no slow clients" "")")
-    measured base -t2 -c$conns -d"${WRK_SECONDS}s" -s "$here/rate.lua" "${auth[@]}" "$url" -- "$d"
-    rows+=("$(row base "paced (~$target/s), no slow clients" "")")
+    measured peak 1 -t2 -c$conns "${auth[@]}" "$url"
+    rows+=("$(row "unpaced, no slow clients" "")")
+    measured base 4 -t2 -c$conns -s "$here/rate.lua" "${auth[@]}" "$url" -- "$d"
+    rows+=("$(row "paced (~$target/s), no slow clients" "")")
     # Slow clients: 10 s to ramp up, 10 s to settle, two wrk runs, 10 s after.
     seconds=$((10 + 10 + 2 * WRK_SECONDS + 10))
     note "slowloris: $SLOW_CONNS slow connections for ${seconds}s"
@@ -467,10 +480,12 @@ part_slowloris() {
     run_fg sleep 20
     local open_before rss_attack
     open_before=$(metric "$admin" gateway_connections_open)
-    measured attack -t2 -c$conns -d"${WRK_SECONDS}s" -s "$here/rate.lua" "${auth[@]}" "$url" -- "$d"
-    rows+=("$(row attack "paced, $SLOW_CONNS slow clients" "$open_before before, $(metric "$admin" gateway_connections_open) after")")
-    measured attack-peak -t2 -c$conns -d"${WRK_SECONDS}s" "${auth[@]}" "$url"
-    rows+=("$(row attack-peak "unpaced, $SLOW_CONNS slow clients" "$(metric "$admin" gateway_connections_open) after")")
+    measured attack 4 -t2 -c$conns -s "$here/rate.lua" "${auth[@]}" "$url" -- "$d"
+    errs_attack=$((errs_attack + M_ERR))
+    rows+=("$(row "paced, $SLOW_CONNS slow clients" "$open_before before, $(metric "$admin" gateway_connections_open) after")")
+    measured attack-peak 1 -t2 -c$conns "${auth[@]}" "$url"
+    errs_attack=$((errs_attack + M_ERR))
+    rows+=("$(row "unpaced, $SLOW_CONNS slow clients" "$(metric "$admin" gateway_connections_open) after")")
     rss_attack=$(rss_kib "$pid")
     wait "$slow_pid" 2>/dev/null || true; stop_pid "$slow_pid"; slow_pid=""
     sleep 1
@@ -478,12 +493,13 @@ part_slowloris() {
     local head_timeouts; head_timeouts=$(metric "$admin" gateway_timeouts_total 'kind="request_head"')
     # The paced run once more without them: brackets the attack, shows how
     # far the machine drifted meanwhile.
-    measured after -t2 -c$conns -d"${WRK_SECONDS}s" -s "$here/rate.lua" "${auth[@]}" "$url" -- "$d"
-    rows+=("$(row after "paced, slow clients gone" "$open_end before")")
-    local base attack after
-    base=$(wrk_p99_ms "$work/slow-base.txt"); attack=$(wrk_p99_ms "$work/slow-attack.txt"); after=$(wrk_p99_ms "$work/slow-after.txt")
-    echo "| run | req/s | p99 ms | errors | gateway CPU µs/req | slow clients' CPU | load avg | connections_open |"
-    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+    measured after 4 -t2 -c$conns -s "$here/rate.lua" "${auth[@]}" "$url" -- "$d"
+    rows+=("$(row "paced, slow clients gone" "$open_end before")")
+    local base=${P99[base]} attack=${P99[attack]} after=${P99[after]}
+    echo "p99: the median of four ${WRK_SECONDS}/4 s slices for the paced runs (their range beside it)."
+    echo
+    echo "| run | req/s | p99 ms | p99 range | errors | gateway CPU µs/req | slow clients' CPU | load avg | connections_open |"
+    echo "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |"
     printf '%s\n' "${rows[@]}"
     echo
     if [[ ! -s $work/slow.json ]]; then
@@ -501,8 +517,7 @@ part_slowloris() {
     echo "still open when the run ended (closed by us): $(jget "$s" 'd["still_open_at_end"]'). gateway_timeouts_total{kind=\"request_head\"}: $head_timeouts."
     echo "RSS with them: $(mib "$rss_attack") MiB, after: $(mib "$(rss_kib "$pid")") MiB. Gateway alive: $(kill -0 "$pid" 2>/dev/null && echo yes || echo NO)."
     echo
-    local ok errs
-    errs=$(( $(wrk_errors "$work/slow-attack.txt") + $(wrk_errors "$work/slow-attack-peak.txt") ))
+    local ok errs=$errs_attack
     # The reference is the larger of the two paced runs without slow clients
     # (before and after): on a shared machine either can be the noisy one.
     local ref; ref=$(awk -v a="$base" -v b="$after" 'BEGIN {print (a > b) ? a : b}')
