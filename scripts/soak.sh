@@ -582,7 +582,7 @@ EOF
     echo
     echo "| case | expected | answers | p50 ms | max ms | connections_open after (waited) | gateway sockets after (ss) |"
     echo "| --- | --- | --- | ---: | ---: | --- | --- |"
-    local all_ok=1 kind expect label res ok open waited socks
+    local all_ok=1 kind expect label res ok open waited socks brief=""
     for kind in mid head slow hole refused; do
         case $kind in
             mid) expect=truncated+closed; label="dies mid-body (head, 1000 of 100000 bytes, close)" ;;
@@ -608,6 +608,7 @@ EOF
         socks=$(gw_sockets "$pid" $names)
         echo "| $label | $expect | $(jget "$res" 'd["counts"]') | $(jget "$res" 'd["p50_ms"]') | $(jget "$res" 'd["max_ms"]') | $open ($(awk -v w=$waited 'BEGIN {printf "%.1f", w / 10}') s) | $socks |"
         [[ $ok == True && $open == "$base_open" && $(gw_socket_count "$pid") -le $base_socks ]] || all_ok=0
+        brief+="${brief:+; }$kind: $(jget "$res" 'd["counts"].get(d["expect"], 0)')/100 $expect"
     done
     echo
     local m
@@ -616,7 +617,8 @@ EOF
     echo "Gateway alive: $(kill -0 "$pid" 2>/dev/null && echo yes || echo NO), /healthz $(healthz "$admin")."
     echo
     verdict faults "502 / 504 / truncated+close as SPEC §4.6; connections_open and sockets back to baseline" \
-        "see table 3" "$( (( all_ok )) && echo PASS || echo FAIL)"
+        "$brief; connections_open back to $base_open, sockets back to baseline after each: $( (( all_ok )) && echo yes || echo no)" \
+        "$( (( all_ok )) && echo PASS || echo FAIL)"
     stop_pid "$pid"; stop_pid "$fpid"
 }
 
