@@ -60,7 +60,7 @@ extension ClientConnection {
             worker.metrics.countUpstreamError(upstream: group.index, kind: .connect)
             worker.metrics.countTimeout(.upstreamConnect)
             dropUpstream()
-            if !retry() { answer(status: 502, error: "bad_gateway", close: !ex.bodyIsDone) }
+            if !retry(sameServerToo: false) { answer(status: 502, error: "bad_gateway", close: !ex.bodyIsDone) }
         case .response:
             worker.metrics.countUpstreamError(upstream: group.index, kind: .timeout)
             worker.metrics.countTimeout(.upstreamResponse)
@@ -91,9 +91,19 @@ extension ClientConnection {
 
     /// One more try on another server, for idempotent requests whose bytes
     /// have not been sent (SPEC §4.6). True when a retry is under way.
-    func retry() -> Bool {
+    ///
+    /// With one server there is no other: the same one is tried again only
+    /// when `sameServerToo` (a connection that was up and closed before any
+    /// response, the keep-alive race, which a fresh connection fixes). A
+    /// refused or timed-out connect is not repeated there: it would fail
+    /// the same way and double the client's wait (a black-holed server:
+    /// 2 x connect_timeout).
+    func retry(sameServerToo: Bool) -> Bool {
         guard let group = ctx.group, ex.mayRetry(serverCount: group.servers.count) else { return false }
-        if group.servers.count == 1 { ex.triedServer = nil }
+        if group.servers.count == 1 {
+            guard sameServerToo else { return false }
+            ex.triedServer = nil
+        }
         connectUpstream()
         return true
     }
@@ -133,14 +143,18 @@ extension ClientConnection {
         case .exchanging:
             switch ex.upstreamLost(eof: event.isEOF) {
             case .beforeResponse:
-                // Refused connect, or a pooled connection the server had
-                // already closed (the keep-alive race): try once more.
-                if !connection.everConnected {
+                // Refused connect, or a connection that closed before any
+                // response byte (a pooled one the server had already closed:
+                // the keep-alive race): try once more. Each failure counts
+                // once: a refused connect as `connect`, the other as `reset`.
+                let refused = !connection.everConnected
+                if refused {
                     connection.server.health.markFailed(nowMs: worker.loop.nowMs())
                     worker.metrics.countUpstreamError(upstream: groupIndex, kind: .connect)
+                } else {
+                    worker.metrics.countUpstreamError(upstream: groupIndex, kind: .reset)
                 }
-                if retry() { return }
-                worker.metrics.countUpstreamError(upstream: groupIndex, kind: .reset)
+                if retry(sameServerToo: !refused) { return }
                 answer(status: 502, error: "bad_gateway", close: !ex.bodyIsDone)
             case .bodyEnded:
                 // The body ends with the connection.
