@@ -25,73 +25,16 @@ import http.client
 import json
 import os
 import socket
+import sys
 import threading
 import time
 import urllib.parse
+from pathlib import Path
 
 
-class Relay:
-    def __init__(self, target):
-        self.target = target
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(64)
-        self.port = self.listener.getsockname()[1]
-        self.cut_now = False
-        self.pairs = []
-        self.lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            if self.cut_now:
-                client.close()
-                continue
-            try:
-                server = socket.create_connection(("127.0.0.1", self.target), timeout=2)
-            except OSError:
-                client.close()
-                continue
-            with self.lock:
-                self.pairs.append((client, server))
-            for a, b in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pump(src, dst):
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                dst.sendall(data)
-        except OSError:
-            pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def cut(self):
-        self.cut_now = True
-        with self.lock:
-            pairs, self.pairs = self.pairs, []
-        for a, b in pairs:
-            for s in (a, b):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                    s.close()
-                except OSError:
-                    pass
-
-    def restore(self):
-        self.cut_now = False
+# The relay the integration tests cut (Tests/Integration/gwtest.py), not a copy.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "Tests" / "Integration"))
+from gwtest import TCPRelay as Relay  # noqa: E402
 
 
 def request(conn_box, port, method, path, body=None, headers=None, timeout=5):
