@@ -374,59 +374,15 @@ public struct ClaimsReader {
 
     private mutating func skipNumber() throws(JSONError) {
         let start = position
-        var integral = true
-        if input[position] == UInt8(ascii: "-") { position += 1 }
-        guard position < input.count else { throw fail(.invalidNumber) }
-        if input[position] == UInt8(ascii: "0") {
-            position += 1
-            if position < input.count, isDigit(input[position]) { throw fail(.invalidNumber) }
-        } else if isDigit(input[position]) {
-            while position < input.count, isDigit(input[position]) { position += 1 }
-        } else {
-            throw fail(.invalidNumber)
-        }
-        if position < input.count, input[position] == UInt8(ascii: ".") {
-            integral = false
-            position += 1
-            guard position < input.count, isDigit(input[position]) else { throw fail(.invalidNumber) }
-            while position < input.count, isDigit(input[position]) { position += 1 }
-        }
-        if position < input.count, input[position] | 0x20 == UInt8(ascii: "e") {
-            integral = false
-            position += 1
-            if position < input.count, input[position] == UInt8(ascii: "+") || input[position] == UInt8(ascii: "-") {
-                position += 1
-            }
-            guard position < input.count, isDigit(input[position]) else { throw fail(.invalidNumber) }
-            while position < input.count, isDigit(input[position]) { position += 1 }
-        }
+        let integral = try JSONLexis.scanNumber(input, &position)
         let text = UnsafeRawBufferPointer(rebasing: input[start..<position])
-        exactInteger = integral ? parseInt64(text) : nil
+        exactInteger = integral ? JSONLexis.int64(text) : nil
         if exactInteger != nil { return }
         // As JSONParser: what is not an exact Int64 must be a finite Double.
         guard let value = Double(String(decoding: text, as: UTF8.self)), value.isFinite else {
             throw JSONError(kind: .invalidNumber, offset: start)
         }
     }
-
-    /// Exact Int64 of a validated integer literal, or nil on overflow (as JSONParser).
-    private func parseInt64(_ text: UnsafeRawBufferPointer) -> Int64? {
-        var i = 0
-        let negative = text[0] == UInt8(ascii: "-")
-        if negative { i = 1 }
-        var value: Int64 = 0
-        while i < text.count {
-            let digit = Int64(text[i] - UInt8(ascii: "0"))
-            let (m, o1) = value.multipliedReportingOverflow(by: 10)
-            let (a, o2) = negative ? m.subtractingReportingOverflow(digit) : m.addingReportingOverflow(digit)
-            if o1 || o2 { return nil }
-            value = a
-            i += 1
-        }
-        return value
-    }
-
-    private func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
 
     private mutating func skipString() throws(JSONError) {
         position += 1  // opening quote
@@ -476,23 +432,7 @@ public struct ClaimsReader {
         }
     }
 
-    private mutating func parseHex4() throws(JSONError) -> UInt32 {
-        guard position + 4 <= input.count else { throw fail(.unexpectedEnd) }
-        var value: UInt32 = 0
-        for _ in 0..<4 {
-            let c = input[position]
-            let digit: UInt32
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(c - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(c - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(c - UInt8(ascii: "A") + 10)
-            default: throw fail(.invalidEscape)
-            }
-            value = value << 4 | digit
-            position += 1
-        }
-        return value
-    }
+    private mutating func parseHex4() throws(JSONError) -> UInt32 { try JSONLexis.hex4(input, &position) }
 
     /// One multi-byte UTF-8 sequence, validated as JSONParser does (RFC 3629 §4).
     private mutating func skipUTF8Sequence() throws(JSONError) {
