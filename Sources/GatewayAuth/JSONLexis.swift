@@ -1,6 +1,6 @@
 /// The lexical rules both JSON readers share (`JSONParser`, which builds a
 /// tree, and `ClaimsReader`, which reads a token's claims without one):
-/// numbers and `\uXXXX` digits, written once so the two cannot drift apart
+/// numbers, `\uXXXX` digits and UTF-8 sequences, written once so the two cannot drift apart
 /// on what a valid number or escape is. Each works on the reader's input and
 /// position and reports a failure at the offset where it went wrong.
 enum JSONLexis {
@@ -75,6 +75,34 @@ enum JSONLexis {
             position += 1
         }
         return value
+    }
+
+    /// The length of the multi-byte UTF-8 sequence at `position`, checked
+    /// (RFC 3629 §4: no overlong forms, no surrogates, nothing above
+    /// U+10FFFF); `position` does not move.
+    static func utf8Sequence(_ input: UnsafeRawBufferPointer, at position: Int) throws(JSONError) -> Int {
+        func fail() -> JSONError { JSONError(kind: .invalidUTF8, offset: position) }
+        let b0 = input[position]
+        let length: Int
+        var lower: UInt8 = 0x80, upper: UInt8 = 0xBF
+        switch b0 {
+        case 0xC2...0xDF: length = 2
+        case 0xE0: length = 3; lower = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: length = 3
+        case 0xED: length = 3; upper = 0x9F
+        case 0xF0: length = 4; lower = 0x90
+        case 0xF1...0xF3: length = 4
+        case 0xF4: length = 4; upper = 0x8F
+        default: throw fail()
+        }
+        guard position + length <= input.count else { throw fail() }
+        let b1 = input[position + 1]
+        guard b1 >= lower && b1 <= upper else { throw fail() }
+        for i in 2..<max(2, length) {
+            let b = input[position + i]
+            guard b >= 0x80 && b <= 0xBF else { throw fail() }
+        }
+        return length
     }
 
     static func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }

@@ -286,26 +286,7 @@ public struct JSONParser {
     /// Validates one multi-byte UTF-8 sequence (RFC 3629 §4: no overlong
     /// forms, no surrogates, nothing above U+10FFFF) and copies it.
     private mutating func copyUTF8Sequence(into out: inout [UInt8]) throws(JSONError) {
-        let b0 = input[position]
-        let length: Int
-        var lower: UInt8 = 0x80, upper: UInt8 = 0xBF
-        switch b0 {
-        case 0xC2...0xDF: length = 2
-        case 0xE0: length = 3; lower = 0xA0
-        case 0xE1...0xEC, 0xEE...0xEF: length = 3
-        case 0xED: length = 3; upper = 0x9F
-        case 0xF0: length = 4; lower = 0x90
-        case 0xF1...0xF3: length = 4
-        case 0xF4: length = 4; upper = 0x8F
-        default: throw fail(.invalidUTF8)
-        }
-        guard position + length <= input.count else { throw fail(.invalidUTF8) }
-        let b1 = input[position + 1]
-        guard b1 >= lower && b1 <= upper else { throw fail(.invalidUTF8) }
-        for i in 2..<max(2, length) {
-            let b = input[position + i]
-            guard b >= 0x80 && b <= 0xBF else { throw fail(.invalidUTF8) }
-        }
+        let length = try JSONLexis.utf8Sequence(input, at: position)
         for i in 0..<length { out.append(input[position + i]) }
         position += length
     }
