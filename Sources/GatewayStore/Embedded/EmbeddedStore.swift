@@ -42,23 +42,24 @@ public final class EmbeddedStore: StateStore {
     /// message naming the directory or file.
     ///
     /// `replayed`, when given, receives the log's revocation changes while
-    /// it is read: `.added` and `.removed` batches in log order, on the
-    /// opening thread, all of them before `init` returns (none if it
-    /// throws). Applied in order to an empty set they leave the store's
+    /// it is read: `.added` and `.removed` batches in log order, one call
+    /// at a time from a thread of the replay (the opening thread or the
+    /// applier's), all of them before `init` returns; when it throws, what
+    /// was sent is to be thrown away. Applied in order to an empty set they leave the store's
     /// set; a caller that builds its view from them (on another thread,
     /// overlapping the replay) already has what `start`'s feed would begin
     /// with, so that feed begins without its `.reset`: its first change is
     /// the removal of entries that had expired by then, if any.
     public convenience init(directory: String, options: Options = Options(),
                             log: @escaping @Sendable (String) -> Void,
-                            replayed: ((RevocationChange) -> Void)? = nil) throws(StoreError) {
+                            replayed: (@Sendable (RevocationChange) -> Void)? = nil) throws(StoreError) {
         try self.init(directory: directory, options: options, log: log, replayed: replayed, openLogFile: { $0 })
     }
 
     /// `openLogFile` wraps every log file opened for appending: the seam
     /// through which tests make writes fail and count fsyncs.
     init(directory: String, options: Options, log: @escaping @Sendable (String) -> Void,
-         replayed: ((RevocationChange) -> Void)? = nil,
+         replayed: (@Sendable (RevocationChange) -> Void)? = nil,
          openLogFile: @escaping (PosixLogFile) -> any LogFileIO) throws(StoreError) {
         self.directory = directory
         logPath = directory + "/state.log"

@@ -12,11 +12,11 @@ import GatewayAuth
 struct ReplayBatcher {
     static let batchSize = 4096
 
-    private let send: (RevocationChange) -> Void
+    private let send: @Sendable (RevocationChange) -> Void
     private var added: [Revocation] = []
     private var removed: [String] = []
 
-    init(_ send: @escaping (RevocationChange) -> Void) {
+    init(_ send: @escaping @Sendable (RevocationChange) -> Void) {
         self.send = send
     }
 
