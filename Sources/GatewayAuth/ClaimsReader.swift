@@ -185,14 +185,7 @@ public struct ClaimsReader {
 
     private func fail(_ kind: JSONError.Kind) -> JSONError { JSONError(kind: kind, offset: position) }
 
-    private mutating func skipWhitespace() {
-        while position < input.count {
-            switch input[position] {
-            case 0x20, 0x09, 0x0A, 0x0D: position += 1
-            default: return
-            }
-        }
-    }
+    private mutating func skipWhitespace() { JSONLexis.skipWhitespace(input, &position) }
 
     private mutating func skipValue() throws(JSONError) {
         guard position < input.count else { throw fail(.unexpectedEnd) }
@@ -211,11 +204,7 @@ public struct ClaimsReader {
     }
 
     private mutating func expectLiteral(_ word: StaticString) throws(JSONError) {
-        let n = word.utf8CodeUnitCount
-        guard position + n <= input.count else { throw fail(.unexpectedEnd) }
-        let p = word.utf8Start
-        for i in 0..<n where input[position + i] != p[i] { throw fail(.unexpectedByte) }
-        position += n
+        try JSONLexis.expectLiteral(word, input, &position)
     }
 
     private mutating func enter() throws(JSONError) {

@@ -1,6 +1,6 @@
 /// The lexical rules both JSON readers share (`JSONParser`, which builds a
 /// tree, and `ClaimsReader`, which reads a token's claims without one):
-/// numbers, `\uXXXX` digits and UTF-8 sequences, written once so the two cannot drift apart
+/// whitespace, literals, numbers, `\uXXXX` digits and UTF-8 sequences, written once so the two cannot drift apart
 /// on what a valid number or escape is. Each works on the reader's input and
 /// position and reports a failure at the offset where it went wrong.
 enum JSONLexis {
@@ -103,6 +103,26 @@ enum JSONLexis {
             guard b >= 0x80 && b <= 0xBF else { throw fail() }
         }
         return length
+    }
+
+    /// Skips JSON whitespace (space, tab, LF, CR: nothing else).
+    static func skipWhitespace(_ input: UnsafeRawBufferPointer, _ position: inout Int) {
+        while position < input.count {
+            switch input[position] {
+            case 0x20, 0x09, 0x0A, 0x0D: position += 1
+            default: return
+            }
+        }
+    }
+
+    /// `true`, `false` or `null` at `position`, byte for byte.
+    static func expectLiteral(_ word: StaticString, _ input: UnsafeRawBufferPointer,
+                              _ position: inout Int) throws(JSONError) {
+        let n = word.utf8CodeUnitCount
+        guard position + n <= input.count else { throw JSONError(kind: .unexpectedEnd, offset: position) }
+        let p = word.utf8Start
+        for i in 0..<n where input[position + i] != p[i] { throw JSONError(kind: .unexpectedByte, offset: position) }
+        position += n
     }
 
     static func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
