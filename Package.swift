@@ -31,9 +31,12 @@ let package = Package(
                        providers: [.apt(["libevent-dev", "libssl-dev"])]),
         .systemLibrary(name: "CHiredis", pkgConfig: "hiredis",
                        providers: [.apt(["libhiredis-dev"])]),
+        // libevent's allocator: per-thread caches of buffer chains (HAProxy's
+        // pool caches), installed by GatewayLoop before any other libevent call.
+        .target(name: "CLibeventPool", dependencies: ["CLibevent"]),
 
         // One libevent event_base per thread, its cross-thread inbox, timers, threads.
-        .target(name: "GatewayLoop", dependencies: ["CLibevent"], swiftSettings: strict),
+        .target(name: "GatewayLoop", dependencies: ["CLibevent", "CLibeventPool"], swiftSettings: strict),
 
         .target(name: "GatewayCore",
                 dependencies: [.product(name: "TOMLKit", package: "TOMLKit")],
@@ -84,7 +87,7 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "GatewayStoreTests", dependencies: ["GatewayStore", "GatewayAuth", "GatewayLoop"],
                     swiftSettings: strict),
-        .testTarget(name: "GatewayProxyTests", dependencies: ["GatewayProxy", "GatewayCore", "GatewayLoop"],
+        .testTarget(name: "GatewayProxyTests", dependencies: ["GatewayProxy", "GatewayCore", "GatewayLoop", "CLibeventPool"],
                     swiftSettings: strict),
     ]
 )

@@ -1,4 +1,5 @@
 import CLibevent
+import CLibeventPool
 import Synchronization
 
 /// Owns one libevent `event_base` and the thread-safe inbox that is the only
@@ -14,7 +15,14 @@ public final class EventLoop: @unchecked Sendable {  // unchecked: see the threa
     /// The loop's DNS resolver, made on first use (`dnsBase`).
     private var dns: OpaquePointer?
 
+    /// libevent's buffers come from per-thread caches (CLibeventPool), so a
+    /// keep-alive request mallocs no evbuffer chain. Installed once, before
+    /// the first libevent call, which is always a loop's `event_config_new`.
+    /// False in sanitizer builds and with GATEWAY_LIBEVENT_POOL=off.
+    public static let buffersPooled: Bool = gw_libevent_pool_install() != 0
+
     public init() throws(RuntimeError) {
+        _ = Self.buffersPooled
         // No locking, no lock debugging: this base never crosses a thread.
         guard let cfg = event_config_new() else { throw .libevent("event_config_new") }
         defer { event_config_free(cfg) }
