@@ -9,6 +9,8 @@
 #   scripts/profile.sh            (builds release if needed)
 #   PROFILE_N1=500 PROFILE_N2=3000 PROFILE_CONNS=4 scripts/profile.sh
 #   PROFILE_SITES=1 scripts/profile.sh   also: the gateway's allocation sites per request
+#   PROFILE_TOP=25 scripts/profile.sh     also: the top functions by instructions per request
+#   PROFILE_KEEP=DIR scripts/profile.sh   keeps the callgrind and dhat outputs in DIR
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -26,11 +28,20 @@ work=$(mktemp -d /tmp/gateway-profile.XXXXXX)
 pids=()
 # valgrind 3.19 gives up on the DWARF Swift 6 writes ("possibly corrupted
 # debuginfo"): profile a copy without it; the symbol table stays.
-objcopy --strip-debug "$GATEWAY_BIN" "$work/gateway"
-GATEWAY_BIN=$work/gateway
+# PROFILE_LINES=1 keeps it, for a binary built with line tables only in
+# DWARF 4 (-Xswiftc -gline-tables-only -Xswiftc -dwarf-version=4), which
+# valgrind reads: callgrind_annotate then names source lines.
+if [[ ${PROFILE_LINES:-0} != 1 ]]; then
+    objcopy --strip-debug "$GATEWAY_BIN" "$work/gateway"
+    GATEWAY_BIN=$work/gateway
+fi
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
     for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    if [[ -n ${PROFILE_KEEP:-} ]]; then
+        mkdir -p "$PROFILE_KEEP"
+        cp "$work"/*.cg "$work"/*.dhat "$PROFILE_KEEP"/ 2>/dev/null || true
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -121,4 +132,11 @@ printf '| nginx proxy_pass | %s | - |\n' "$(per_request callgrind nginx)"
 if [[ ${PROFILE_SITES:-0} == 1 ]]; then
     echo
     python3 scripts/dhat_sites.py "$work/dhat-gateway-$N1.dhat" "$work/dhat-gateway-$N2.dhat" $((N2 - N1))
+fi
+# Where the gateway's instructions go (PROFILE_TOP=K): self instructions per
+# request of the K costliest functions, by the same difference of two runs.
+if [[ -n ${PROFILE_TOP:-} ]]; then
+    echo
+    python3 scripts/callgrind_diff.py "$work/callgrind-gateway-$N1.cg" "$work/callgrind-gateway-$N2.cg" \
+        $((N2 - N1)) "$PROFILE_TOP"
 fi

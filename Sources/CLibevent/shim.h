@@ -54,6 +54,12 @@ static inline int gw_event_add_ms(struct event *ev, long ms) {
     return event_add(ev, &tv);
 }
 
+// event_add with a microsecond timeout (us >= 0).
+static inline int gw_event_add_us(struct event *ev, long long us) {
+    struct timeval tv = { .tv_sec = (time_t)(us / 1000000), .tv_usec = (suseconds_t)(us % 1000000) };
+    return event_add(ev, &tv);
+}
+
 // bufferevent timeouts in milliseconds; ms <= 0 disables that direction.
 static inline void gw_bufferevent_set_timeouts_ms(struct bufferevent *bev,
                                                   long read_ms, long write_ms) {

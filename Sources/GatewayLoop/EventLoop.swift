@@ -121,16 +121,33 @@ public final class EventLoop: @unchecked Sendable {  // unchecked: see the threa
 }
 
 /// A one-shot timer owned by one object on one loop. Re-armed with `schedule`.
+///
+/// A `lazy` timer is for deadlines moved on every request (a connection's
+/// idle, head and upstream timeouts): re-arming libevent's timer heap twice
+/// a request cost more than the rest of the timer work. Like nginx's lazy
+/// timers, it keeps an armed event that fires no later than the new
+/// deadline and only records the deadline; when that event fires early it
+/// re-arms for the rest. `cancel` only forgets the deadline, so a stale
+/// event may still fire, to no effect. It never runs its action early or
+/// (beyond libevent's own precision) late. Because a cancelled lazy timer
+/// can stay in the loop until it fires, free it (drop the object) when its
+/// owner closes, so it never keeps a finished loop running.
 public final class Timer {
     private var event: OpaquePointer?
     private var action: () -> Void
+    private let lazy: Bool
+    /// Lazy timers: when the action is due (monotonic µs), nil after
+    /// `cancel`, and when the libevent event will fire, nil when unarmed.
+    private var dueUs: Int64?
+    private var armedUs: Int64?
 
     /// `action` runs on the loop's thread when the timer fires.
-    public init(loop: EventLoop, action: @escaping () -> Void) {
+    public init(loop: EventLoop, lazy: Bool = false, action: @escaping () -> Void) {
         self.action = action
+        self.lazy = lazy
         let cb: event_callback_fn = { _, _, arg in
             guard let arg else { return }
-            Unmanaged<Timer>.fromOpaque(arg).takeUnretainedValue().action()
+            Unmanaged<Timer>.fromOpaque(arg).takeUnretainedValue().fired()
         }
         event = gw_evtimer_new(loop.base, cb, Unmanaged.passUnretained(self).toOpaque())
     }
@@ -139,17 +156,50 @@ public final class Timer {
 
     public func schedule(afterMs ms: Int64) {
         guard let event else { return }
-        _ = gw_event_add_ms(event, Int(ms))
+        guard lazy, ms >= 0 else {
+            _ = gw_event_add_ms(event, Int(ms))
+            return
+        }
+        let now = Self.monotonicUs()
+        let due = now + ms * 1000
+        dueUs = due
+        if let armed = armedUs, armed <= due { return }   // fires first; `fired` re-arms for the rest
+        arm(event, afterUs: due - now, now: now)
     }
 
     public func cancel() {
         guard let event else { return }
-        event_del(event)
+        if lazy { dueUs = nil } else { event_del(event) }
     }
 
     public var isPending: Bool {
         guard let event else { return false }
+        if lazy { return dueUs != nil }
         return event_pending(event, Int16(EV_TIMEOUT), nil) != 0
+    }
+
+    private func arm(_ event: OpaquePointer, afterUs us: Int64, now: Int64) {
+        _ = gw_event_add_us(event, us)
+        armedUs = now + us
+    }
+
+    private func fired() {
+        guard lazy else { action(); return }
+        armedUs = nil
+        guard let due = dueUs, let event else { return }
+        let now = Self.monotonicUs()
+        if now < due {
+            arm(event, afterUs: due - now, now: now)
+            return
+        }
+        dueUs = nil
+        action()
+    }
+
+    private static func monotonicUs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
     }
 }
 

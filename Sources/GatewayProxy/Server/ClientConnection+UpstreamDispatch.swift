@@ -45,7 +45,7 @@ extension ClientConnection {
 
     func armUpstreamTimer(_ purpose: UpstreamTimerPurpose, _ ms: Int64) {
         if upstreamTimer == nil {
-            upstreamTimer = Timer(loop: worker.loop) { [unowned self] in self.upstreamTimedOut() }
+            upstreamTimer = Timer(loop: worker.loop, lazy: true) { [unowned self] in self.upstreamTimedOut() }
         }
         upstreamTimerPurpose = purpose
         upstreamTimer?.schedule(afterMs: ms)

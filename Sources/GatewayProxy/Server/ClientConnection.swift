@@ -117,7 +117,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
 
     func armHeadTimer() {
         if clientTimer == nil {
-            clientTimer = Timer(loop: worker.loop) { [unowned self] in self.clientTimedOut() }
+            clientTimer = Timer(loop: worker.loop, lazy: true) { [unowned self] in self.clientTimedOut() }
         }
         clientTimer?.schedule(afterMs: runtime.config.server.clientTimeoutMs)
     }
