@@ -51,15 +51,20 @@ public final class HTTPHead: @unchecked Sendable {
     @exclusivity(unchecked) public internal(set) var isUpgrade: Bool
     /// Index into `fields` of the single Host field, if present.
     @exclusivity(unchecked) public internal(set) var hostField: Int?
+    /// A Connection field lists a name besides close, keep-alive and
+    /// upgrade (a field the sender made hop-by-hop). The parser knows; a head
+    /// built by hand says true, so writers look for themselves.
+    @exclusivity(unchecked) public internal(set) var connectionNamesFields: Bool
 
     public init(bytes: [UInt8], startLine: Range<Int>, version: HTTPVersion, fields: [HTTPField],
                 method: Range<Int>, target: Range<Int>, status: Int, framing: BodyFraming,
                 keepAlive: Bool, expectContinue: Bool, isUpgrade: Bool, hostField: Int?,
-                normalized: NormalizedTarget? = nil) {
+                normalized: NormalizedTarget? = nil, connectionNamesFields: Bool = true) {
         self.bytes = bytes; self.startLine = startLine; self.version = version; self.fields = fields
         self.method = method; self.target = target; self.status = status; self.framing = framing
         self.keepAlive = keepAlive; self.expectContinue = expectContinue; self.isUpgrade = isUpgrade
         self.hostField = hostField
+        self.connectionNamesFields = connectionNamesFields
         // The parser passes its own; a head built by hand gets the same
         // reading, or (a target the validator refuses, a response) the raw
         // bytes as they are.
@@ -74,11 +79,12 @@ public final class HTTPHead: @unchecked Sendable {
     func refill(bytes: [UInt8], startLine: Range<Int>, version: HTTPVersion, fields: [HTTPField],
                 method: Range<Int>, target: Range<Int>, status: Int, framing: BodyFraming,
                 keepAlive: Bool, expectContinue: Bool, isUpgrade: Bool, hostField: Int?,
-                normalized: NormalizedTarget) {
+                normalized: NormalizedTarget, connectionNamesFields: Bool) {
         self.bytes = bytes; self.startLine = startLine; self.version = version; self.fields = fields
         self.method = method; self.target = target; self.status = status; self.framing = framing
         self.keepAlive = keepAlive; self.expectContinue = expectContinue; self.isUpgrade = isUpgrade
         self.hostField = hostField
+        self.connectionNamesFields = connectionNamesFields
         self.normalized = normalized
     }
 

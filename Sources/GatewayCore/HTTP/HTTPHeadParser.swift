@@ -275,7 +275,7 @@ public struct HTTPHeadParser: Sendable {
         var hasTE = false
         var teCodings = 0
         var teLastIsChunked = false
-        var connClose = false, connKeepAlive = false, connUpgrade = false
+        var connClose = false, connKeepAlive = false, connUpgrade = false, connNamesFields = false
         var upgradeWebsocket = false
         var expectContinue = false
         let isRequest = kind == .request
@@ -313,6 +313,7 @@ public struct HTTPHeadParser: Sendable {
                     if HTTPSyntax.equalsLower(b, el, "close") { connClose = true }
                     else if HTTPSyntax.equalsLower(b, el, "keep-alive") { connKeepAlive = true }
                     else if HTTPSyntax.equalsLower(b, el, "upgrade") { connUpgrade = true }
+                    else { connNamesFields = true }
                     return true
                 }
             case .upgrade:
@@ -390,13 +391,13 @@ public struct HTTPHeadParser: Sendable {
             shell.refill(bytes: headBytes, startLine: startLine, version: version, fields: headFields,
                          method: method, target: target, status: status, framing: framing,
                          keepAlive: keepAlive, expectContinue: expectContinue, isUpgrade: isUpgrade,
-                         hostField: hostIndex, normalized: normalized)
+                         hostField: hostIndex, normalized: normalized, connectionNamesFields: connNamesFields)
             return .done(shell)
         }
         let head = HTTPHead(bytes: headBytes, startLine: startLine, version: version, fields: headFields,
                             method: method, target: target, status: status, framing: framing,
                             keepAlive: keepAlive, expectContinue: expectContinue, isUpgrade: isUpgrade,
-                            hostField: hostIndex, normalized: normalized)
+                            hostField: hostIndex, normalized: normalized, connectionNamesFields: connNamesFields)
         return .done(head)
     }
 

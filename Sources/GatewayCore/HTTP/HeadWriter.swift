@@ -97,6 +97,7 @@ public enum HeadWriter {
         S.append(" HTTP/1.1\r\n", to: &out)
         var hasRequestID = false
         let connectionNames = ConnectionNames(head)
+        var kept = KeptLines()
         for f in head.fields {
             switch f.known {
             case .connection, .keepAlive, .proxyConnection, .te, .trailer, .upgrade,
@@ -110,8 +111,9 @@ public enum HeadWriter {
             }
             if isRemoved(b, f.name, options.removeFieldNames) { continue }
             if f.known == .xRequestID { hasRequestID = true }
-            out.append(contentsOf: b[f.line])
+            kept.add(f.line, from: b, to: &out)
         }
+        kept.flush(from: b, to: &out)
         writeMerged(head, .xForwardedFor, "X-Forwarded-For: ", own: options.clientAddress,
                     removed: options.removeFieldNames, into: &out)
         // Replaced, not appended (SPEC §4.4): frameworks (Express, Rails)
@@ -161,6 +163,7 @@ public enum HeadWriter {
         let keepLength = options.framing == .none && head.framing == .none
             && !(100...199).contains(head.status) && head.status != 204
         let connectionNames = ConnectionNames(head)
+        var kept = KeptLines()
         for f in head.fields {
             switch f.known {
             case .connection, .keepAlive, .proxyConnection, .te, .trailer, .transferEncoding:
@@ -178,8 +181,9 @@ public enum HeadWriter {
                 break
             }
             if isRemoved(b, f.name, options.removeFieldNames) { continue }
-            out.append(contentsOf: b[f.line])
+            kept.add(f.line, from: b, to: &out)
         }
+        kept.flush(from: b, to: &out)
         writeFraming(options.framing, into: &out)
         writeExtra(options.extraFields, into: &out)
         if options.carriesMintedToken { writeNoStore(head, into: &out) }
@@ -264,6 +268,26 @@ public enum HeadWriter {
 
     // MARK: helpers
 
+    /// Field lines kept verbatim, copied in runs: lines that follow each
+    /// other in the received head go out in one append, not one each.
+    struct KeptLines {
+        private var run = 0..<0
+
+        mutating func add(_ line: Range<Int>, from b: [UInt8], to out: inout [UInt8]) {
+            if !run.isEmpty, line.lowerBound == run.upperBound {
+                run = run.lowerBound..<line.upperBound
+                return
+            }
+            flush(from: b, to: &out)
+            run = line
+        }
+
+        mutating func flush(from b: [UInt8], to out: inout [UInt8]) {
+            if !run.isEmpty { out.append(contentsOf: b[run]) }
+            run = 0..<0
+        }
+    }
+
     /// The field names listed in the Connection fields of a head (RFC 9110
     /// §7.6.1: those fields are hop-by-hop). Built once per write so a head
     /// with thousands of fields and tokens still costs linear time; nothing
@@ -273,9 +297,12 @@ public enum HeadWriter {
     /// strip end-to-end credentials by naming them in Connection.
     struct ConnectionNames {
         private var table: [Int: Range<Int>] = [:]   // seeded SipHash of the lowercased name -> first token
-        private let bytes: [UInt8]
+        private var bytes: [UInt8] = []
 
         init(_ head: HTTPHead) {
+            // The parser saw whether any Connection field names another
+            // field; most heads say only keep-alive or close, or nothing.
+            guard head.connectionNamesFields else { return }
             bytes = head.bytes
             let b = head.bytes
             var table: [Int: Range<Int>] = [:]
