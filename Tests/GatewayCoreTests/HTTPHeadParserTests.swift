@@ -338,3 +338,35 @@ enum RequestFixture {
 extension HeadParseStep {
     var failure: HTTPParseError? { if case .failed(let e) = self { return e } else { return nil } }
 }
+
+/// Field values long enough for the eight-bytes-at-a-time scan, against the
+/// byte rule: any control byte but HTAB, or DEL, is a 400; otherwise the
+/// value is what lies between the optional whitespace on both sides.
+@Suite struct HTTPHeadParserFieldValueTests {
+    @Test func longValuesFollowTheByteRule() {
+        var rng = SystemRandomNumberGenerator()
+        let alphabet: [UInt8] = [0x20, 0x20, 0x09, 0x41, 0x7E, 0x21, 0x80, 0xFF, 0x7F, 0x00, 0x1F, 0x3A, 0x2C]
+        for _ in 0..<800 {
+            let length = Int.random(in: 0...40, using: &rng)
+            var value = (0..<length).map { _ in alphabet.randomElement(using: &rng)! }
+            // Mostly clean values, some with one bad byte.
+            if Bool.random(using: &rng) { value = value.map { $0 == 0x7F || $0 < 0x20 && $0 != 0x09 ? 0x61 : $0 } }
+            let message = Array("GET / HTTP/1.1\r\nHost: a\r\nX-V: ".utf8) + value + Array("\r\n\r\n".utf8)
+            let bad = value.contains { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }
+            let isWS: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 }
+            let (outcome, head) = parseAllWays(message, kind: .request, max: 8192)
+            if bad {
+                #expect(outcome.error == .badFieldValue, "\(value)")
+                continue
+            }
+            guard let head else {
+                Issue.record("\(value): \(outcome)")
+                continue
+            }
+            let start = value.firstIndex { !isWS($0) } ?? value.count
+            let end = (value.lastIndex { !isWS($0) }).map { $0 + 1 } ?? start
+            let expected = start < end ? Array(value[start..<end]) : []
+            #expect(Array(head.bytes[head.fields[1].value]) == expected, "\(value)")
+        }
+    }
+}

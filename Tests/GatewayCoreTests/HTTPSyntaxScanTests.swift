@@ -37,3 +37,29 @@ extension HTTPSyntaxScanTests {
         }
     }
 }
+
+extension HTTPSyntaxScanTests {
+    /// The eight-at-a-time field-value tests agree with their byte rules on
+    /// words made of the bytes around every boundary they draw (0x1F/0x20/
+    /// 0x21, 0x7E/0x7F/0x80, HTAB, 0xFF), and on every single-byte change of
+    /// a clean word.
+    @Test func fieldValueWordTestsMatchTheByteRules() {
+        var rng = SystemRandomNumberGenerator()
+        let alphabet: [UInt8] = [0x1F, 0x20, 0x21, 0x7E, 0x7F, 0x80, 0x09, 0xFF, 0x00, 0x41, 0x20, 0x20]
+        func word(_ b: [UInt8]) -> UInt64 { b.enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * $1.offset) } }
+        func check(_ b: [UInt8]) {
+            let x = word(b)
+            #expect(HTTPSyntax.allPrintableASCII(x) == b.allSatisfy { $0 >= 0x20 && $0 <= 0x7E }, "\(b)")
+            #expect(HTTPSyntax.lastNonSpace(x) == b.lastIndex(where: { $0 != 0x20 }), "\(b)")
+        }
+        for _ in 0..<20_000 { check((0..<8).map { _ in alphabet.randomElement(using: &rng)! }) }
+        let clean = Array("Aa0 ~!z ".utf8)
+        for i in 0..<8 {
+            for v in 0...255 {
+                var b = clean
+                b[i] = UInt8(v)
+                check(b)
+            }
+        }
+    }
+}

@@ -246,14 +246,30 @@ public struct HTTPHeadParser: Sendable {
             while p < e && HTTPSyntax.isWS(buf[p]) { p += 1 }
             let vStart = p
             var vEnd = p
+            let raw = UnsafeRawPointer(buf.baseAddress!)
             while p < e {
-                let b = buf[p]
-                if b >= 0x21 && b != 0x7F {
-                    vEnd = p + 1
-                } else if b != HTTPSyntax.sp && b != HTTPSyntax.htab {
-                    return (name, -1 ..< -1)
+                // Eight bytes at a time while they are visible ASCII or SP
+                // (most values); a word with HTAB, obs-text or a control
+                // byte goes through the byte rule below.
+                var stop = e
+                if p + 8 <= e {
+                    let x = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: p, as: UInt64.self))
+                    if HTTPSyntax.allPrintableASCII(x) {
+                        if let last = HTTPSyntax.lastNonSpace(x) { vEnd = p + last + 1 }
+                        p += 8
+                        continue
+                    }
+                    stop = p + 8
                 }
-                p += 1
+                while p < stop {
+                    let b = buf[p]
+                    if b >= 0x21 && b != 0x7F {
+                        vEnd = p + 1
+                    } else if b != HTTPSyntax.sp && b != HTTPSyntax.htab {
+                        return (name, -1 ..< -1)
+                    }
+                    p += 1
+                }
             }
             return (name, vStart..<vEnd)
         }

@@ -49,6 +49,31 @@ public enum HTTPSyntax {
         return i
     }
 
+    /// All eight bytes of `x` are visible ASCII or SP (0x20...0x7E): no
+    /// control, DEL or obs-text byte among them. Exact (the usual "has a
+    /// byte less than n / more than n" tests).
+    @inline(__always)
+    static func allPrintableASCII(_ x: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let below20 = (x &- ones &* 0x20) & ~x & highs
+        let above7E = ((x &+ ones) | x) & highs
+        return below20 | above7E == 0
+    }
+
+    /// Memory-order index (0-7) of the last byte of `x` (loaded little-endian)
+    /// that is not SP; nil when all eight are. Exact per byte: no carry
+    /// crosses a byte boundary.
+    @inline(__always)
+    static func lastNonSpace(_ x: UInt64) -> Int? {
+        let z = x ^ 0x2020_2020_2020_2020
+        let low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+        let spaceMarks = ~(((z & low7) &+ low7) | z | low7)   // 0x80 in each SP byte
+        let nonSpace = ~spaceMarks & 0x8080_8080_8080_8080
+        if nonSpace == 0 { return nil }
+        return (63 - nonSpace.leadingZeroBitCount) / 8
+    }
+
     /// field-vchar, SP or HTAB (RFC 9110 §5.5): VCHAR / obs-text.
     @inline(__always)
     static func isFieldValueByte(_ b: UInt8) -> Bool { (b >= 0x21 && b != 0x7F) || b == sp || b == htab }

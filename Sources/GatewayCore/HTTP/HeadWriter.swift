@@ -443,8 +443,16 @@ public enum HeadWriter {
     /// Values built from tokens or config could carry CR/LF (header
     /// injection): every control byte except HTAB becomes a space.
     static func appendSanitizedValue(_ v: some Collection<UInt8>, to out: inout [UInt8]) {
-        for c in v { out.append((c < 0x20 && c != S.htab) || c == 0x7F ? S.sp : c) }
+        // Almost every value is clean: one append, not one per byte.
+        if !v.contains(where: { needsSanitizing($0) }) {
+            out.append(contentsOf: v)
+            return
+        }
+        for c in v { out.append(needsSanitizing(c) ? S.sp : c) }
     }
+
+    @inline(__always)
+    static func needsSanitizing(_ c: UInt8) -> Bool { (c < 0x20 && c != S.htab) || c == 0x7F }
 
     /// Names keep token bytes only.
     static func appendSanitizedName(_ n: [UInt8], to out: inout [UInt8]) {

@@ -2,11 +2,15 @@
 /// digits, written straight into the head or log line being built.
 public enum RequestIDText {
     public static func appendHex(_ value: UInt64, to out: inout [UInt8]) {
-        var shift = 60
-        while shift >= 0 {
-            let d = UInt8((value >> UInt64(shift)) & 0xF)
-            out.append(d < 10 ? 0x30 + d : 0x61 + d - 10)
-            shift -= 4
+        // Digits on the stack, then one append (16 appends cost ~380 instructions).
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { digits in
+            var shift = 60
+            for i in 0..<16 {
+                let d = UInt8((value >> UInt64(shift)) & 0xF)
+                digits[i] = d < 10 ? 0x30 + d : 0x61 + d - 10
+                shift -= 4
+            }
+            out.append(contentsOf: UnsafeBufferPointer(digits))
         }
     }
 
