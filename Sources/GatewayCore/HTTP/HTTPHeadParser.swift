@@ -85,21 +85,36 @@ public struct HTTPHeadParser: Sendable {
         }
         let n = input.count
         var i = 0
+        // Where input[0] sits in `buffer`: negative once leading empty lines
+        // were cut from the buffer's front.
+        var origin = buffer.count
         while i < n {
-            let j = HTTPSyntax.firstLF(input, from: i)
-            let found = j < n
-            let take = found ? j - i + 1 : n - i
-            // The limit is checked before the buffer grows (STYLE §5).
-            if take > maxHeadBytes - buffer.count { return fail(.headTooLarge) }
-            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[i..<(i + take)]))
-            i += take
-            guard found else { break }
-            switch lineEnded() {
-            case .more: continue
-            case .failed(let e): return fail(e)
-            case .done(let head):
-                reset(kind: kind)
-                return .complete(head, consumed: i)
+            // One append per step, not one per line: as much input as the
+            // buffer holds without growing (at least 1 KiB), bounded by the
+            // limit, which is checked before the buffer grows (STYLE §5).
+            // The lines are then checked in place, in order, so a bad line
+            // fails before the limit does, as it would line by line; bytes
+            // past the head (a body, a pipelined request) are cut off again.
+            let room = maxHeadBytes - buffer.count
+            guard room > 0 else { return fail(.headTooLarge) }
+            let copy = min(n - i, room, max(buffer.capacity - buffer.count, 1024))
+            var scan = buffer.count
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[i..<(i + copy)]))
+            i += copy
+            while true {
+                let lf = buffer.withUnsafeBytes { HTTPSyntax.firstLF($0, from: scan) }
+                guard lf < buffer.count else { break }
+                scan = lf + 1
+                switch lineEnded(end: scan) {
+                case .more: continue
+                case .skipped(let removed):
+                    scan -= removed
+                    origin -= removed
+                case .failed(let e): return fail(e)
+                case .done(let head):
+                    reset(kind: kind)
+                    return .complete(head, consumed: scan - origin)
+                }
             }
         }
         return .needMore(consumed: n)
@@ -112,13 +127,15 @@ public struct HTTPHeadParser: Sendable {
 
     private enum LineOutcome {
         case more
+        /// Leading empty lines were cut from the buffer's front: this many bytes.
+        case skipped(Int)
         case done(HTTPHead)
         case failed(HTTPParseError)
     }
 
-    /// A line (ending with the LF just appended) is complete in `buffer`.
-    private mutating func lineEnded() -> LineOutcome {
-        let end = buffer.count
+    /// A line ending with the LF at `end - 1` is complete in `buffer`
+    /// (bytes after it, if any, belong to later lines).
+    private mutating func lineEnded(end: Int) -> LineOutcome {
         let start = lineStart
         lineStart = end
         // RFC 9112 §2.2 lets a recipient accept a bare LF; a proxy must not,
@@ -131,16 +148,20 @@ public struct HTTPHeadParser: Sendable {
                     return .failed(.badStartLine)
                 }
                 emptyLinesSkipped += 1
-                buffer.removeAll(keepingCapacity: true)
+                buffer.removeSubrange(0..<end)   // only empty lines precede it
                 lineStart = 0
-                return .more
+                return .skipped(end)
             }
             let error = kind == .request ? parseRequestLine(content) : parseStatusLine(content)
             if let error { return .failed(error) }
             startLineDone = true
             return .more
         }
-        if content.isEmpty { return finish() }
+        if content.isEmpty {
+            // The head is exactly what came before: later bytes are the body's.
+            if end < buffer.count { buffer.removeSubrange(end...) }
+            return finish()
+        }
         if let error = parseField(line: start..<end, content: content) { return .failed(error) }
         return .more
     }
