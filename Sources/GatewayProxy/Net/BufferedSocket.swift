@@ -61,6 +61,9 @@ final class BufferedSocket {
     @exclusivity(unchecked) private var readClosed = false     // EOF or error seen
     @exclusivity(unchecked) private var readHighWater = 0
     @exclusivity(unchecked) private var writeArmed = false
+    /// The descriptor, read from the bufferevent once (at creation, after a
+    /// connect made it) rather than through bufferevent_getfd on every I/O.
+    @exclusivity(unchecked) private var socketFD: Int32 = -1
     static let maxSingleRead = 64 << 10
 
     /// Wraps an accepted fd, or creates an unconnected socket when fd is -1.
@@ -79,6 +82,7 @@ final class BufferedSocket {
         }
         guard let b = made else { return nil }
         bev = b
+        socketFD = bufferevent_getfd(b)
         let readCB: bufferevent_data_cb = { _, arg in
             guard let arg else { return }
             let s = Unmanaged<BufferedSocket>.fromOpaque(arg).takeUnretainedValue()
@@ -134,11 +138,12 @@ final class BufferedSocket {
             bufferevent_free(b)
             bev = nil
         }
+        socketFD = -1
     }
 
     var isOpen: Bool { bev != nil }
 
-    var fd: Int32 { bev.map { bufferevent_getfd($0) } ?? -1 }
+    var fd: Int32 { socketFD }
 
     var input: OpaquePointer? { bev.flatMap { bufferevent_get_input($0) } }
     var output: OpaquePointer? { bev.flatMap { bufferevent_get_output($0) } }
@@ -157,8 +162,9 @@ final class BufferedSocket {
         let rc = address.withSockaddr { sa, len in
             bufferevent_socket_connect(bev, UnsafeMutablePointer(mutating: sa), Int32(len))
         }
+        socketFD = bufferevent_getfd(bev)
         guard rc == 0 else { connecting = false; return false }
-        if plain { makeReadEvent(fd: bufferevent_getfd(bev)) }
+        if plain { makeReadEvent(fd: socketFD) }
         return true
     }
 
@@ -228,7 +234,7 @@ final class BufferedSocket {
             return
         }
         let want = min(Self.maxSingleRead, limit - have)
-        let fd = bufferevent_getfd(bev)
+        let fd = socketFD
         // bufferevent keeps its input frozen at the end except while it
         // reads itself; do as it does around our own read.
         evbuffer_unfreeze(input, 0)
@@ -273,7 +279,7 @@ final class BufferedSocket {
     /// the end of each piece of work that wrote to this socket.
     func flush() {
         guard plain, !writeArmed, let bev, let out = bufferevent_get_output(bev) else { return }
-        let fd = bufferevent_getfd(bev)
+        let fd = socketFD
         guard fd >= 0 else { return }
         // bufferevent keeps its output frozen at the front except while it
         // writes itself; do as it does around our own write.
