@@ -63,3 +63,32 @@ extension HTTPSyntaxScanTests {
         }
     }
 }
+
+extension HTTPSyntaxScanTests {
+    /// The word-at-a-time token comparison agrees with the exact lowercase
+    /// comparison on every token that differs from a known field name in one
+    /// byte (any tchar), in any letter case, for names shorter and longer
+    /// than a word.
+    @Test func tokenEqualsMatchesTheExactComparison() {
+        let tchars = (0...255).map(UInt8.init).filter(HTTPSyntax.isTchar)
+        let names: [StaticString] = ["te", "host", "expect", "trailer", "connection", "x-request-id",
+                                     "content-length", "transfer-encoding", "access-control-expose-headers"]
+        var rng = SystemRandomNumberGenerator()
+        for literal in names {
+            let lit = literal.withUTF8Buffer { Array($0) }
+            for i in lit.indices {
+                for c in tchars {
+                    var candidate = lit.map { Bool.random(using: &rng) ? HTTPSyntax.lower($0) ^ ($0 >= 0x61 && $0 <= 0x7A ? 0x20 : 0) : $0 }
+                    candidate[i] = c
+                    let exact = candidate.map(HTTPSyntax.lower) == lit
+                    let fast = candidate.withUnsafeBytes { HTTPSyntax.tokenEquals($0, 0..<candidate.count, literal) }
+                    #expect(fast == exact, "\(String(decoding: candidate, as: UTF8.self)) vs \(literal)")
+                }
+            }
+            // The name itself in upper case matches; one byte shorter does not.
+            let upper = lit.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }
+            #expect(upper.withUnsafeBytes { HTTPSyntax.tokenEquals($0, 0..<upper.count, literal) })
+            #expect(!upper.withUnsafeBytes { HTTPSyntax.tokenEquals($0, 0..<(upper.count - 1), literal) })
+        }
+    }
+}

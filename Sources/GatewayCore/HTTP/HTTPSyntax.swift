@@ -103,6 +103,36 @@ public enum HTTPSyntax {
         }
     }
 
+    /// `raw[range]`, a token (tchar only: the caller checked), equals the
+    /// lowercase `literal` of letters and "-" ignoring case. For those two,
+    /// OR-ing 0x20 lowercases exactly: among tchar only A-Z and a-z map to a
+    /// letter, and only "-" maps to "-" (0x0D, the other byte that would,
+    /// is no tchar). So eight bytes compare at once.
+    @inline(__always)
+    static func tokenEquals(_ raw: UnsafeRawBufferPointer, _ range: Range<Int>, _ literal: StaticString) -> Bool {
+        let n = literal.utf8CodeUnitCount
+        guard range.count == n else { return false }
+        let name = raw.baseAddress! + range.lowerBound
+        let lit = UnsafeRawPointer(literal.utf8Start)
+        if n >= 8 {
+            let fold: UInt64 = 0x2020_2020_2020_2020
+            var i = 0
+            while i + 8 <= n {
+                if name.loadUnaligned(fromByteOffset: i, as: UInt64.self) | fold
+                    != lit.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
+                i += 8
+            }
+            if i == n { return true }
+            // The last eight bytes, overlapping the words already compared.
+            return name.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self) | fold
+                == lit.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+        }
+        for i in 0..<n where name.load(fromByteOffset: i, as: UInt8.self) | 0x20 != lit.load(fromByteOffset: i, as: UInt8.self) {
+            return false
+        }
+        return true
+    }
+
     /// Same comparison against a lowercase byte array (caller-supplied names).
     @inline(__always)
     static func equalsLower(_ bytes: [UInt8], _ range: Range<Int>, _ other: [UInt8]) -> Bool {
@@ -170,36 +200,42 @@ extension KnownField {
     /// Recognises `bytes[name]` (a token) case-insensitively: switch on the
     /// length first so most names cost one comparison at most.
     static func lookup(_ bytes: [UInt8], _ name: Range<Int>) -> KnownField {
+        bytes.withUnsafeBytes { lookup($0, name) }
+    }
+
+    /// `raw[name]` must be a token (tchar only, as the parser checked).
+    static func lookup(_ raw: UnsafeRawBufferPointer, _ name: Range<Int>) -> KnownField {
         typealias S = HTTPSyntax
+        precondition(name.lowerBound >= 0 && name.upperBound <= raw.count)
         switch name.count {
-        case 2: return S.equalsLower(bytes, name, "te") ? .te : .other
-        case 4: return S.equalsLower(bytes, name, "host") ? .host : .other
+        case 2: return S.tokenEquals(raw, name, "te") ? .te : .other
+        case 4: return S.tokenEquals(raw, name, "host") ? .host : .other
         case 6:
-            if S.equalsLower(bytes, name, "cookie") { return .cookie }
-            if S.equalsLower(bytes, name, "expect") { return .expect }
+            if S.tokenEquals(raw, name, "cookie") { return .cookie }
+            if S.tokenEquals(raw, name, "expect") { return .expect }
             return .other
         case 7:
-            if S.equalsLower(bytes, name, "trailer") { return .trailer }
-            if S.equalsLower(bytes, name, "upgrade") { return .upgrade }
+            if S.tokenEquals(raw, name, "trailer") { return .trailer }
+            if S.tokenEquals(raw, name, "upgrade") { return .upgrade }
             return .other
         case 10:
-            if S.equalsLower(bytes, name, "connection") { return .connection }
-            if S.equalsLower(bytes, name, "keep-alive") { return .keepAlive }
+            if S.tokenEquals(raw, name, "connection") { return .connection }
+            if S.tokenEquals(raw, name, "keep-alive") { return .keepAlive }
             return .other
-        case 12: return S.equalsLower(bytes, name, "x-request-id") ? .xRequestID : .other
-        case 13: return S.equalsLower(bytes, name, "authorization") ? .authorization : .other
-        case 14: return S.equalsLower(bytes, name, "content-length") ? .contentLength : .other
-        case 15: return S.equalsLower(bytes, name, "x-forwarded-for") ? .xForwardedFor : .other
+        case 12: return S.tokenEquals(raw, name, "x-request-id") ? .xRequestID : .other
+        case 13: return S.tokenEquals(raw, name, "authorization") ? .authorization : .other
+        case 14: return S.tokenEquals(raw, name, "content-length") ? .contentLength : .other
+        case 15: return S.tokenEquals(raw, name, "x-forwarded-for") ? .xForwardedFor : .other
         case 16:
-            if S.equalsLower(bytes, name, "proxy-connection") { return .proxyConnection }
-            if S.equalsLower(bytes, name, "x-forwarded-host") { return .xForwardedHost }
+            if S.tokenEquals(raw, name, "proxy-connection") { return .proxyConnection }
+            if S.tokenEquals(raw, name, "x-forwarded-host") { return .xForwardedHost }
             return .other
         case 17:
-            if S.equalsLower(bytes, name, "transfer-encoding") { return .transferEncoding }
-            if S.equalsLower(bytes, name, "x-forwarded-proto") { return .xForwardedProto }
+            if S.tokenEquals(raw, name, "transfer-encoding") { return .transferEncoding }
+            if S.tokenEquals(raw, name, "x-forwarded-proto") { return .xForwardedProto }
             return .other
         case 29:
-            return S.equalsLower(bytes, name, "access-control-expose-headers") ? .accessControlExposeHeaders : .other
+            return S.tokenEquals(raw, name, "access-control-expose-headers") ? .accessControlExposeHeaders : .other
         default: return .other
         }
     }
