@@ -10,31 +10,38 @@
 /// before live ones.
 struct ClockCache<Value> {
     private struct Entry {
-        var key: [UInt8]
         var hash: UInt64
         var value: Value
         var referenced: Bool
     }
 
     private var slots: [Entry?]
-    /// hash -> slot indices (several keys may share a hash).
-    private var index: [UInt64: [Int]] = [:]
+    /// Each slot's key, apart from `slots` so a lookup compares bytes
+    /// without copying (and retaining) the entry's value.
+    private var keys: [[UInt8]]
+    /// hash -> first slot of the chain of keys sharing that hash; `next`
+    /// links the chain (-1 ends it). Several keys may share a hash; linking
+    /// through slots costs no allocation per entry (an array per hash did).
+    private var index: [UInt64: Int] = [:]
+    private var next: [Int]
     private var hand = 0
     let capacity: Int
 
     init(capacity: Int) {
         self.capacity = max(1, capacity)
         slots = Array(repeating: nil, count: self.capacity)
+        keys = Array(repeating: [], count: self.capacity)
+        next = Array(repeating: -1, count: self.capacity)
         index.reserveCapacity(self.capacity)
     }
 
-    var count: Int { index.values.reduce(0) { $0 + $1.count } }
+    private(set) var count = 0
 
     private func find(_ key: UnsafeRawBufferPointer, hash h: UInt64) -> Int? {
-        guard let chain = index[h] else { return nil }
-        for slot in chain {
-            if let entry = slots[slot], entry.key.count == key.count,
-               entry.key.withUnsafeBytes({ $0.elementsEqual(key) }) { return slot }
+        var slot = index[h] ?? -1
+        while slot >= 0 {
+            if keys[slot].withUnsafeBytes({ ByteEquality.equal($0, key) }) { return slot }
+            slot = next[slot]
         }
         return nil
     }
@@ -61,14 +68,22 @@ struct ClockCache<Value> {
         }
         let slot = victim(isLive: isLive)
         if slots[slot] != nil { remove(slot: slot) }
-        slots[slot] = Entry(key: Array(key), hash: h, value: value, referenced: false)
-        index[h, default: []].append(slot)
+        slots[slot] = Entry(hash: h, value: value, referenced: false)
+        keys[slot] = Array(key)
+        count += 1
+        next[slot] = index[h] ?? -1
+        index[h] = slot
     }
 
     mutating func clear() {
-        for i in slots.indices { slots[i] = nil }
+        for i in slots.indices {
+            slots[i] = nil
+            keys[i] = []
+            next[i] = -1
+        }
         index.removeAll(keepingCapacity: true)
         hand = 0
+        count = 0
     }
 
     /// CLOCK: the first empty or dead slot, else the first unreferenced one,
@@ -87,11 +102,18 @@ struct ClockCache<Value> {
     }
 
     private mutating func remove(slot: Int) {
-        guard let entry = slots[slot] else { return }
+        guard let h = slots[slot]?.hash else { return }
         slots[slot] = nil
-        if var chain = index[entry.hash] {
-            chain.removeAll { $0 == slot }
-            index[entry.hash] = chain.isEmpty ? nil : chain
+        keys[slot] = []
+        count -= 1
+        // Unlink from its hash's chain.
+        if index[h] == slot {
+            index[h] = next[slot] >= 0 ? next[slot] : nil
+        } else {
+            var previous = index[h] ?? -1
+            while previous >= 0 && next[previous] != slot { previous = next[previous] }
+            if previous >= 0 { next[previous] = next[slot] }
         }
+        next[slot] = -1
     }
 }

@@ -68,8 +68,27 @@ public struct JWSToken: Sendable, Equatable {
 
     /// As `decode`, with the same rules, base64url-decoding every part into
     /// `scratch` (at least `scratchSize` bytes).
-    static func decodeParts(_ token: UnsafeRawBufferPointer,
-                            scratch: UnsafeMutableRawBufferPointer) throws(AuthFailure) -> Parts {
+    /// The last header segment a worker decoded and what `decodeParts` read
+    /// from it. One issuer's tokens share their header text, so a worker
+    /// mostly sees the same few segments: equal bytes give equal results,
+    /// and the JSON reading, the `alg` and `kid` Strings and the `none`
+    /// check are skipped for them (the segment is still decoded). Only
+    /// accepted headers are remembered. NOT thread-safe: one per worker.
+    final class HeaderMemo {
+        fileprivate var segment: [UInt8] = []
+        fileprivate var algorithmName = ""
+        fileprivate var algorithm: JWSAlgorithm?
+        fileprivate var kid: String?
+
+        init() {}
+
+        fileprivate func matches(_ part: UnsafeRawBufferPointer) -> Bool {
+            !segment.isEmpty && segment.withUnsafeBytes { ByteEquality.equal($0, part) }
+        }
+    }
+
+    static func decodeParts(_ token: UnsafeRawBufferPointer, scratch: UnsafeMutableRawBufferPointer,
+                            memo: HeaderMemo? = nil) throws(AuthFailure) -> Parts {
         guard token.count <= maxLength else { throw AuthFailure.malformed("token too large") }
         guard !token.isEmpty else { throw AuthFailure.malformed("empty token") }
         guard scratch.count >= scratchSize else { throw AuthFailure.malformed("token too large") }
@@ -100,6 +119,12 @@ public struct JWSToken: Sendable, Equatable {
             throw AuthFailure.malformed("bad signature encoding")
         }
 
+        if let memo, memo.matches(headerPart) {
+            return Parts(algorithmName: memo.algorithmName, algorithm: memo.algorithm, kid: memo.kid,
+                         header: 0..<headerCount, payload: headerCount..<signatureStart,
+                         signature: signatureStart..<(signatureStart + signatureCount),
+                         signingInputLength: secondDot)
+        }
         // JSONParser's rules, but only alg, kid and crit become values.
         var header = ReadHeader()
         let isObject: Bool
@@ -125,7 +150,14 @@ public struct JWSToken: Sendable, Equatable {
             }
             throw AuthFailure.malformed("unsupported critical header parameter")
         }
-        return Parts(algorithmName: alg, algorithm: JWSAlgorithm(name: alg), kid: kid, header: 0..<headerCount,
+        let algorithm = JWSAlgorithm(name: alg)
+        if let memo {
+            memo.segment = Array(headerPart)
+            memo.algorithmName = alg
+            memo.algorithm = algorithm
+            memo.kid = kid
+        }
+        return Parts(algorithmName: alg, algorithm: algorithm, kid: kid, header: 0..<headerCount,
                      payload: headerCount..<signatureStart,
                      signature: signatureStart..<(signatureStart + signatureCount),
                      signingInputLength: secondDot)
