@@ -10,37 +10,43 @@
 /// before live ones.
 struct ClockCache<Value> {
     private struct Entry {
-        var hash: UInt64
         var value: Value
         var referenced: Bool
     }
 
     private var slots: [Entry?]
-    /// Each slot's key, apart from `slots` so a lookup compares bytes
+    /// Each slot's key and hash, apart from `slots` so a lookup compares
     /// without copying (and retaining) the entry's value.
     private var keys: [[UInt8]]
-    /// hash -> first slot of the chain of keys sharing that hash; `next`
-    /// links the chain (-1 ends it). Several keys may share a hash; linking
-    /// through slots costs no allocation per entry (an array per hash did).
-    private var index: [UInt64: Int] = [:]
+    private var hashes: [UInt64]
+    /// Open hashing on the (already keyed, uniformly spread) hash itself:
+    /// `buckets[hash & mask]` is the first slot of a chain linked by `next`
+    /// (-1 ends both). Several keys may share a hash or a bucket; linking
+    /// through slots costs no allocation per entry, and no second hashing
+    /// of the hash (a Dictionary<UInt64, [Int]> did both).
+    private var buckets: [Int]
+    private let mask: UInt64
     private var next: [Int]
     private var hand = 0
     let capacity: Int
+    private(set) var count = 0
 
     init(capacity: Int) {
         self.capacity = max(1, capacity)
         slots = Array(repeating: nil, count: self.capacity)
         keys = Array(repeating: [], count: self.capacity)
+        hashes = Array(repeating: 0, count: self.capacity)
         next = Array(repeating: -1, count: self.capacity)
-        index.reserveCapacity(self.capacity)
+        var size = 2
+        while size < 2 * self.capacity { size *= 2 }
+        buckets = Array(repeating: -1, count: size)
+        mask = UInt64(size - 1)
     }
 
-    private(set) var count = 0
-
     private func find(_ key: UnsafeRawBufferPointer, hash h: UInt64) -> Int? {
-        var slot = index[h] ?? -1
+        var slot = buckets[Int(h & mask)]
         while slot >= 0 {
-            if keys[slot].withUnsafeBytes({ ByteEquality.equal($0, key) }) { return slot }
+            if hashes[slot] == h && keys[slot].withUnsafeBytes({ ByteEquality.equal($0, key) }) { return slot }
             slot = next[slot]
         }
         return nil
@@ -68,11 +74,13 @@ struct ClockCache<Value> {
         }
         let slot = victim(isLive: isLive)
         if slots[slot] != nil { remove(slot: slot) }
-        slots[slot] = Entry(hash: h, value: value, referenced: false)
+        slots[slot] = Entry(value: value, referenced: false)
         keys[slot] = Array(key)
+        hashes[slot] = h
         count += 1
-        next[slot] = index[h] ?? -1
-        index[h] = slot
+        let bucket = Int(h & mask)
+        next[slot] = buckets[bucket]
+        buckets[bucket] = slot
     }
 
     mutating func clear() {
@@ -81,7 +89,7 @@ struct ClockCache<Value> {
             keys[i] = []
             next[i] = -1
         }
-        index.removeAll(keepingCapacity: true)
+        for b in buckets.indices { buckets[b] = -1 }
         hand = 0
         count = 0
     }
@@ -102,15 +110,16 @@ struct ClockCache<Value> {
     }
 
     private mutating func remove(slot: Int) {
-        guard let h = slots[slot]?.hash else { return }
+        guard slots[slot] != nil else { return }
         slots[slot] = nil
         keys[slot] = []
         count -= 1
-        // Unlink from its hash's chain.
-        if index[h] == slot {
-            index[h] = next[slot] >= 0 ? next[slot] : nil
+        // Unlink from its bucket's chain.
+        let bucket = Int(hashes[slot] & mask)
+        if buckets[bucket] == slot {
+            buckets[bucket] = next[slot]
         } else {
-            var previous = index[h] ?? -1
+            var previous = buckets[bucket]
             while previous >= 0 && next[previous] != slot { previous = next[previous] }
             if previous >= 0 { next[previous] = next[slot] }
         }

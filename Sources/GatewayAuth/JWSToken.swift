@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A JWS in compact serialization (RFC 7515 §7.1), decoded and checked for
 /// shape but not yet verified. Nothing in the header chooses a key source:
 /// `jku`, `x5u`, `jwk`, `x5c` are ignored (SPEC §5, RFC 8725 §3.10).
@@ -92,13 +98,16 @@ public struct JWSToken: Sendable, Equatable {
         guard token.count <= maxLength else { throw AuthFailure.malformed("token too large") }
         guard !token.isEmpty else { throw AuthFailure.malformed("empty token") }
         guard scratch.count >= scratchSize else { throw AuthFailure.malformed("token too large") }
-        var firstDot = -1, secondDot = -1
-        for i in 0..<token.count where token[i] == UInt8(ascii: ".") {
-            if firstDot < 0 { firstDot = i } else if secondDot < 0 { secondDot = i } else {
-                throw AuthFailure.malformed("not three parts")
-            }
+        // memchr: a byte loop here cost ~6 instructions per token byte.
+        func dot(after start: Int) -> Int? {
+            guard start < token.count, let base = token.baseAddress,
+                  let found = memchr(base + start, Int32(UInt8(ascii: ".")), token.count - start) else { return nil }
+            return base.distance(to: UnsafeRawPointer(found))
         }
-        guard firstDot >= 0, secondDot >= 0 else { throw AuthFailure.malformed("not three parts") }
+        guard let firstDot = dot(after: 0), let secondDot = dot(after: firstDot + 1) else {
+            throw AuthFailure.malformed("not three parts")
+        }
+        guard dot(after: secondDot + 1) == nil else { throw AuthFailure.malformed("not three parts") }
 
         let headerPart = UnsafeRawBufferPointer(rebasing: token[0..<firstDot])
         let payloadPart = UnsafeRawBufferPointer(rebasing: token[(firstDot + 1)..<secondDot])
