@@ -13,9 +13,14 @@
 // alone: tokens verified before the measured loop), none (tokens only, for
 // allocation counts by difference). alg: HS256 (default), RS256, ES256, or
 // any other JWS name; refresh signs with the same key. Arguments may come in
-// any order. Under valgrind the measured loop is the function
+// any order. Modes inverse-blinded and inverse-fermat time the ECDSA nonce
+// inversion alone, on P-256's order: the blinded BN_mod_inverse the C
+// signer (COpenSSL gw_ecdsa_signer_sign) uses, against constant-time
+// Fermat inversion (BN_mod_exp_mont_consttime, k^(n-2) mod n), the same
+// result. Under valgrind the measured loop is the function
 // `claims_bench_loop`:
 //   valgrind --tool=callgrind --toggle-collect=claims_bench_loop ClaimsBench miss 2000 ES256
+import COpenSSL
 import Foundation
 import GatewayAuth
 import GatewayCore
@@ -107,6 +112,7 @@ func claimsBenchLoop(_ mode: String, _ tokens: [[UInt8]], _ worker: Worker) -> I
 @inline(never)
 func benchBody(_ mode: String, _ tokens: [[UInt8]], _ verified: [VerifiedToken], _ worker: Worker) -> Int {
     var ok = 0
+    if mode.hasPrefix("inverse") { return inversions(mode == "inverse-fermat", tokens) }
     if mode == "reissue" {
         for (t, v) in zip(tokens, verified) {
             if let fresh = try? reissuer.reissue(old: t, verified: v, updates: nil, now: now, cache: worker.reissueCache) {
@@ -128,6 +134,35 @@ func benchBody(_ mode: String, _ tokens: [[UInt8]], _ verified: [VerifiedToken],
         if mode == "refresh", RefreshPolicy.decide(token: v, config: refreshConfig, canSign: true, now: now) == .reissue,
            let fresh = try? reissuer.reissue(old: t, verified: v, updates: nil, now: now, cache: worker.reissueCache) {
             ok += fresh.isEmpty ? 0 : 1
+        }
+    }
+    return ok
+}
+
+/// `inverse-*` modes: k^-1 mod n for one k per token (its SHA-256), as
+/// the signer computes it.
+func inversions(_ fermat: Bool, _ tokens: [[UInt8]]) -> Int {
+    guard let group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1), let order = EC_GROUP_get0_order(group),
+          let ctx = BN_CTX_new(), let k = BN_secure_new(), let kinv = BN_secure_new(), let blind = BN_secure_new(),
+          let blinded = BN_secure_new(), let exponent = BN_dup(order), BN_sub_word(exponent, 2) == 1,
+          let mont = BN_MONT_CTX_new(), BN_MONT_CTX_set(mont, order, ctx) == 1 else { fatalError("BN setup") }
+    defer {
+        BN_MONT_CTX_free(mont); BN_free(exponent); BN_clear_free(blinded); BN_clear_free(blind)
+        BN_clear_free(kinv); BN_clear_free(k); BN_CTX_free(ctx); EC_GROUP_free(group)
+    }
+    var ok = 0
+    var digest = [UInt8](repeating: 0, count: 32)
+    for t in tokens {
+        t.withUnsafeBufferPointer { _ = SHA256($0.baseAddress, $0.count, &digest) }
+        _ = BN_bin2bn(digest, 32, k)
+        BN_set_flags(k, BN_FLG_CONSTTIME)
+        if fermat {
+            if BN_mod_exp_mont_consttime(kinv, k, exponent, order, ctx, mont) == 1 { ok += 1 }
+        } else {
+            // gw_ecdsa_signer_sign's steps.
+            repeat { _ = BN_priv_rand_range(blind, order) } while BN_is_zero(blind) == 1
+            if BN_mod_mul(blinded, k, blind, order, ctx) == 1, BN_mod_inverse(kinv, blinded, order, ctx) != nil,
+               BN_mod_mul(kinv, kinv, blind, order, ctx) == 1 { ok += 1 }
         }
     }
     return ok
