@@ -45,7 +45,6 @@ struct ReissuedClaimsWriter {
     /// Names the reissue replaces or checks, in the order absent ones are appended.
     private static let authTime = Array("auth_time".utf8), iat = Array("iat".utf8), exp = Array("exp".utf8),
                        rfc = Array("rfc".utf8), jti = Array("jti".utf8)
-    private static let names = [authTime, iat, exp, rfc, jti]
     private static let nameStrings = ["auth_time", "iat", "exp", "rfc", "jti"]
 
     private mutating func writeObject(_ values: Replacements, updates: JSONObject?, reserved: [String],
@@ -86,10 +85,9 @@ struct ReissuedClaimsWriter {
                     guard let decoded = Self.decodedString(key) else { return false }
                     text = decoded
                 }
-                func named(_ i: Int) -> Bool {
-                    if plain { return Self.equals(key, Self.names[i]) }
-                    return text == Self.nameStrings[i]
-                }
+                // Which of `names` the key is, found once.
+                let which = plain ? Self.reservedIndex(plainKey: key) : Self.nameStrings.firstIndex { $0 == text }
+                func named(_ i: Int) -> Bool { which == i }
                 var written = false
                 // auth_time is kept as written; the other four are replaced in place.
                 if named(0) { present.0 = true }
@@ -99,7 +97,7 @@ struct ReissuedClaimsWriter {
                 else if named(4) {
                     present.4 = true; comma(); rewriteString(key, into: &out)
                     out.append(UInt8(ascii: ":"))
-                    JSONSerializer.writeString(values.jti, to: &out)
+                    Self.writeJTI(values.jti, &out)
                     written = true
                 }
                 if !written, let updates, let text {
@@ -136,7 +134,7 @@ struct ReissuedClaimsWriter {
         if !present.3 { comma(); Self.name(Self.rfc, &out); Self.member(values.rfc, &out) }
         if !present.4 {
             comma(); Self.name(Self.jti, &out); out.append(UInt8(ascii: ":"))
-            JSONSerializer.writeString(values.jti, to: &out)
+            Self.writeJTI(values.jti, &out)
         }
         if let updates {
             for (i, m) in updates.members.enumerated() where !merged[i] && m.value != .null && !reserved.contains(m.key) {
@@ -180,6 +178,29 @@ struct ReissuedClaimsWriter {
                 out.append(d[n])
             }
         }
+    }
+
+    /// The index in `names` of a plain ASCII quoted key, by length and bytes.
+    private static func reservedIndex(plainKey quoted: UnsafeRawBufferPointer) -> Int? {
+        switch quoted.count {
+        case 5:
+            switch (quoted[1], quoted[2], quoted[3]) {
+            case (UInt8(ascii: "i"), UInt8(ascii: "a"), UInt8(ascii: "t")): return 1
+            case (UInt8(ascii: "e"), UInt8(ascii: "x"), UInt8(ascii: "p")): return 2
+            case (UInt8(ascii: "r"), UInt8(ascii: "f"), UInt8(ascii: "c")): return 3
+            case (UInt8(ascii: "j"), UInt8(ascii: "t"), UInt8(ascii: "i")): return 4
+            default: return nil
+            }
+        case 11: return equals(quoted, authTime) ? 0 : nil
+        default: return nil
+        }
+    }
+
+    /// The jti: base64url, so its bytes need no escaping.
+    private static func writeJTI(_ jti: String, _ out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        out.append(contentsOf: jti.utf8)
+        out.append(UInt8(ascii: "\""))
     }
 
     private static func isPlainASCII(_ quoted: UnsafeRawBufferPointer) -> Bool {
