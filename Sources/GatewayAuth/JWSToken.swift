@@ -72,8 +72,6 @@ public struct JWSToken: Sendable, Equatable {
         let signingInputLength: Int
     }
 
-    /// As `decode`, with the same rules, base64url-decoding every part into
-    /// `scratch` (at least `scratchSize` bytes).
     /// The last header segment a worker decoded and what `decodeParts` read
     /// from it. One issuer's tokens share their header text, so a worker
     /// mostly sees the same few segments: equal bytes give equal results,
@@ -93,6 +91,9 @@ public struct JWSToken: Sendable, Equatable {
         }
     }
 
+    /// As `decode`, with the same rules, base64url-decoding every part into
+    /// `scratch` (at least `scratchSize` bytes). With a worker's `memo`, a
+    /// header segment equal to the last accepted one is not read again.
     static func decodeParts(_ token: UnsafeRawBufferPointer, scratch: UnsafeMutableRawBufferPointer,
                             memo: HeaderMemo? = nil) throws(AuthFailure) -> Parts {
         guard token.count <= maxLength else { throw AuthFailure.malformed("token too large") }
