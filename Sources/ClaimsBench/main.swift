@@ -1,25 +1,62 @@
-// Cost of one HS256 verification on the request path (JWTVerifier with a
-// worker's VerifiedTokenCache): a miss decodes, checks the MAC and reads the
-// claims; a hit only finds the cached result and checks scopes. Also the
-// one-shot path (no cache, no workspace) and the forward_claims lookup.
+// Cost of one token verification (and reissue) on the request path:
+// JWTVerifier with a worker's VerifiedTokenCache, and for `refresh`
+// TokenReissuer with a worker's ReissueCache, as AuthPhase and RefreshPhase
+// call them. A miss decodes, checks the signature and reads the claims; a
+// hit only finds the cached result and checks scopes. Also the one-shot
+// path (no cache, no workspace) and the forward_claims lookup.
 //
-//   swift run -c release --scratch-path .build-bench ClaimsBench [mode] [count] [idp]
+//   swift run -c release --scratch-path .build-bench ClaimsBench [mode] [count] [idp] [alg]
 //
-// mode: all (default: prints ns per verification), miss, hit, oneshot, none
-// (tokens only, for allocation counts by difference). Under valgrind the
-// measured loop is the function `claims_bench_loop`:
-//   valgrind --tool=callgrind --toggle-collect=claims_bench_loop ClaimsBench miss 2000
+// mode: all (default: prints ns per operation), miss, hit, oneshot,
+// refresh (every token near expiry and distinct: verify miss + reissue, the
+// bench.sh "refresh, near expiry, distinct" row), reissue (the reissue
+// alone: tokens verified before the measured loop), none (tokens only, for
+// allocation counts by difference). alg: HS256 (default), RS256, ES256, or
+// any other JWS name; refresh signs with the same key. Arguments may come in
+// any order. Modes inverse-blinded and inverse-fermat time the ECDSA nonce
+// inversion alone, on P-256's order: the blinded BN_mod_inverse the C
+// signer (COpenSSL gw_ecdsa_signer_sign) uses, against constant-time
+// Fermat inversion (BN_mod_exp_mont_consttime, k^(n-2) mod n), the same
+// result. Under valgrind the measured loop is the function
+// `claims_bench_loop`:
+//   valgrind --tool=callgrind --toggle-collect=claims_bench_loop ClaimsBench miss 2000 ES256
+import COpenSSL
 import Foundation
 import GatewayAuth
+import GatewayCore
 
 let now: Int64 = 1_800_000_000
-let secret = [UInt8](repeating: 0x5A, count: 32)
-let key = try SigningKey.hmac(secret: secret, algorithm: .hs256, kid: "hs256")
+
+let (mode, count, idp, algorithm) = {
+    var mode = "all", count = 2000, idp = false, algorithm = JWSAlgorithm.hs256
+    for arg in CommandLine.arguments.dropFirst() {
+        if let n = Int(arg) { count = n } else if arg == "idp" { idp = true }
+        else if let a = JWSAlgorithm(name: arg) { algorithm = a } else { mode = arg }
+    }
+    return (mode, count, idp, algorithm)
+}()
+
+let key: SigningKey = algorithm.family == .hmac
+    ? try SigningKey.hmac(secret: [UInt8](repeating: 0x5A, count: 64), algorithm: algorithm, kid: "bench")
+    : try SigningKey.generate(algorithm, kid: "bench")
 /// What the gateway forwards in the benchmark config (examples/gateway.conf style).
 let forwarded = ["sub", "email", "roles"]
-let verifier = JWTVerifier(keys: try KeySet(keys: [key.verificationKey]), issuers: ["https://issuer.bench"],
-                           audiences: ["api"], leewaySeconds: 30, forwardClaims: forwarded)
+let verifier = JWTVerifier(keys: try KeySet(keys: [key.verificationKey], signingKeys: [key]),
+                           issuers: ["https://issuer.bench"], audiences: ["api"], leewaySeconds: 30,
+                           forwardClaims: forwarded)
 let signer = TokenSigner(key: key)
+/// bench.sh's refresh config: window 5m, ttl 15m.
+let refreshConfig: RefreshConfig = {
+    var c = RefreshConfig()
+    c.enabled = true
+    c.windowMs = 300_000
+    c.ttlMs = 900_000
+    c.signingKey = "bench"
+    return c
+}()
+let reissuer = try TokenReissuer(signingKey: key, config: refreshConfig)
+/// refresh/reissue tokens expire in 240 s (bench.sh --ttl 240): inside the window.
+let ttl: Int64 = mode == "refresh" || mode == "reissue" ? 240 : 3600
 
 /// A typical access token: the bench_jwt.py claims plus scope, email, roles;
 /// with `idp`, also what an identity provider adds that the gateway neither
@@ -46,7 +83,7 @@ func token(_ i: Int, idp: Bool) throws -> [UInt8] {
     claims["sub"] = .string("user-\(100_000 + i)")
     claims["aud"] = .string("api")
     claims["iat"] = .int(now - 60)
-    claims["exp"] = .int(now + 3600)
+    claims["exp"] = .int(now + ttl)
     claims["jti"] = .string(String(format: "%08x-7b2c-4d1e-9f3a-%012x", i, i &* 7919))
     claims["scope"] = .string("read write")
     claims["email"] = .string("user\(i)@example.com")
@@ -54,42 +91,109 @@ func token(_ i: Int, idp: Bool) throws -> [UInt8] {
     return try signer.sign(claims: claims)
 }
 
+/// The per-worker state the loop uses, made outside it.
+struct Worker {
+    let cache: VerifiedTokenCache
+    let reissueCache: ReissueCache
+    /// `reissue` mode: each token's verification, made before the loop.
+    var verified: [VerifiedToken] = []
+}
+
 /// The measured loop; its symbol name is fixed so callgrind can collect
-/// only inside it. Returns the number of successful verifications.
+/// only inside it. Returns the number of successful operations (forwarded
+/// claims found, plus tokens reissued).
 @inline(never) @_silgen_name("claims_bench_loop")
-func claimsBenchLoop(_ mode: String, _ tokens: [[UInt8]], _ cache: VerifiedTokenCache) -> Int {
+func claimsBenchLoop(_ mode: String, _ tokens: [[UInt8]], _ worker: Worker) -> Int {
+    benchBody(mode, tokens, worker.verified, worker)
+}
+
+/// The loop's work, also run once outside it (`warmUp`) so one-time set-up
+/// (the per-process hash key, the worker's prepared contexts) is not counted.
+@inline(never)
+func benchBody(_ mode: String, _ tokens: [[UInt8]], _ verified: [VerifiedToken], _ worker: Worker) -> Int {
     var ok = 0
+    if mode.hasPrefix("inverse") { return inversions(mode == "inverse-fermat", tokens) }
+    if mode == "reissue" {
+        for (t, v) in zip(tokens, verified) {
+            if let fresh = try? reissuer.reissue(old: t, verified: v, updates: nil, now: now, cache: worker.reissueCache) {
+                ok += fresh.isEmpty ? 0 : 1
+            }
+        }
+        return ok
+    }
     for t in tokens {
         let result: Result<VerifiedToken, AuthFailure>
         switch mode {
         case "oneshot": result = verifier.verify(t, scopes: ["read"], now: now)
-        default: result = verifier.verify(t, scopes: ["read"], now: now, cache: cache)
+        default: result = verifier.verify(t, scopes: ["read"], now: now, cache: worker.cache)
         }
-        if case .success(let v) = result {
-            // What AuthPhase.claimHeaders reads per request.
-            for name in forwarded where v.claim(name) != nil { ok += 1 }
+        guard case .success(let v) = result else { continue }
+        // What AuthPhase.claimHeaders reads per request.
+        for name in forwarded where v.claim(name) != nil { ok += 1 }
+        // What RefreshPhase does after the upstream answered.
+        if mode == "refresh", RefreshPolicy.decide(token: v, config: refreshConfig, canSign: true, now: now) == .reissue,
+           let fresh = try? reissuer.reissue(old: t, verified: v, updates: nil, now: now, cache: worker.reissueCache) {
+            ok += fresh.isEmpty ? 0 : 1
         }
     }
     return ok
 }
 
-let args = CommandLine.arguments
-let mode = args.count > 1 ? args[1] : "all"
-let count = args.count > 2 ? Int(args[2]) ?? 2000 : 2000
-/// Third argument `idp`: the larger identity-provider token.
-let idp = args.count > 3 && args[3] == "idp"
+/// `inverse-*` modes: k^-1 mod n for one k per token (its SHA-256), as
+/// the signer computes it.
+func inversions(_ fermat: Bool, _ tokens: [[UInt8]]) -> Int {
+    guard let group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1), let order = EC_GROUP_get0_order(group),
+          let ctx = BN_CTX_new(), let k = BN_secure_new(), let kinv = BN_secure_new(), let blind = BN_secure_new(),
+          let blinded = BN_secure_new(), let exponent = BN_dup(order), BN_sub_word(exponent, 2) == 1,
+          let mont = BN_MONT_CTX_new(), BN_MONT_CTX_set(mont, order, ctx) == 1 else { fatalError("BN setup") }
+    defer {
+        BN_MONT_CTX_free(mont); BN_free(exponent); BN_clear_free(blinded); BN_clear_free(blind)
+        BN_clear_free(kinv); BN_clear_free(k); BN_CTX_free(ctx); EC_GROUP_free(group)
+    }
+    var ok = 0
+    var digest = [UInt8](repeating: 0, count: 32)
+    for t in tokens {
+        t.withUnsafeBufferPointer { _ = SHA256($0.baseAddress, $0.count, &digest) }
+        _ = BN_bin2bn(digest, 32, k)
+        BN_set_flags(k, BN_FLG_CONSTTIME)
+        if fermat {
+            if BN_mod_exp_mont_consttime(kinv, k, exponent, order, ctx, mont) == 1 { ok += 1 }
+        } else {
+            // gw_ecdsa_signer_sign's steps.
+            repeat { _ = BN_priv_rand_range(blind, order) } while BN_is_zero(blind) == 1
+            if BN_mod_mul(blinded, k, blind, order, ctx) == 1, BN_mod_inverse(kinv, blinded, order, ctx) != nil,
+               BN_mod_mul(kinv, kinv, blind, order, ctx) == 1 { ok += 1 }
+        }
+    }
+    return ok
+}
+
 let distinct = try (0..<count).map { try token($0, idp: idp) }
 
 func run(_ mode: String) -> (ns: Double, ok: Int) {
-    let cache = VerifiedTokenCache(capacity: 2 * count)
+    // Half the tokens fit: in the second half every insert evicts, as in a
+    // gateway whose 4096-entry cache sees 20,000 distinct tokens.
+    let capacity = max(1, count / 2)
+    var worker = Worker(cache: VerifiedTokenCache(capacity: capacity), reissueCache: ReissueCache(capacity: capacity))
     var input = distinct
     if mode == "hit" {
-        _ = claimsBenchLoop("miss", [distinct[0]], cache)
+        // Cached outside the measured loop.
+        _ = benchBody("miss", [distinct[0]], [], worker)
         input = Array(repeating: distinct[0], count: count)
     }
+    if mode == "reissue" {
+        worker.verified = distinct.map { t in
+            guard case .success(let v) = verifier.verify(t, scopes: [], now: now) else { fatalError("bench token refused") }
+            return v
+        }
+    }
+    // One token outside the set, through the same worker: a miss, like the loop's.
+    let extra = try! token(count, idp: idp)
+    let extraVerified = mode == "reissue" ? [try! verifier.verify(extra, scopes: [], now: now).get()] : []
+    _ = benchBody(mode == "hit" ? "miss" : mode, [extra], extraVerified, worker)
     let clock = ContinuousClock()
     var ok = 0
-    let elapsed = clock.measure { ok = claimsBenchLoop(mode, input, cache) }
+    let elapsed = clock.measure { ok = claimsBenchLoop(mode, input, worker) }
     let ns = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) * 1e-9
     return (ns / Double(count), ok)
 }
@@ -101,10 +205,10 @@ case "all":
     for m in ["miss", "hit", "oneshot"] {
         _ = run(m)  // warm up
         let (ns, ok) = run(m)
-        print(m.padding(toLength: 8, withPad: " ", startingAt: 0)
+        print(algorithm.name + " " + m.padding(toLength: 8, withPad: " ", startingAt: 0)
               + String(format: " %8.0f ns per verification (%d forwarded claims found)", ns, ok))
     }
 default:
     let (ns, ok) = run(mode)
-    print(mode + String(format: ": %d tokens, %.0f ns per verification, %d forwarded claims found", count, ns, ok))
+    print(algorithm.name + " " + mode + String(format: ": %d tokens, %.0f ns per operation, %d ok", count, ns, ok))
 }

@@ -117,32 +117,39 @@ public enum Base64URL {
 
     public static func decode(_ input: String) -> [UInt8]? { decode(Array(input.utf8)) }
 
-    /// Appends the unpadded base64url encoding of `input` to `out`.
+    /// Appends the unpadded base64url encoding of `input` to `out`. The
+    /// output is sized once and written in place (an `append` per
+    /// character cost a capacity and uniqueness check each).
     public static func encode(_ input: UnsafeRawBufferPointer, appendingTo out: inout [UInt8]) {
-        out.reserveCapacity(out.count + (input.count * 4 + 2) / 3)
-        alphabet.withUnsafeBufferPointer { table in
-            var i = 0
-            let n = input.count
-            while i + 3 <= n {
-                let v = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8 | UInt32(input[i + 2])
-                out.append(table[Int(v >> 18 & 0x3F)])
-                out.append(table[Int(v >> 12 & 0x3F)])
-                out.append(table[Int(v >> 6 & 0x3F)])
-                out.append(table[Int(v & 0x3F)])
-                i += 3
-            }
-            switch n - i {
-            case 1:
-                let v = UInt32(input[i]) << 16
-                out.append(table[Int(v >> 18 & 0x3F)])
-                out.append(table[Int(v >> 12 & 0x3F)])
-            case 2:
-                let v = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8
-                out.append(table[Int(v >> 18 & 0x3F)])
-                out.append(table[Int(v >> 12 & 0x3F)])
-                out.append(table[Int(v >> 6 & 0x3F)])
-            default:
-                break
+        let n = input.count
+        let encodedCount = n / 3 * 4 + (n % 3 == 0 ? 0 : n % 3 + 1)
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: encodedCount))
+        out.withUnsafeMutableBufferPointer { o in
+            alphabet.withUnsafeBufferPointer { table in
+                var i = 0, j = start
+                while i + 3 <= n {
+                    let v = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8 | UInt32(input[i + 2])
+                    o[j] = table[Int(v >> 18 & 0x3F)]
+                    o[j + 1] = table[Int(v >> 12 & 0x3F)]
+                    o[j + 2] = table[Int(v >> 6 & 0x3F)]
+                    o[j + 3] = table[Int(v & 0x3F)]
+                    i += 3
+                    j += 4
+                }
+                switch n - i {
+                case 1:
+                    let v = UInt32(input[i]) << 16
+                    o[j] = table[Int(v >> 18 & 0x3F)]
+                    o[j + 1] = table[Int(v >> 12 & 0x3F)]
+                case 2:
+                    let v = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8
+                    o[j] = table[Int(v >> 18 & 0x3F)]
+                    o[j + 1] = table[Int(v >> 12 & 0x3F)]
+                    o[j + 2] = table[Int(v >> 6 & 0x3F)]
+                default:
+                    break
+                }
             }
         }
     }

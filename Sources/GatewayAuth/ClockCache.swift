@@ -10,31 +10,44 @@
 /// before live ones.
 struct ClockCache<Value> {
     private struct Entry {
-        var key: [UInt8]
-        var hash: UInt64
         var value: Value
         var referenced: Bool
     }
 
     private var slots: [Entry?]
-    /// hash -> slot indices (several keys may share a hash).
-    private var index: [UInt64: [Int]] = [:]
+    /// Each slot's key and hash, apart from `slots` so a lookup compares
+    /// without copying (and retaining) the entry's value.
+    private var keys: [[UInt8]]
+    private var hashes: [UInt64]
+    /// Open hashing on the (already keyed, uniformly spread) hash itself:
+    /// `buckets[hash & mask]` is the first slot of a chain linked by `next`
+    /// (-1 ends both). Several keys may share a hash or a bucket; linking
+    /// through slots costs no allocation per entry, and no second hashing
+    /// of the hash (a Dictionary<UInt64, [Int]> did both).
+    private var buckets: [Int]
+    private let mask: UInt64
+    private var next: [Int]
     private var hand = 0
     let capacity: Int
+    private(set) var count = 0
 
     init(capacity: Int) {
         self.capacity = max(1, capacity)
         slots = Array(repeating: nil, count: self.capacity)
-        index.reserveCapacity(self.capacity)
+        keys = Array(repeating: [], count: self.capacity)
+        hashes = Array(repeating: 0, count: self.capacity)
+        next = Array(repeating: -1, count: self.capacity)
+        var size = 2
+        while size < 2 * self.capacity { size *= 2 }
+        buckets = Array(repeating: -1, count: size)
+        mask = UInt64(size - 1)
     }
 
-    var count: Int { index.values.reduce(0) { $0 + $1.count } }
-
     private func find(_ key: UnsafeRawBufferPointer, hash h: UInt64) -> Int? {
-        guard let chain = index[h] else { return nil }
-        for slot in chain {
-            if let entry = slots[slot], entry.key.count == key.count,
-               entry.key.withUnsafeBytes({ $0.elementsEqual(key) }) { return slot }
+        var slot = buckets[Int(h & mask)]
+        while slot >= 0 {
+            if hashes[slot] == h && keys[slot].withUnsafeBytes({ ByteEquality.equal($0, key) }) { return slot }
+            slot = next[slot]
         }
         return nil
     }
@@ -61,14 +74,24 @@ struct ClockCache<Value> {
         }
         let slot = victim(isLive: isLive)
         if slots[slot] != nil { remove(slot: slot) }
-        slots[slot] = Entry(key: Array(key), hash: h, value: value, referenced: false)
-        index[h, default: []].append(slot)
+        slots[slot] = Entry(value: value, referenced: false)
+        keys[slot] = Array(key)
+        hashes[slot] = h
+        count += 1
+        let bucket = Int(h & mask)
+        next[slot] = buckets[bucket]
+        buckets[bucket] = slot
     }
 
     mutating func clear() {
-        for i in slots.indices { slots[i] = nil }
-        index.removeAll(keepingCapacity: true)
+        for i in slots.indices {
+            slots[i] = nil
+            keys[i] = []
+            next[i] = -1
+        }
+        for b in buckets.indices { buckets[b] = -1 }
         hand = 0
+        count = 0
     }
 
     /// CLOCK: the first empty or dead slot, else the first unreferenced one,
@@ -87,11 +110,19 @@ struct ClockCache<Value> {
     }
 
     private mutating func remove(slot: Int) {
-        guard let entry = slots[slot] else { return }
+        guard slots[slot] != nil else { return }
         slots[slot] = nil
-        if var chain = index[entry.hash] {
-            chain.removeAll { $0 == slot }
-            index[entry.hash] = chain.isEmpty ? nil : chain
+        keys[slot] = []
+        count -= 1
+        // Unlink from its bucket's chain.
+        let bucket = Int(hashes[slot] & mask)
+        if buckets[bucket] == slot {
+            buckets[bucket] = next[slot]
+        } else {
+            var previous = buckets[bucket]
+            while previous >= 0 && next[previous] != slot { previous = next[previous] }
+            if previous >= 0 { next[previous] = next[slot] }
         }
+        next[slot] = -1
     }
 }

@@ -60,14 +60,15 @@ enum DeterministicNonce {
                     h.withUnsafeBytes { h in
                         t.withUnsafeMutableBytes { t in
                             let v0 = UnsafeRawBufferPointer(v), k0 = UnsafeRawBufferPointer(key)
-                            // K = HMAC_K(V || sep || x || h1); V = HMAC_K(V).
+                            // K = HMAC_K(V || sep || x || h1); V = HMAC_K(V). `rekey`
+                            // leaves the context started under the new key, so no
+                            // `begin` follows it (each costs a digest-state copy).
                             func step(_ sep: UnsafeMutablePointer<UInt8>, withSeed: Bool) -> Bool {
-                                context.rekey(k0)
-                                    && context.begin() && context.update(v0)
+                                context.rekey(k0) && context.update(v0)
                                     && context.update(UnsafeRawBufferPointer(start: sep, count: 1))
                                     && (!withSeed || (context.update(x) && context.update(h)))
                                     && context.finish(into: key)
-                                    && context.rekey(k0) && context.authenticate(v0, into: v)
+                                    && context.rekey(k0) && context.update(v0) && context.finish(into: v)
                             }
                             // Step b-c.
                             for i in 0..<v.count { v[i] = 0x01; key[i] = 0x00 }

@@ -34,8 +34,10 @@ final class HMACContext {
 
     var size: Int { digest.size }
 
-    /// Replaces the key (the digest stays). RFC 6979's DRBG changes K at
-    /// every step; this reuses the context instead of making a new one.
+    /// Replaces the key (the digest stays) and starts a MAC under it, as
+    /// `begin` does: `update` and `finish` may follow directly. RFC 6979's
+    /// DRBG changes K at every step; this reuses the context instead of
+    /// making a new one.
     func rekey(_ key: UnsafeRawBufferPointer) -> Bool {
         // EVP_MAC_init reads a NULL key as "keep the previous key".
         withNonNull(key) { EVP_MAC_init(ctx, $0, key.count, nil) } == 1

@@ -58,7 +58,11 @@ public struct JWTVerifier: Sendable {
                 workspace: VerifierWorkspace?) -> Result<VerifiedToken, AuthFailure> {
         func decodeAndVerify(_ scratch: UnsafeMutableRawBufferPointer) -> Result<VerifiedToken, AuthFailure> {
             let parts: JWSToken.Parts
-            do throws(AuthFailure) { parts = try JWSToken.decodeParts(token, scratch: scratch) } catch { return .failure(error) }
+            do throws(AuthFailure) {
+                parts = try JWSToken.decodeParts(token, scratch: scratch, memo: workspace?.headerMemo)
+            } catch {
+                return .failure(error)
+            }
             return verify(token: token, kid: parts.kid, algorithm: parts.algorithm,
                           signingInputLength: parts.signingInputLength,
                           payload: UnsafeRawBufferPointer(rebasing: scratch[parts.payload]),

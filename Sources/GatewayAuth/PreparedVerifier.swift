@@ -135,6 +135,8 @@ public final class VerifierWorkspace {
     /// Where a token's parts are base64url-decoded (`JWSToken.decodeParts`):
     /// made once, reused by every verify on this worker.
     private var scratch = [UInt8](repeating: 0, count: JWSToken.scratchSize)
+    /// This worker's last accepted header segment (`JWSToken.HeaderMemo`).
+    let headerMemo = JWSToken.HeaderMemo()
 
     public init() {}
 

@@ -13,7 +13,11 @@ public final class SignerWorkspace {
     /// Bound on prepared keys of each kind; past it, signing is unprepared.
     static let maxKeys = 16
 
-    public init() {}
+    /// Where a reissued token's claims are serialized
+    /// (`ReissuedClaimsWriter`): kept with its capacity between tokens.
+    var claimsScratch: [UInt8] = []
+
+    public init() { claimsScratch.reserveCapacity(JWSToken.maxLength) }
 
     /// The prepared ECDSA signer for `key`, or nil for other algorithms,
     /// when OpenSSL refused the setup, or past the bound.

@@ -110,6 +110,25 @@ public struct TokenReissuer: Sendable {
         return claims
     }
 
+    /// Appends to `out` the bytes of `JSONSerializer.serialize(claims(old:verified:updates:now:))`,
+    /// written from `verified.claimsJSON` by `ReissuedClaimsWriter` without
+    /// the JSONObject. False (with `out` partly written) when the writer
+    /// refused the text; the caller then serializes `claims(...)`.
+    func writeClaims(old token: UnsafeRawBufferPointer, verified: VerifiedToken, updates: JSONObject?, now: Int64,
+                     workspace: SignerWorkspace?, into out: inout [UInt8]) throws(OpenSSLError) -> Bool {
+        let (rfc, overflow) = (verified.rfc ?? 0).addingReportingOverflow(1)
+        let values = ReissuedClaimsWriter.Replacements(
+            authTime: RefreshPolicy.reissuedAuthTime(verified, now: now),
+            iat: RefreshPolicy.reissuedIssuedAt(verified, now: now),
+            exp: RefreshPolicy.reissuedExpiry(verified, config: config, now: now),
+            rfc: overflow ? Int64.max : rfc,
+            jti: try derivedJTI(old: token, jti: verified.jti, workspace: workspace))
+        return verified.claimsJSON.withUnsafeBytes {
+            ReissuedClaimsWriter.write(claimsJSON: $0, replacements: values, updates: updates,
+                                       reserved: Self.reservedClaims, into: &out)
+        }
+    }
+
     /// The new compact token (ASCII bytes) for `token`, whose verification
     /// is `verified`, at `now`; see `claims(old:verified:updates:now:)` for
     /// the claims. The header is the signing key's `alg`, `kid`, `typ`
@@ -124,8 +143,26 @@ public struct TokenReissuer: Sendable {
                  now: Int64, workspace: SignerWorkspace?) throws(ReissueError) -> [UInt8] {
         let newToken: [UInt8]
         do throws(OpenSSLError) {
-            let claims = try claims(old: token, verified: verified, updates: updates, now: now, workspace: workspace)
-            newToken = try signer.sign(claims: claims, workspace: workspace)
+            if let workspace, verified.readNames != nil {
+                // The claims serialized straight into the worker's scratch.
+                var scratch = workspace.claimsScratch
+                workspace.claimsScratch = []
+                defer { workspace.claimsScratch = scratch }
+                scratch.removeAll(keepingCapacity: true)
+                if try writeClaims(old: token, verified: verified, updates: updates, now: now,
+                                   workspace: workspace, into: &scratch) {
+                    let result: Result<[UInt8], OpenSSLError> = scratch.withUnsafeBytes { raw in
+                        do throws(OpenSSLError) { return .success(try signer.sign(claimBytes: raw, workspace: workspace)) } catch { return .failure(error) }
+                    }
+                    newToken = try result.get()
+                } else {
+                    let claims = try claims(old: token, verified: verified, updates: updates, now: now, workspace: workspace)
+                    newToken = try signer.sign(claims: claims, workspace: workspace)
+                }
+            } else {
+                let claims = try claims(old: token, verified: verified, updates: updates, now: now, workspace: workspace)
+                newToken = try signer.sign(claims: claims, workspace: workspace)
+            }
         } catch {
             throw .signing(error)
         }

@@ -29,11 +29,20 @@ public struct TokenSigner: Sendable {
     /// state when given. Worker thread only.
     func sign(claims: JSONObject, workspace: SignerWorkspace?) throws(OpenSSLError) -> [UInt8] {
         let claimBytes = JSONSerializer.serialize(claims)
+        let result: Result<[UInt8], OpenSSLError> = claimBytes.withUnsafeBytes { raw in
+            do throws(OpenSSLError) { return .success(try sign(claimBytes: raw, workspace: workspace)) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
+    /// As `sign(claims:workspace:)` for claims already serialized
+    /// (`ReissuedClaimsWriter`): the same bytes for the same JSON.
+    func sign(claimBytes: UnsafeRawBufferPointer, workspace: SignerWorkspace?) throws(OpenSSLError) -> [UInt8] {
         var token = [UInt8]()
         // One allocation: header, claims, dot and signature all fit.
         token.reserveCapacity(encodedHeader.count + (claimBytes.count * 4 + 2) / 3 + 1 + (key.maxSignatureBytes * 4 + 2) / 3)
         token.append(contentsOf: encodedHeader)
-        claimBytes.withUnsafeBytes { Base64URL.encode($0, appendingTo: &token) }
+        Base64URL.encode(claimBytes, appendingTo: &token)
         let signature: [UInt8]
         if let workspace {
             let result: Result<[UInt8], OpenSSLError> = token.withUnsafeBytes { raw in

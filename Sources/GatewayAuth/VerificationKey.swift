@@ -125,8 +125,9 @@ public final class VerificationKey: Sendable, CustomStringConvertible {
                 guard signature.count == prepared.key.maxSignatureSize else { return false }
                 return prepared.verify(message: signingInput, signature: signature)
             case .ecdsa(let curve):
-                guard let der = ECDSASignature.der(fromRaw: signature, curve: curve) else { return false }
-                return der.withUnsafeBytes { prepared.verify(message: signingInput, signature: $0) }
+                return ECDSASignature.withDER(fromRaw: signature, curve: curve) {
+                    prepared.verify(message: signingInput, signature: $0)
+                } ?? false
             case .edDSA:
                 guard signature.count == 64 else { return false }
                 return prepared.verify(message: signingInput, signature: signature)
