@@ -19,56 +19,73 @@ public final class HTTPHead: @unchecked Sendable {
     // objects either. To every other reader the fields are constant, so
     // they skip the dynamic exclusivity checks a class's `var`s get (which
     // cost ~4,000 instructions a request in callgrind when these became
-    // `var`s): no access to them ever overlaps a write.
-    @exclusivity(unchecked) public internal(set) var bytes: [UInt8]
+    // `var`s): no access to them ever overlaps a write. Other modules read
+    // them through the computed getters: the attribute does not cross a
+    // module boundary, so a direct read of the stored property from
+    // GatewayProxy paid swift_beginAccess (~76 instructions) each time.
+    @exclusivity(unchecked) var _bytes: [UInt8]
+    public var bytes: [UInt8] { _bytes }
     /// The start line without its CRLF.
-    @exclusivity(unchecked) public internal(set) var startLine: Range<Int>
-    @exclusivity(unchecked) public internal(set) var version: HTTPVersion
+    @exclusivity(unchecked) var _startLine: Range<Int>
+    public var startLine: Range<Int> { _startLine }
+    @exclusivity(unchecked) var _version: HTTPVersion
+    public var version: HTTPVersion { _version }
     /// Field lines in order of arrival.
-    @exclusivity(unchecked) public internal(set) var fields: [HTTPField]
+    @exclusivity(unchecked) var _fields: [HTTPField]
+    public var fields: [HTTPField] { _fields }
 
     // Request heads only (empty ranges / 0 for responses).
-    @exclusivity(unchecked) public internal(set) var method: Range<Int>
+    @exclusivity(unchecked) var _method: Range<Int>
+    public var method: Range<Int> { _method }
     /// The target exactly as received (access to the query, the authority).
     /// What routing matches and what goes upstream is `normalized`.
-    @exclusivity(unchecked) public internal(set) var target: Range<Int>
+    @exclusivity(unchecked) var _target: Range<Int>
+    public var target: Range<Int> { _target }
     /// The target's path and query as routing and the upstream read them
     /// (`PathNormalizer`); computed once, when the head is parsed.
-    @exclusivity(unchecked) public internal(set) var normalized: NormalizedTarget
+    @exclusivity(unchecked) var _normalized: NormalizedTarget
+    public var normalized: NormalizedTarget { _normalized }
     // Response heads only.
-    @exclusivity(unchecked) public internal(set) var status: Int
+    @exclusivity(unchecked) var _status: Int
+    public var status: Int { _status }
 
     /// What the parser derived from the fields (validated per RFC 9112).
-    @exclusivity(unchecked) public internal(set) var framing: BodyFraming
+    @exclusivity(unchecked) var _framing: BodyFraming
+    public var framing: BodyFraming { _framing }
     /// False when the peer asked to close: `Connection: close`, or HTTP/1.0
     /// without `Connection: keep-alive`.
-    @exclusivity(unchecked) public internal(set) var keepAlive: Bool
+    @exclusivity(unchecked) var _keepAlive: Bool
+    public var keepAlive: Bool { _keepAlive }
     /// Request had `Expect: 100-continue` (any other expectation is a 417 in
     /// the parser's error set).
-    @exclusivity(unchecked) public internal(set) var expectContinue: Bool
+    @exclusivity(unchecked) var _expectContinue: Bool
+    public var expectContinue: Bool { _expectContinue }
     /// `Connection: upgrade` together with `Upgrade: websocket` (request), or a
     /// 101 response.
-    @exclusivity(unchecked) public internal(set) var isUpgrade: Bool
+    @exclusivity(unchecked) var _isUpgrade: Bool
+    public var isUpgrade: Bool { _isUpgrade }
     /// Index into `fields` of the single Host field, if present.
-    @exclusivity(unchecked) public internal(set) var hostField: Int?
+    @exclusivity(unchecked) var _hostField: Int?
+    public var hostField: Int? { _hostField }
     /// A Connection field lists a name besides close, keep-alive and
     /// upgrade (a field the sender made hop-by-hop). The parser knows; a head
     /// built by hand says true, so writers look for themselves.
-    @exclusivity(unchecked) public internal(set) var connectionNamesFields: Bool
+    @exclusivity(unchecked) var _connectionNamesFields: Bool
+    public var connectionNamesFields: Bool { _connectionNamesFields }
 
     public init(bytes: [UInt8], startLine: Range<Int>, version: HTTPVersion, fields: [HTTPField],
                 method: Range<Int>, target: Range<Int>, status: Int, framing: BodyFraming,
                 keepAlive: Bool, expectContinue: Bool, isUpgrade: Bool, hostField: Int?,
                 normalized: NormalizedTarget? = nil, connectionNamesFields: Bool = true) {
-        self.bytes = bytes; self.startLine = startLine; self.version = version; self.fields = fields
-        self.method = method; self.target = target; self.status = status; self.framing = framing
-        self.keepAlive = keepAlive; self.expectContinue = expectContinue; self.isUpgrade = isUpgrade
-        self.hostField = hostField
-        self.connectionNamesFields = connectionNamesFields
+        self._bytes = bytes; self._startLine = startLine; self._version = version; self._fields = fields
+        self._method = method; self._target = target; self._status = status; self._framing = framing
+        self._keepAlive = keepAlive; self._expectContinue = expectContinue; self._isUpgrade = isUpgrade
+        self._hostField = hostField
+        self._connectionNamesFields = connectionNamesFields
         // The parser passes its own; a head built by hand gets the same
         // reading, or (a target the validator refuses, a response) the raw
         // bytes as they are.
-        self.normalized = normalized
+        self._normalized = normalized
             ?? bytes.withUnsafeBytes { NormalizedTarget.of($0, target: target) }
             ?? NormalizedTarget(raw: target, rewritten: nil, pathCount: target.count)
     }
@@ -80,12 +97,12 @@ public final class HTTPHead: @unchecked Sendable {
                 method: Range<Int>, target: Range<Int>, status: Int, framing: BodyFraming,
                 keepAlive: Bool, expectContinue: Bool, isUpgrade: Bool, hostField: Int?,
                 normalized: NormalizedTarget, connectionNamesFields: Bool) {
-        self.bytes = bytes; self.startLine = startLine; self.version = version; self.fields = fields
-        self.method = method; self.target = target; self.status = status; self.framing = framing
-        self.keepAlive = keepAlive; self.expectContinue = expectContinue; self.isUpgrade = isUpgrade
-        self.hostField = hostField
-        self.connectionNamesFields = connectionNamesFields
-        self.normalized = normalized
+        self._bytes = bytes; self._startLine = startLine; self._version = version; self._fields = fields
+        self._method = method; self._target = target; self._status = status; self._framing = framing
+        self._keepAlive = keepAlive; self._expectContinue = expectContinue; self._isUpgrade = isUpgrade
+        self._hostField = hostField
+        self._connectionNamesFields = connectionNamesFields
+        self._normalized = normalized
     }
 
     /// The path and query sent upstream and shown in the access log: the

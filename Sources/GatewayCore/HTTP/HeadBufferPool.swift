@@ -33,22 +33,22 @@ public final class HeadBufferPool: @unchecked Sendable {
         guard isKnownUniquelyReferenced(&h) else { return }
         if bytes.count < Self.maxKept, h.bytes.capacity <= Self.maxBytesCapacity {
             var b: [UInt8] = []
-            swap(&b, &h.bytes)
+            swap(&b, &h._bytes)
             b.removeAll(keepingCapacity: true)
             if b.capacity > 0 { bytes.append(b) }
         }
         if fields.count < Self.maxKept, h.fields.capacity <= Self.maxFieldsCapacity {
             var f: [HTTPField] = []
-            swap(&f, &h.fields)
+            swap(&f, &h._fields)
             f.removeAll(keepingCapacity: true)
             if f.capacity > 0 { fields.append(f) }
         }
         if shells.count < Self.maxKept {
             // Nothing of the old head is kept but the object: its buffers
             // went to the lists above, or go back to the allocator now.
-            h.bytes = []
-            h.fields = []
-            h.normalized = NormalizedTarget(raw: 0..<0, rewritten: nil, pathCount: 0)
+            h._bytes = []
+            h._fields = []
+            h._normalized = NormalizedTarget(raw: 0..<0, rewritten: nil, pathCount: 0)
             shells.append(h)
         }
     }
