@@ -51,6 +51,8 @@ public struct HTTPHeadParser: Sendable {
     static let initialCapacity = 2048
     /// Where a new head's buffers come from, when the owner has one.
     public var pool: HeadBufferPool?
+    /// The pooled head this parse fills, taken with its buffers.
+    private var shell: HTTPHead?
 
     public init(kind: Kind, maxHeadBytes: Int) {
         self.kind = kind
@@ -66,6 +68,7 @@ public struct HTTPHeadParser: Sendable {
         self.kind = kind
         buffer = []
         fields = []
+        shell = nil
         lineStart = 0
         startLineDone = false
         emptyLinesSkipped = 0
@@ -80,8 +83,15 @@ public struct HTTPHeadParser: Sendable {
     public mutating func parse(_ input: UnsafeRawBufferPointer) -> HeadParseStep {
         if let failure { return .failed(failure) }
         if buffer.capacity == 0, input.count > 0 {
-            if let b = pool?.takeBytes() { buffer = b } else { buffer.reserveCapacity(min(maxHeadBytes, Self.initialCapacity)) }
-            if let f = pool?.takeFields() { fields = f } else { fields.reserveCapacity(16) }
+            // A finished head's object and buffers, from the worker's pool:
+            // parsed into, then refilled (`finish`).
+            if let reused = pool?.takeShell() {
+                swap(&buffer, &reused._bytes)
+                swap(&fields, &reused._fields)
+                shell = reused
+            }
+            if buffer.capacity == 0 { buffer.reserveCapacity(min(maxHeadBytes, Self.initialCapacity)) }
+            if fields.capacity == 0 { fields.reserveCapacity(16) }
         }
         let n = input.count
         var i = 0
@@ -424,7 +434,8 @@ public struct HTTPHeadParser: Sendable {
         swap(&headFields, &fields)
         let normalized = normalizedTarget ?? NormalizedTarget(raw: target, rewritten: nil, pathCount: 0)
         // A head object a finished exchange gave back, refilled: no allocation.
-        if let shell = pool?.takeShell() {
+        if let shell {
+            self.shell = nil
             shell.refill(bytes: headBytes, startLine: startLine, version: version, fields: headFields,
                          method: method, target: target, status: status, framing: framing,
                          keepAlive: keepAlive, expectContinue: expectContinue, isUpgrade: isUpgrade,

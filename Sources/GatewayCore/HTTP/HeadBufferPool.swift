@@ -8,52 +8,40 @@ public final class HeadBufferPool: @unchecked Sendable {
     // @unchecked: confined to the worker thread that owns it.
     // @exclusivity(unchecked): one thread, and no method calls out while
     // it holds these (see ClientConnection in GatewayProxy).
-    @exclusivity(unchecked) private var bytes: [[UInt8]] = []
-    @exclusivity(unchecked) private var fields: [[HTTPField]] = []
-    /// Emptied head objects (their buffers are in the two lists above), for
-    /// the parser to refill: one allocation less per head.
+    /// Emptied head objects that still hold their buffers (capacity kept,
+    /// contents gone): the parser takes one when a head's first byte
+    /// arrives, parses into its buffers and refills it. One list, so a head
+    /// costs one pop and one push here, not three of each.
     @exclusivity(unchecked) private var shells: [HTTPHead] = []
-    /// Buffers kept at most, and the largest kept: a head that needed more
-    /// (rare, up to max_header_bytes) gives its memory back to the allocator.
+    /// Heads kept at most, and the largest buffers kept: a head that needed
+    /// more (rare, up to max_header_bytes) gives that memory back to the
+    /// allocator and is kept without it.
     static let maxKept = 64
     static let maxBytesCapacity = 8192
     static let maxFieldsCapacity = 64
 
     public init() {}
 
-    func takeBytes() -> [UInt8]? { bytes.popLast() }
-    func takeFields() -> [HTTPField]? { fields.popLast() }
     func takeShell() -> HTTPHead? { shells.popLast() }
 
-    /// Takes the buffers of `head` when nothing else references it (a head
+    /// Keeps `head` for reuse when nothing else references it (a head
     /// still held by an access-log line, say, is left alone).
     public func recycle(_ head: inout HTTPHead?) {
         guard var h = head else { return }
         head = nil
-        guard isKnownUniquelyReferenced(&h) else { return }
-        if bytes.count < Self.maxKept, h.bytes.capacity <= Self.maxBytesCapacity {
-            var b: [UInt8] = []
-            swap(&b, &h._bytes)
-            b.removeAll(keepingCapacity: true)
-            if b.capacity > 0 { bytes.append(b) }
-        }
-        if fields.count < Self.maxKept, h.fields.capacity <= Self.maxFieldsCapacity {
-            var f: [HTTPField] = []
-            swap(&f, &h._fields)
-            f.removeAll(keepingCapacity: true)
-            if f.capacity > 0 { fields.append(f) }
-        }
-        if shells.count < Self.maxKept {
-            // Nothing of the old head is kept but the object: its buffers
-            // went to the lists above, or go back to the allocator now.
-            h._bytes = []
-            h._fields = []
-            h._normalized = NormalizedTarget(raw: 0..<0, rewritten: nil, pathCount: 0)
-            shells.append(h)
-        }
+        guard isKnownUniquelyReferenced(&h), shells.count < Self.maxKept else { return }
+        // Nothing of the old head stays readable: the contents go, and
+        // every other field is set anew by `HTTPHead.refill`.
+        if h._bytes.capacity <= Self.maxBytesCapacity { h._bytes.removeAll(keepingCapacity: true) } else { h._bytes = [] }
+        if h._fields.capacity <= Self.maxFieldsCapacity { h._fields.removeAll(keepingCapacity: true) } else { h._fields = [] }
+        h._normalized = NormalizedTarget(raw: 0..<0, rewritten: nil, pathCount: 0)
+        shells.append(h)
     }
 
-    public var kept: (bytes: Int, fields: Int) { (bytes.count, fields.count) }
+    /// Kept heads that still have a byte buffer, and a field array.
+    public var kept: (bytes: Int, fields: Int) {
+        (shells.count { $0._bytes.capacity > 0 }, shells.count { $0._fields.capacity > 0 })
+    }
 
     /// Head objects kept for reuse.
     public var keptShells: Int { shells.count }

@@ -334,7 +334,10 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     // MARK: - BufferedSocketDelegate (the client side)
 
     func socketReadable(_ socket: BufferedSocket) {
-        defer { flushAll() }
+        defer {
+            flushAll()
+            if retiredRequest != nil { worker.headPool.recycle(&retiredRequest) }   // as in upstreamReadable
+        }
         if retiredRequest != nil { worker.headPool.recycle(&retiredRequest) }
         switch state {
         case .readingHead: readHeads()
@@ -391,7 +394,13 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     // MARK: - UpstreamConnectionOwner (connected, closed: ClientConnection+UpstreamDispatch)
 
     func upstreamReadable(_ connection: UpstreamConnection) {
-        defer { flushAll() }
+        defer {
+            flushAll()
+            // The exchange may have finished in this call: once its frames
+            // are gone, its request head goes back to the pool now, so an
+            // idle keep-alive connection holds no head (10,000 idle clients).
+            if retiredRequest != nil { worker.headPool.recycle(&retiredRequest) }
+        }
         guard connection === upstream else { return }
         switch state {
         case .exchanging:
