@@ -73,7 +73,7 @@ import Testing
     /// controls; numbers of every shape), each with random whitespace.
     @Test func sameBytesForRandomClaimSets() throws {
         let setup = try Setup()
-        var rng = SplitMix(seed: 0x5EED)
+        var rng = SeededGenerator(state: 0x5EED)   // RevocationViewBuilderTests.swift
         let pieces = ["a", "é", "\\u00e9", "\\n", "\\\"", "\\\\", "\\/", "😀", "\\ud83d\\ude00", "\\u0000", " ", "z9", "\\t"]
         func string() -> String {
             "\"" + (0..<Int(rng.next() % 4)).map { _ in pieces[Int(rng.next() % UInt64(pieces.count))] }.joined() + "\""
@@ -137,15 +137,3 @@ import Testing
     }
 }
 
-/// A small deterministic generator, so a failure replays.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
