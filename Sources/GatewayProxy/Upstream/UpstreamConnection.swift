@@ -19,7 +19,13 @@ final class UpstreamConnection: BufferedSocketDelegate {
     let server: UpstreamServer
     // @exclusivity(unchecked): see ClientConnection (loop-confined scalars).
     @exclusivity(unchecked) private(set) var state: State
-    weak var owner: (any UpstreamConnectionOwner)?
+    /// Strong, and cleared by every way an exchange lets go (`becomeIdle`
+    /// through the pool, `close`, which also runs when the socket fails).
+    /// Not weak: a weak reference gives the owner a side table, which sent
+    /// every retain and release of every ClientConnection down the slow path
+    /// (~400 instructions a request). A path that forgot to let go would
+    /// keep both alive only until this socket closes, which clears it.
+    var owner: (any UpstreamConnectionOwner)?
     /// Requests served on this connection: > 0 means it came from the pool,
     /// so a close before any response byte may be the keep-alive race.
     @exclusivity(unchecked) private(set) var requestsServed = 0
