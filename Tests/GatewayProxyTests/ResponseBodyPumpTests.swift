@@ -81,3 +81,21 @@ import GatewayLoop
         #expect(ex.lastTunnelActivityMs == 42)
     }
 }
+
+/// Heads written in place into a socket's output buffer.
+@Suite struct SocketHeadWritingTests {
+    @Test(arguments: [1, 40, 4096])
+    func aHeadGoesOutWholeWhateverTheFirstWindow(bound: Int) throws {
+        let loop = try EventLoop()
+        let end = try SocketPairEnd(loop: loop)
+        let head = try #require(PumpFixtures.head("HTTP/1.1 200 OK\r\nServer: up\r\nContent-Length: 0\r\n\r\n",
+                                                   kind: .response(requestMethodIsHEAD: false)))
+        let options = ClientResponseOptions(framing: .contentLength(0), keepAlive: true,
+                                            extraFields: [(Array("X-Long".utf8), [UInt8](repeating: 0x61, count: 500))])
+        var expected: [UInt8] = []
+        HeadWriter.writeClientResponse(head, into: &expected, options: options)
+        let length = end.socket.writeHead(bound: bound) { HeadWriter.writeClientResponse(head, into: &$0, options: options) }
+        #expect(length == expected.count)
+        #expect(end.received() == expected)
+    }
+}

@@ -90,11 +90,28 @@ public enum HeadWriter {
     /// then `options.extraFields`, then the Connection field, then CRLF.
     public static func writeUpstreamRequest(_ head: HTTPHead, into out: inout [UInt8],
                                             options: UpstreamRequestOptions) {
+        HeadCursor.append(to: &out, bound: upstreamRequestBound(head, options)) {
+            writeUpstreamRequest(head, into: &$0, options: options)
+        }
+    }
+
+    /// Room that fits the upstream head in all but pathological cases (the
+    /// cursor refuses the rest and the caller retries with more).
+    public static func upstreamRequestBound(_ head: HTTPHead, _ options: UpstreamRequestOptions) -> Int {
+        var n = head.bytes.count + 256 + options.clientAddress.count + options.forwardedProto.count
+            + options.forwardedHost.count + options.requestID.count
+        for (name, value) in options.extraFields { n += name.count + value.count + 4 }
+        return n
+    }
+
+    /// As above, into `out` (see `HeadCursor`); check `out.overflowed`.
+    public static func writeUpstreamRequest(_ head: HTTPHead, into out: inout HeadCursor,
+                                            options: UpstreamRequestOptions) {
         let b = head.bytes
-        out.append(contentsOf: b[head.method])
+        out.append(b[head.method])
         out.append(S.sp)
-        out.append(contentsOf: head.forwardedTarget)
-        S.append(" HTTP/1.1\r\n", to: &out)
+        out.append(head.forwardedTarget)
+        out.append(" HTTP/1.1\r\n")
         var hasRequestID = false
         let connectionNames = ConnectionNames(head)
         var kept = KeptLines()
@@ -122,22 +139,22 @@ public enum HeadWriter {
         writeOwn("X-Forwarded-Proto: ", options.forwardedProto, into: &out)
         writeOwn("X-Forwarded-Host: ", options.forwardedHost, into: &out)
         if !hasRequestID && !options.requestID.isEmpty {
-            S.append("X-Request-Id: ", to: &out)
+            out.append("X-Request-Id: ")
             appendSanitizedValue(options.requestID, to: &out)
-            S.append("\r\n", to: &out)
+            out.append("\r\n")
         } else if !hasRequestID, let id = options.generatedRequestID {
-            S.append("X-Request-Id: ", to: &out)
+            out.append("X-Request-Id: ")
             RequestIDText.appendHex(id, to: &out)
-            S.append("\r\n", to: &out)
+            out.append("\r\n")
         }
         writeFraming(options.framing, into: &out)
         writeExtra(options.extraFields, into: &out)
         if options.tunnelUpgrade {
-            S.append("Connection: upgrade\r\nUpgrade: websocket\r\n", to: &out)
+            out.append("Connection: upgrade\r\nUpgrade: websocket\r\n")
         } else {
-            S.append("Connection: keep-alive\r\n", to: &out)
+            out.append("Connection: keep-alive\r\n")
         }
-        S.append("\r\n", to: &out)
+        out.append("\r\n")
     }
 
     // MARK: response towards the client
@@ -150,16 +167,32 @@ public enum HeadWriter {
     /// field, CRLF.
     public static func writeClientResponse(_ head: HTTPHead, into out: inout [UInt8],
                                            options: ClientResponseOptions) {
+        HeadCursor.append(to: &out, bound: clientResponseBound(head, options)) {
+            writeClientResponse(head, into: &$0, options: options)
+        }
+    }
+
+    /// Room that fits the client's head in all but pathological cases.
+    public static func clientResponseBound(_ head: HTTPHead, _ options: ClientResponseOptions) -> Int {
+        var n = head.bytes.count + 256 + (options.exposeHeader?.count ?? 0)
+        if options.carriesMintedToken { n += 64 }
+        for (name, value) in options.extraFields { n += name.count + value.count + 4 }
+        return n
+    }
+
+    /// As above, into `out` (see `HeadCursor`); check `out.overflowed`.
+    public static func writeClientResponse(_ head: HTTPHead, into out: inout HeadCursor,
+                                           options: ClientResponseOptions) {
         let b = head.bytes
-        if options.clientIsHTTP10 { S.append("HTTP/1.0 ", to: &out) } else { S.append("HTTP/1.1 ", to: &out) }
+        if options.clientIsHTTP10 { out.append("HTTP/1.0 ") } else { out.append("HTTP/1.1 ") }
         let s = head.startLine.lowerBound
         if head.startLine.count > 12 {
-            out.append(contentsOf: b[(s + 9)..<head.startLine.upperBound])   // "200 OK" verbatim
+            out.append(b[(s + 9)..<head.startLine.upperBound])   // "200 OK" verbatim
         } else {
-            out.append(contentsOf: b[(s + 9)..<(s + 12)])                    // lenient: no SP, no reason
+            out.append(b[(s + 9)..<(s + 12)])                    // lenient: no SP, no reason
             out.append(S.sp)
         }
-        S.append("\r\n", to: &out)
+        out.append("\r\n")
         let keepLength = options.framing == .none && head.framing == .none
             && !(100...199).contains(head.status) && head.status != 204
         let connectionNames = ConnectionNames(head)
@@ -192,13 +225,13 @@ public enum HeadWriter {
                         removed: options.removeFieldNames, into: &out)
         }
         if options.tunnelUpgrade {
-            S.append("Connection: upgrade\r\n", to: &out)
+            out.append("Connection: upgrade\r\n")
         } else if !options.keepAlive {
-            S.append("Connection: close\r\n", to: &out)
+            out.append("Connection: close\r\n")
         } else if options.clientIsHTTP10 {
-            S.append("Connection: keep-alive\r\n", to: &out)
+            out.append("Connection: keep-alive\r\n")
         }
-        S.append("\r\n", to: &out)
+        out.append("\r\n")
     }
 
     // MARK: the gateway's own answers
@@ -207,31 +240,41 @@ public enum HeadWriter {
     /// itself: Content-Length always, `Connection: close` when !keepAlive.
     public static func writeSimpleResponse(status: Int, reason: String, headers: [(String, String)],
                                            body: [UInt8], keepAlive: Bool, into out: inout [UInt8]) {
-        S.append("HTTP/1.1 ", to: &out)
-        S.appendDecimal(UInt64(min(max(status, 100), 999)), to: &out)
+        var bound = 128 + reason.utf8.count + body.count
+        for (name, value) in headers { bound += name.utf8.count + value.utf8.count + 4 }
+        HeadCursor.append(to: &out, bound: bound) {
+            writeSimpleResponse(status: status, reason: reason, headers: headers, body: body, keepAlive: keepAlive,
+                                into: &$0)
+        }
+    }
+
+    static func writeSimpleResponse(status: Int, reason: String, headers: [(String, String)],
+                                    body: [UInt8], keepAlive: Bool, into out: inout HeadCursor) {
+        out.append("HTTP/1.1 ")
+        out.appendDecimal(UInt64(min(max(status, 100), 999)))
         out.append(S.sp)
         appendSanitizedValue(Array(reason.utf8), to: &out)
-        S.append("\r\n", to: &out)
+        out.append("\r\n")
         for (name, value) in headers {
             appendSanitizedName(Array(name.utf8), to: &out)
-            S.append(": ", to: &out)
+            out.append(": ")
             appendSanitizedValue(Array(value.utf8), to: &out)
-            S.append("\r\n", to: &out)
+            out.append("\r\n")
         }
         // A 204 has no body and must not say Content-Length (RFC 9110 §8.6).
         if status != 204 {
-            S.append("Content-Length: ", to: &out)
-            S.appendDecimal(UInt64(body.count), to: &out)
-            S.append("\r\n", to: &out)
+            out.append("Content-Length: ")
+            out.appendDecimal(UInt64(body.count))
+            out.append("\r\n")
         }
-        if !keepAlive { S.append("Connection: close\r\n", to: &out) }
-        S.append("\r\n", to: &out)
-        if status != 204 { out.append(contentsOf: body) }
+        if !keepAlive { out.append("Connection: close\r\n") }
+        out.append("\r\n")
+        if status != 204 { out.append(body) }
     }
 
     /// `HTTP/1.1 100 Continue` with no fields (RFC 9110 §15.2.1).
     public static func write100Continue(into out: inout [UInt8]) {
-        S.append("HTTP/1.1 100 Continue\r\n\r\n", to: &out)
+        out.append(contentsOf: "HTTP/1.1 100 Continue\r\n\r\n".utf8)
     }
 
     /// The reason phrase for the statuses the gateway sends ("" for others).
@@ -273,7 +316,7 @@ public enum HeadWriter {
     struct KeptLines {
         private var run = 0..<0
 
-        mutating func add(_ line: Range<Int>, from b: [UInt8], to out: inout [UInt8]) {
+        mutating func add(_ line: Range<Int>, from b: [UInt8], to out: inout HeadCursor) {
             if !run.isEmpty, line.lowerBound == run.upperBound {
                 run = run.lowerBound..<line.upperBound
                 return
@@ -282,8 +325,8 @@ public enum HeadWriter {
             run = line
         }
 
-        mutating func flush(from b: [UInt8], to out: inout [UInt8]) {
-            if !run.isEmpty { out.append(contentsOf: b[run]) }
+        mutating func flush(from b: [UInt8], to out: inout HeadCursor) {
+            if !run.isEmpty { out.append(b[run]) }
             run = 0..<0
         }
     }
@@ -357,24 +400,24 @@ public enum HeadWriter {
     /// One line `prefix <existing values joined by ", ">, <own>`; nothing when
     /// both are empty. Existing values are skipped when the name is in `removed`.
     static func writeMerged(_ head: HTTPHead, _ known: KnownField, _ prefix: StaticString, own: [UInt8],
-                            removed: [[UInt8]], into out: inout [UInt8]) {
+                            removed: [[UInt8]], into out: inout HeadCursor) {
         let b = head.bytes
         let mark = out.count
-        S.append(prefix, to: &out)
+        out.append(prefix)
         let valueStart = out.count
         for f in head.fields where f.known == known && !f.value.isEmpty {
             if isRemoved(b, f.name, removed) { continue }
-            if out.count > valueStart { S.append(", ", to: &out) }
-            out.append(contentsOf: b[f.value])
+            if out.count > valueStart { out.append(", ") }
+            out.append(b[f.value])
         }
         if !own.isEmpty {
-            if out.count > valueStart { S.append(", ", to: &out) }
+            if out.count > valueStart { out.append(", ") }
             appendSanitizedValue(own, to: &out)
         }
         if out.count == valueStart {
-            out.removeSubrange(mark..<out.count)
+            out.truncate(to: mark)
         } else {
-            S.append("\r\n", to: &out)
+            out.append("\r\n")
         }
     }
 
@@ -389,10 +432,10 @@ public enum HeadWriter {
     /// `Cache-Control: no-store`, and the upstream's Vary values merged into
     /// one line with `Authorization` added unless listed (or `*`, which
     /// already varies on everything).
-    static func writeNoStore(_ head: HTTPHead, into out: inout [UInt8]) {
+    static func writeNoStore(_ head: HTTPHead, into out: inout HeadCursor) {
         let b = head.bytes
-        S.append("Cache-Control: no-store\r\n", to: &out)
-        S.append("Vary: ", to: &out)
+        out.append("Cache-Control: no-store\r\n")
+        out.append("Vary: ")
         let valueStart = out.count
         var covered = false
         for f in head.fields where f.known == .other && S.equalsLower(b, f.name, "vary") && !f.value.isEmpty {
@@ -400,52 +443,52 @@ public enum HeadWriter {
                 if S.equalsLower(b, el, "authorization") || S.equalsLower(b, el, "*") { covered = true }
                 return true
             }
-            if out.count > valueStart { S.append(", ", to: &out) }
-            out.append(contentsOf: b[f.value])
+            if out.count > valueStart { out.append(", ") }
+            out.append(b[f.value])
         }
         if !covered {
-            if out.count > valueStart { S.append(", ", to: &out) }
-            S.append("Authorization", to: &out)
+            if out.count > valueStart { out.append(", ") }
+            out.append("Authorization")
         }
-        S.append("\r\n", to: &out)
+        out.append("\r\n")
     }
 
     /// `prefix value CRLF` when `value` is not empty.
-    static func writeOwn(_ prefix: StaticString, _ value: some Collection<UInt8>, into out: inout [UInt8]) {
+    static func writeOwn(_ prefix: StaticString, _ value: some Collection<UInt8>, into out: inout HeadCursor) {
         guard !value.isEmpty else { return }
-        S.append(prefix, to: &out)
+        out.append(prefix)
         appendSanitizedValue(value, to: &out)
-        S.append("\r\n", to: &out)
+        out.append("\r\n")
     }
 
-    static func writeFraming(_ framing: BodyFraming, into out: inout [UInt8]) {
+    static func writeFraming(_ framing: BodyFraming, into out: inout HeadCursor) {
         switch framing {
         case .contentLength(let n):
-            S.append("Content-Length: ", to: &out)
-            S.appendDecimal(n, to: &out)
-            S.append("\r\n", to: &out)
+            out.append("Content-Length: ")
+            out.appendDecimal(n)
+            out.append("\r\n")
         case .chunked:
-            S.append("Transfer-Encoding: chunked\r\n", to: &out)
+            out.append("Transfer-Encoding: chunked\r\n")
         case .none, .untilClose:
             break
         }
     }
 
-    static func writeExtra(_ fields: [(name: [UInt8], value: [UInt8])], into out: inout [UInt8]) {
+    static func writeExtra(_ fields: [(name: [UInt8], value: [UInt8])], into out: inout HeadCursor) {
         for (name, value) in fields {
             appendSanitizedName(name, to: &out)
-            S.append(": ", to: &out)
+            out.append(": ")
             appendSanitizedValue(value, to: &out)
-            S.append("\r\n", to: &out)
+            out.append("\r\n")
         }
     }
 
     /// Values built from tokens or config could carry CR/LF (header
     /// injection): every control byte except HTAB becomes a space.
-    static func appendSanitizedValue(_ v: some Collection<UInt8>, to out: inout [UInt8]) {
-        // Almost every value is clean: one append, not one per byte.
-        if !v.contains(where: { needsSanitizing($0) }) {
-            out.append(contentsOf: v)
+    static func appendSanitizedValue(_ v: some Collection<UInt8>, to out: inout HeadCursor) {
+        // Almost every value is clean: one copy, not one per byte.
+        if !v.contains(where: { needsSanitizing($0) }),
+           v.withContiguousStorageIfAvailable({ out.append(UnsafeRawBufferPointer($0)) }) != nil {
             return
         }
         for c in v { out.append(needsSanitizing(c) ? S.sp : c) }
@@ -455,7 +498,7 @@ public enum HeadWriter {
     static func needsSanitizing(_ c: UInt8) -> Bool { (c < 0x20 && c != S.htab) || c == 0x7F }
 
     /// Names keep token bytes only.
-    static func appendSanitizedName(_ n: [UInt8], to out: inout [UInt8]) {
+    static func appendSanitizedName(_ n: [UInt8], to out: inout HeadCursor) {
         for c in n where S.isTchar(c) { out.append(c) }
     }
 }

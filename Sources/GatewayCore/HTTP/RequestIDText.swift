@@ -4,13 +4,24 @@ public enum RequestIDText {
     public static func appendHex(_ value: UInt64, to out: inout [UInt8]) {
         // Digits on the stack, then one append (16 appends cost ~380 instructions).
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { digits in
-            var shift = 60
-            for i in 0..<16 {
-                let d = UInt8((value >> UInt64(shift)) & 0xF)
-                digits[i] = d < 10 ? 0x30 + d : 0x61 + d - 10
-                shift -= 4
-            }
+            fill(digits, value)
             out.append(contentsOf: UnsafeBufferPointer(digits))
+        }
+    }
+
+    public static func appendHex(_ value: UInt64, to out: inout HeadCursor) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { digits in
+            fill(digits, value)
+            out.append(UnsafeRawBufferPointer(digits))
+        }
+    }
+
+    private static func fill(_ digits: UnsafeMutableBufferPointer<UInt8>, _ value: UInt64) {
+        var shift = 60
+        for i in 0..<16 {
+            let d = UInt8((value >> UInt64(shift)) & 0xF)
+            digits[i] = d < 10 ? 0x30 + d : 0x61 + d - 10
+            shift -= 4
         }
     }
 

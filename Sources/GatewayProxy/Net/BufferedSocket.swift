@@ -1,5 +1,6 @@
 import CLibevent
 import CLibeventTLS
+import GatewayCore
 import GatewayLoop
 
 /// What a `BufferedSocket` reports. Called on the socket's loop thread.
@@ -318,6 +319,43 @@ final class BufferedSocket {
     func write(_ text: StaticString) {
         guard let out = output else { return }
         _ = evbuffer_add(out, text.utf8Start, text.utf8CodeUnitCount)
+    }
+
+    /// Lets `fill` write up to `bound` bytes straight into the output
+    /// buffer, one reserved contiguous extent (no copy through an array);
+    /// `fill` returns how many it wrote, or nil to write nothing. Returns
+    /// whether anything was kept.
+    func writeInPlace(bound: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Int?) -> Bool {
+        guard let out = output, bound > 0 else { return false }
+        var vec = iovec()
+        guard evbuffer_reserve_space(out, bound, &vec, 1) == 1, vec.iov_len >= bound, let base = vec.iov_base
+        else { return false }
+        let n = fill(UnsafeMutableRawBufferPointer(start: base, count: bound))
+        vec.iov_len = n ?? 0
+        _ = evbuffer_commit_space(out, &vec, n == nil ? 0 : 1)
+        return n != nil
+    }
+
+    /// Writes a head with `write` (a `HeadWriter` call) in place: in a
+    /// window of `bound` bytes, or of four times that when it did not fit,
+    /// or else through a byte array. Returns the head's length.
+    func writeHead(bound: Int, _ write: (inout HeadCursor) -> Void) -> Int {
+        var size = max(bound, 64)
+        for _ in 0..<2 {
+            var length = 0
+            let kept = writeInPlace(bound: size) { raw in
+                var cursor = HeadCursor(raw)
+                write(&cursor)
+                length = cursor.count
+                return cursor.overflowed ? nil : cursor.count
+            }
+            if kept { return length }
+            size *= 4
+        }
+        var bytes: [UInt8] = []
+        HeadCursor.append(to: &bytes, bound: size, write)
+        self.write(bytes)
+        return bytes.count
     }
 
     /// Writes a chunk-size line ("1a2b\r\n") for re-framing, from a stack

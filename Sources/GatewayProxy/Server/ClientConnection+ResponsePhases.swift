@@ -49,14 +49,11 @@ extension ClientConnection {
 
     /// Writes the client's response head, then streams the body.
     func sendResponseHead(_ head: HTTPHead, from up: UpstreamConnection, options: ClientResponseOptions) {
-        // Borrow the worker's buffer (swap, so no copy-on-write copy).
-        var out: [UInt8] = []
-        swap(&out, &worker.scratch)
-        out.removeAll(keepingCapacity: true)
-        HeadWriter.writeClientResponse(head, into: &out, options: options)
-        socket.write(out.withUnsafeBytes { $0 })
-        ex.bytesOut += UInt64(out.count)
-        swap(&out, &worker.scratch)
+        // Written in place, into the client's output buffer.
+        let length = socket.writeHead(bound: HeadWriter.clientResponseBound(head, options)) {
+            HeadWriter.writeClientResponse(head, into: &$0, options: options)
+        }
+        ex.bytesOut += UInt64(length)
         if ex.response.isDone {
             responseComplete()
             return

@@ -28,14 +28,13 @@ extension ClientConnection {
         }
         upstream = c
         c.socket.setWriteLowWatermark(Self.lowWater)
-        // Built per attempt in the worker's buffer (a retry builds it again),
-        // so no connection holds a head buffer of its own.
-        var head: [UInt8] = []
-        swap(&head, &worker.scratch)
-        UpstreamRequestPhase.writeHead(request, token: ctx.token, requestID: ctx.requestID, group: group,
-                                       clientAddress: peerText, proto: proto, runtime: runtime, into: &head)
-        c.socket.write(head.withUnsafeBytes { $0 })
-        swap(&head, &worker.scratch)
+        // Written per attempt (a retry writes it again), in place, into the
+        // upstream connection's output buffer.
+        let options = UpstreamRequestPhase.options(request, token: ctx.token, requestID: ctx.requestID, group: group,
+                                                   clientAddress: peerText, proto: proto, runtime: runtime)
+        _ = c.socket.writeHead(bound: HeadWriter.upstreamRequestBound(request, options)) {
+            HeadWriter.writeUpstreamRequest(request, into: &$0, options: options)
+        }
         if c.state == .busy {
             startForwarding()
         } else {

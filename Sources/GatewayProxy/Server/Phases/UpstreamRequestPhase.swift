@@ -9,8 +9,9 @@ import GatewayCore
 enum UpstreamRequestPhase {
     private static let hostName = Array("Host".utf8)
 
-    static func writeHead(_ head: HTTPHead, token: VerifiedToken?, requestID: RequestIDSource, group: UpstreamGroup,
-                          clientAddress: [UInt8], proto: [UInt8], runtime: RuntimeConfig, into out: inout [UInt8]) {
+    /// How `HeadWriter.writeUpstreamRequest` rewrites `head` for `group`.
+    static func options(_ head: HTTPHead, token: VerifiedToken?, requestID: RequestIDSource, group: UpstreamGroup,
+                        clientAddress: [UInt8], proto: [UInt8], runtime: RuntimeConfig) -> UpstreamRequestOptions {
         var options = UpstreamRequestOptions(framing: .none)
         switch head.framing {
         case .contentLength(let n): options.framing = .contentLength(n)
@@ -30,8 +31,6 @@ enum UpstreamRequestPhase {
         if head.hostField == nil {
             options.extraFields.append((hostName, Array(group.name.utf8)))
         }
-        out.removeAll(keepingCapacity: true)
-        out.reserveCapacity(head.bytes.count + 256)
-        HeadWriter.writeUpstreamRequest(head, into: &out, options: options)
+        return options
     }
 }
