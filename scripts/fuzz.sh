@@ -15,7 +15,7 @@
 # the growing corpus and any crash artifacts go to fuzz-corpus-work/ (ignored
 # by git). The sanitizers must be one combined -sanitize= flag: with two, the
 # driver keeps only the last and the code loses coverage instrumentation.
-# Built normally (without -D ..._FUZZ), each target replays files instead,
+# Built normally (without -D FUZZING), each target replays files instead,
 # so the package never needs libFuzzer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,22 +51,22 @@ if [[ $target == all ]]; then
     exit 0
 fi
 case "$target" in
-    http) product=ParserFuzz; define=PARSER_FUZZ; max_len=4096 ;;
-    jws)  product=JWSFuzz;    define=JWS_FUZZ;    max_len=8192 ;;
-    path) product=PathFuzz;   define=PATH_FUZZ;   max_len=512 ;;
-    storelog) product=StoreLogFuzz; define=STORELOG_FUZZ; max_len=8192 ;;
-    claims) product=ClaimsFuzz; define=CLAIMS_FUZZ; max_len=8300 ;;
-    config) product=ConfigFuzz; define=CONFIG_FUZZ; max_len=8192 ;;
+    http) product=ParserFuzz; max_len=4096 ;;
+    jws)  product=JWSFuzz;    max_len=8192 ;;
+    path) product=PathFuzz;   max_len=512 ;;
+    storelog) product=StoreLogFuzz; max_len=8192 ;;
+    claims) product=ClaimsFuzz; max_len=8300 ;;
+    config) product=ConfigFuzz; max_len=8192 ;;
     # RSA import is slowish and a JWK set with a few RSA keys is large.
-    jwks) product=JWKSFuzz; define=JWKS_FUZZ; max_len=16384 ;;
+    jwks) product=JWKSFuzz; max_len=16384 ;;
     *) echo "fuzz.sh: unknown target $target (${targets[*]} or all)" >&2; exit 2 ;;
 esac
-# One scratch directory per target: the -D flag applies to every module, so
-# a shared one would rebuild everything at each switch of target (and two
-# targets could not be fuzzed at the same time).
+# One scratch directory per target: each links only its own product, and two
+# targets can be fuzzed at the same time. -D FUZZING makes FuzzReplay.main
+# hand the driver to libFuzzer instead of replaying files.
 scratch=".build-fuzz-$target"
 swift build -c debug --scratch-path "$scratch" --product "$product" \
-    -Xswiftc -sanitize=fuzzer,address -Xswiftc -D -Xswiftc "$define"
+    -Xswiftc -sanitize=fuzzer,address -Xswiftc -D -Xswiftc FUZZING
 work="fuzz-corpus-work/$target"
 mkdir -p "$work/corpus" "$work/artifacts"
 cp -n "Tests/Fuzz/corpus/$target/"* "$work/corpus/" 2>/dev/null || true

@@ -6,7 +6,7 @@
 // `ConfigLoader.parse(text:...)` with an injected `fileExists` and a fixed
 // environment, so nothing touches the file system or the process
 // environment. Built normally it replays files (or directories) given as
-// arguments; built with `-D CONFIG_FUZZ -sanitize=fuzzer,address`
+// arguments; built with `-D FUZZING -sanitize=fuzzer,address`
 // (scripts/fuzz.sh config) `main` hands control to libFuzzer.
 //
 // Invariants checked for every input (a violation aborts):
@@ -164,23 +164,4 @@ func fuzzOne(_ data: UnsafeRawBufferPointer) {
     }
 }
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    guard let data else { return 0 }
-    fuzzOne(UnsafeRawBufferPointer(start: data, count: size))
-    return 0
-}
-
-#if CONFIG_FUZZ
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
-
-var argc = CommandLine.argc
-var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzerTestOneInput))
-#else
-FuzzReplay.run(CommandLine.arguments.dropFirst()) { fuzzOne($0) }
-#endif
+FuzzReplay.main { fuzzOne($0) }

@@ -43,3 +43,39 @@ public enum FuzzReplay {
         return 1
     }
 }
+
+extension FuzzReplay {
+    /// A fuzz driver's whole `main`. Built by scripts/fuzz.sh (`-D FUZZING`
+    /// with `-sanitize=fuzzer,address`), libFuzzer runs `body` on the inputs
+    /// it makes; built normally, the files named on the command line are
+    /// replayed (`run`).
+    public static func main(_ body: @escaping (UnsafeRawBufferPointer) -> Void) -> Never {
+        #if FUZZING
+        fuzzTarget = body
+        var argc = CommandLine.argc
+        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+        exit(LLVMFuzzerRunDriver(&argc, &argv, llvmFuzzerTestOneInput))
+        #else
+        run(CommandLine.arguments.dropFirst(), body)
+        exit(0)
+        #endif
+    }
+}
+
+#if FUZZING
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<Int32>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
+
+/// The driver's `body`, set once by `main` before libFuzzer starts.
+nonisolated(unsafe) private var fuzzTarget: ((UnsafeRawBufferPointer) -> Void)?
+
+/// libFuzzer's entry point, by its C name too.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func llvmFuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    fuzzTarget?(UnsafeRawBufferPointer(start: data, count: data == nil ? 0 : size))
+    return 0
+}
+#endif

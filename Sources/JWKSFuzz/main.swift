@@ -3,7 +3,7 @@
 // import under them (EVPKey+JWK).
 //
 // The input is a JWK set document. Built normally it replays files (or
-// directories) given as arguments; built with `-D JWKS_FUZZ
+// directories) given as arguments; built with `-D FUZZING
 // -sanitize=fuzzer,address` (scripts/fuzz.sh jwks) `main` hands control to
 // libFuzzer.
 //
@@ -202,23 +202,4 @@ func fuzzOne(_ data: UnsafeRawBufferPointer) {
     }
 }
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    guard let data else { return 0 }
-    fuzzOne(UnsafeRawBufferPointer(start: data, count: size))
-    return 0
-}
-
-#if JWKS_FUZZ
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
-
-var argc = CommandLine.argc
-var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzerTestOneInput))
-#else
-FuzzReplay.run(CommandLine.arguments.dropFirst()) { fuzzOne($0) }
-#endif
+FuzzReplay.main { fuzzOne($0) }

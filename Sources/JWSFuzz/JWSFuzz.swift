@@ -4,7 +4,7 @@
 // Built normally it replays files (or directories of files) given as
 // arguments: how crashes are re-run and how the seed corpus in
 // Tests/Fuzz/corpus/jws stays exercised (`swift run JWSFuzz Tests/Fuzz/corpus/jws`).
-// Built with `-D JWS_FUZZ -sanitize=fuzzer,address` (one combined flag) it
+// Built with `-D FUZZING -sanitize=fuzzer,address` (one combined flag) it
 // hands control to libFuzzer: `scripts/fuzz.sh jws 600`.
 //
 // Invariants (a violation aborts, which libFuzzer records as a crash):
@@ -62,39 +62,7 @@ func fuzzOne(_ data: UnsafeRawBufferPointer) {
     }
 }
 
-let fuzzerTestOneInput: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32 = { data, size in
-    fuzzOne(UnsafeRawBufferPointer(start: data, count: data == nil ? 0 : size))
-    return 0
-}
-
-#if JWS_FUZZ
-// libFuzzer's own `main` drives this entry point; no Swift `main` exists in
-// this build (the @main below is compiled out).
-@_cdecl("LLVMFuzzerTestOneInput")
-public func llvmFuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    fuzzerTestOneInput(data, size)
-}
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
-
 @main
 struct JWSFuzzDriver {
-    static func main() {
-        var argc = CommandLine.argc
-        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzerTestOneInput))
-    }
+    static func main() { FuzzReplay.main { fuzzOne($0) } }
 }
-#else
-@main
-struct JWSFuzzReplay {
-    /// Replay: every argument is a file, or a directory whose files are run.
-    static func main() {
-        FuzzReplay.run(CommandLine.arguments.dropFirst()) { fuzzOne($0) }
-    }
-}
-#endif

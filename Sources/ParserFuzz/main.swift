@@ -2,7 +2,7 @@
 //
 // Built normally it replays files (or directories of files) given as
 // arguments, which is how crashes found by the fuzzer are re-run and how the
-// seed corpus stays exercised. Built with `-D PARSER_FUZZ -sanitize=fuzzer`
+// seed corpus stays exercised. Built with `-D FUZZING -sanitize=fuzzer`
 // (see scripts/fuzz.sh http) `main` hands control to libFuzzer.
 //
 // Invariants checked on every input (a violation aborts, which libFuzzer
@@ -187,23 +187,4 @@ func fuzzOne(_ data: UnsafeRawBufferPointer) {
     runChunks(rest, split: split)
 }
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    guard let data else { return 0 }
-    fuzzOne(UnsafeRawBufferPointer(start: data, count: size))
-    return 0
-}
-
-#if PARSER_FUZZ
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
-
-var argc = CommandLine.argc
-var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzerTestOneInput))
-#else
-FuzzReplay.run(CommandLine.arguments.dropFirst()) { fuzzOne($0) }
-#endif
+FuzzReplay.main { fuzzOne($0) }

@@ -2,7 +2,7 @@
 // the parser's and the head writer's use of them; SPEC §4.1-4.2).
 //
 // The input is a request-target. Built normally it replays files (or
-// directories) given as arguments; built with `-D PATH_FUZZ
+// directories) given as arguments; built with `-D FUZZING
 // -sanitize=fuzzer` (scripts/fuzz.sh path) `main` hands control to libFuzzer.
 //
 // Invariants checked for every target the validator accepts (a violation
@@ -195,23 +195,4 @@ func checkParser(_ target: [UInt8], valid: Bool, forwarded: [UInt8] = [], key: [
     check(up.withRoutingPath { Array($0) } == key, "upstream routes the same", target)
 }
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    guard let data else { return 0 }
-    fuzzOne(UnsafeRawBufferPointer(start: data, count: size))
-    return 0
-}
-
-#if PATH_FUZZ
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
-
-var argc = CommandLine.argc
-var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzerTestOneInput))
-#else
-FuzzReplay.run(CommandLine.arguments.dropFirst()) { fuzzOne($0) }
-#endif
+FuzzReplay.main { fuzzOne($0) }

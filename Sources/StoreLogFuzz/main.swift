@@ -4,7 +4,7 @@
 //
 // Built normally it replays files (or directories) given as arguments: the
 // seed corpus (real state.log files from the integration tests) stays
-// exercised. Built with `-D STORELOG_FUZZ -sanitize=fuzzer` (scripts/fuzz.sh
+// exercised. Built with `-D FUZZING -sanitize=fuzzer` (scripts/fuzz.sh
 // storelog) `main` hands control to libFuzzer.
 //
 // Invariants checked on every input (a violation aborts):
@@ -48,23 +48,4 @@ func fuzzOne(_ input: UnsafeRawBufferPointer) {
     }
 }
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    guard let data else { return 0 }
-    fuzzOne(UnsafeRawBufferPointer(start: data, count: size))
-    return 0
-}
-
-#if STORELOG_FUZZ
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
-
-var argc = CommandLine.argc
-var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv, fuzzerTestOneInput))
-#else
-FuzzReplay.run(CommandLine.arguments.dropFirst()) { fuzzOne($0) }
-#endif
+FuzzReplay.main { fuzzOne($0) }
