@@ -6,16 +6,10 @@ import GatewayCore
 /// `Exchange.requestBody`, the bytes in the caller's buffer, so it is called
 /// again on every readable event. Loop thread only.
 enum LocalBodyCollector {
-    enum Outcome {
-        /// More of the body is expected.
-        case needMore
-        /// The whole body is in `body`.
-        case complete
-        /// A chunked body grew past `limit` (413).
-        case tooLarge
-        /// The chunked framing is broken (400).
-        case malformed
-    }
+    /// RequestBodyPump's outcomes: here `.complete` means the whole body is
+    /// in `body`, `.tooLarge` a chunked body past `limit` (413) and
+    /// `.malformed` broken chunked framing (400).
+    typealias Outcome = RequestBodyPump.Outcome
 
     /// `limit` bounds chunked bodies; a Content-Length one was checked
     /// against it before the first byte was read.
