@@ -169,31 +169,6 @@ public enum HTTPSyntax {
         }
         return true
     }
-
-    /// Appends the decimal digits of `value`.
-    static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
-        if value == 0 { out.append(0x30); return }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var n = 0
-        var v = value
-        withUnsafeMutableBytes(of: &digits) { d in
-            while v > 0 {
-                d[n] = 0x30 + UInt8(v % 10)
-                v /= 10
-                n += 1
-            }
-            while n > 0 {
-                n -= 1
-                out.append(d[n])
-            }
-        }
-    }
-
-    static func append(_ s: StaticString, to out: inout [UInt8]) {
-        s.withUTF8Buffer { out.append(contentsOf: $0) }
-    }
 }
 
 extension KnownField {
