@@ -181,7 +181,7 @@ final class AdminConnection: BufferedSocketDelegate {
         headers.append(("Cache-Control", "no-store"))
         HeadWriter.writeSimpleResponse(status: a.status, reason: HeadWriter.reasonPhrase(for: a.status),
                                        headers: headers, body: isHEAD ? [] : a.body, keepAlive: keepAlive, into: &out)
-        socket.write(out.withUnsafeBytes { $0 })
+        socket.write(out)
         socket.flush()
         if !keepAlive {
             // Lingering close, as on the proxy listener: half-close once the

@@ -42,7 +42,7 @@ extension ClientConnection {
     }
 
     private func finishLocalAnswer(out: inout [UInt8], hadRequest: Bool, status: Int, shouldClose: Bool) {
-        socket.write(out.withUnsafeBytes { $0 })
+        socket.write(out)
         ex.bytesOut += UInt64(out.count)
         swap(&out, &worker.scratch)
         if hadRequest {

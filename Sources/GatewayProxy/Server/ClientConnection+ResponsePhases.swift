@@ -24,7 +24,7 @@ extension ClientConnection {
             HeadWriter.writeClientResponse(head, into: &out101, options: ClientResponseOptions(
                 framing: .none, keepAlive: true, clientIsHTTP10: false, tunnelUpgrade: true,
                 removeFieldNames: runtime.removeResponseFields))
-            socket.write(out101.withUnsafeBytes { $0 })
+            socket.write(out101)
             ex.bytesOut += UInt64(out101.count)
             startTunnel(up)
             return

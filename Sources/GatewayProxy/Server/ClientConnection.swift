@@ -202,7 +202,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         guard ex.wants100Continue else { return }
         var b: [UInt8] = []
         HeadWriter.write100Continue(into: &b)
-        socket.write(b.withUnsafeBytes { $0 })
+        socket.write(b)
     }
 
     func requestComplete() {
