@@ -93,11 +93,13 @@ public final class HTTPHead: @unchecked Sendable {
     /// Makes a recycled head (from `HeadBufferPool.takeShell`, referenced
     /// by nobody else) the parser's next one: every field is set, none of
     /// the previous head's is left.
-    func refill(bytes: [UInt8], startLine: Range<Int>, version: HTTPVersion, fields: [HTTPField],
+    /// The buffers are swapped in (the caller gets the emptied ones this
+    /// head held back): moved, with no reference counting.
+    func refill(bytes: inout [UInt8], startLine: Range<Int>, version: HTTPVersion, fields: inout [HTTPField],
                 method: Range<Int>, target: Range<Int>, status: Int, framing: BodyFraming,
                 keepAlive: Bool, expectContinue: Bool, isUpgrade: Bool, hostField: Int?,
                 normalized: NormalizedTarget, connectionNamesFields: Bool) {
-        self._bytes = bytes; self._startLine = startLine; self._version = version; self._fields = fields
+        swap(&_bytes, &bytes); self._startLine = startLine; self._version = version; swap(&_fields, &fields)
         self._method = method; self._target = target; self._status = status; self._framing = framing
         self._keepAlive = keepAlive; self._expectContinue = expectContinue; self._isUpgrade = isUpgrade
         self._hostField = hostField

@@ -66,15 +66,17 @@ public struct HTTPHeadParser: Sendable {
     /// on the next head's first byte, once, at a size most heads fit.
     public mutating func reset(kind: Kind) {
         self.kind = kind
-        buffer = []
-        fields = []
-        shell = nil
+        // Assigned only when set: after a finished head they are already
+        // empty, and each assignment released the old (empty) value.
+        if buffer.capacity != 0 { buffer = [] }
+        if fields.capacity != 0 { fields = [] }
+        if shell != nil { shell = nil }
         lineStart = 0
         startLineDone = false
         emptyLinesSkipped = 0
         failure = nil
         startLine = 0..<0; method = 0..<0; target = 0..<0
-        normalizedTarget = nil
+        if normalizedTarget != nil { normalizedTarget = nil }
         version = .http11
         status = 0
     }
@@ -428,20 +430,20 @@ public struct HTTPHeadParser: Sendable {
 
         // The head takes the buffers over (moved, not copied); the pool, if
         // any, gets them back when the head is done with.
-        var headBytes: [UInt8] = []
-        swap(&headBytes, &buffer)
-        var headFields: [HTTPField] = []
-        swap(&headFields, &fields)
         let normalized = normalizedTarget ?? NormalizedTarget(raw: target, rewritten: nil, pathCount: 0)
         // A head object a finished exchange gave back, refilled: no allocation.
         if let shell {
             self.shell = nil
-            shell.refill(bytes: headBytes, startLine: startLine, version: version, fields: headFields,
+            shell.refill(bytes: &buffer, startLine: startLine, version: version, fields: &fields,
                          method: method, target: target, status: status, framing: framing,
                          keepAlive: keepAlive, expectContinue: expectContinue, isUpgrade: isUpgrade,
                          hostField: hostIndex, normalized: normalized, connectionNamesFields: connNamesFields)
             return .done(shell)
         }
+        var headBytes: [UInt8] = []
+        swap(&headBytes, &buffer)
+        var headFields: [HTTPField] = []
+        swap(&headFields, &fields)
         let head = HTTPHead(bytes: headBytes, startLine: startLine, version: version, fields: headFields,
                             method: method, target: target, status: status, framing: framing,
                             keepAlive: keepAlive, expectContinue: expectContinue, isUpgrade: isUpgrade,
@@ -490,6 +492,9 @@ extension HTTPHead {
     /// The host[:port] of an absolute-form target (RFC 9112 §3.2.2: it
     /// replaces Host), nil for origin-form.
     public var targetAuthority: Range<Int>? {
+        // Origin-form, nearly every request: no authority, and no second
+        // pass over a target the parser already split.
+        if !target.isEmpty, _bytes[target.lowerBound] == 0x2F { return nil }
         guard let split = bytes.withUnsafeBytes({ TargetValidator.split(UnsafeRawBufferPointer(rebasing: $0[target])) }),
               let a = split.authority else { return nil }
         return (target.lowerBound + a.lowerBound)..<(target.lowerBound + a.upperBound)

@@ -32,10 +32,17 @@ public final class HeadBufferPool: @unchecked Sendable {
         guard isKnownUniquelyReferenced(&h), shells.count < Self.maxKept else { return }
         // Nothing of the old head stays readable: the contents go, and
         // every other field is set anew by `HTTPHead.refill`.
-        if h._bytes.capacity <= Self.maxBytesCapacity { h._bytes.removeAll(keepingCapacity: true) } else { h._bytes = [] }
-        if h._fields.capacity <= Self.maxFieldsCapacity { h._fields.removeAll(keepingCapacity: true) } else { h._fields = [] }
+        Self.empty(&h._bytes, keepingUpTo: Self.maxBytesCapacity)
+        Self.empty(&h._fields, keepingUpTo: Self.maxFieldsCapacity)
         h._normalized = NormalizedTarget(raw: 0..<0, rewritten: nil, pathCount: 0)
         shells.append(h)
+    }
+
+    /// Through one inout access: reading `capacity` off the head's property
+    /// itself retained and released the array.
+    @inline(__always)
+    private static func empty<T>(_ a: inout [T], keepingUpTo maxCapacity: Int) {
+        if a.capacity <= maxCapacity { a.removeAll(keepingCapacity: true) } else { a = [] }
     }
 
     /// Kept heads that still have a byte buffer, and a field array.
