@@ -325,6 +325,7 @@ final class BufferedSocket {
     /// buffer, one reserved contiguous extent (no copy through an array);
     /// `fill` returns how many it wrote, or nil to write nothing. Returns
     /// whether anything was kept.
+    @inline(__always)  // two callers a request: no closure context to build
     func writeInPlace(bound: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Int?) -> Bool {
         guard let out = output, bound > 0 else { return false }
         var vec = iovec()
@@ -339,6 +340,7 @@ final class BufferedSocket {
     /// Writes a head with `write` (a `HeadWriter` call) in place: in a
     /// window of `bound` bytes, or of four times that when it did not fit,
     /// or else through a byte array. Returns the head's length.
+    @inline(__always)  // the caller's options are not copied into a closure context
     func writeHead(bound: Int, _ write: (inout HeadCursor) -> Void) -> Int {
         var size = max(bound, 64)
         for _ in 0..<2 {

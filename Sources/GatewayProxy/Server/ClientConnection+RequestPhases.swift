@@ -31,7 +31,6 @@ extension ClientConnection {
             return
         }
         ex.routeIndex = r
-        let route = runtime.config.routes[r]
 
         // absolute-form only for ourselves (SPEC §4.1): its authority must be
         // the Host we were given (no two readings of the origin) and name
@@ -48,14 +47,17 @@ extension ClientConnection {
             return
         }
 
-        authenticateAndForward(head, route: route, routeIndex: r, mayWaitForKeys: true)
+        authenticateAndForward(head, routeIndex: r, mayWaitForKeys: true)
     }
 
     /// Phase 3 and on: authenticate, then pick the upstream and forward. An
     /// unknown kid with JWKS URLs configured waits (at most fetch_timeout)
     /// for one refetch and tries again (SPEC §3), once.
-    func authenticateAndForward(_ head: HTTPHead, route: RouteConfig, routeIndex r: Int, mayWaitForKeys: Bool) {
-        if route.auth != .none, !worker.revocationsReady {
+    func authenticateAndForward(_ head: HTTPHead, routeIndex r: Int, mayWaitForKeys: Bool) {
+        // The route is read in place: an open route never copies its
+        // RouteConfig (strings and arrays: a dozen retains).
+        let open = runtime.config.routes[r].auth == .none
+        if !open, !worker.revocationsReady {
             // The store has not delivered the revocations yet (Redis not
             // reached since start): no token can be checked against them.
             answer(status: 503, error: "temporarily_unavailable", close: !ex.bodyIsDone)
@@ -63,10 +65,10 @@ extension ClientConnection {
         }
         // An open route skips the phase's arguments too (the verifier is a
         // value copied out of the worker: a dozen retains).
-        let decision = route.auth == .none ? AuthPhase.Decision.pass(.none, nil)
-            : AuthPhase.decide(head: head, route: route, runtime: runtime, verifier: worker.verifier,
+        let decision = open ? AuthPhase.Decision.pass(.none, nil)
+            : AuthPhase.decide(head: head, route: runtime.config.routes[r], runtime: runtime, verifier: worker.verifier,
                                cache: worker.tokenCache, revocations: worker.revocations,
-                               nowSeconds: worker.loop.nowMs() / 1000)
+                               nowSeconds: loop.nowMs() / 1000)
         switch decision {
         case .pass(let label, let token, let range):
             ex.authLabel = label
@@ -75,7 +77,7 @@ extension ClientConnection {
         case .reject(.unknownKeyID) where mayWaitForKeys && worker.mayRefetchKeys():
             suspend(worker.requestKeyRefetch) { connection, arrived in
                 if arrived, let request = connection.request {
-                    connection.authenticateAndForward(request, route: route, routeIndex: r, mayWaitForKeys: false)
+                    connection.authenticateAndForward(request, routeIndex: r, mayWaitForKeys: false)
                 } else {
                     connection.reject(.unknownKeyID)
                 }

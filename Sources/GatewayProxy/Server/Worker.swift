@@ -82,8 +82,9 @@ final class Worker: @unchecked Sendable {  // unchecked: thread-confined, see ab
     let state: StateRuntime?
     /// Request and response head buffers, passed from finished heads to new ones.
     let headPool = HeadBufferPool()
-    /// Round-robin cursor per upstream group index.
-    @exclusivity(unchecked) var roundRobin: [Int: Int] = [:]
+    /// Round-robin cursor per upstream group index, grown on first use of
+    /// an index (an array, not a dictionary: no hashing per request).
+    @exclusivity(unchecked) var roundRobin: [Int] = []
     private var requestCounter: UInt64 = 0
     private let requestIDPrefix: UInt64
     private let onStopped: @Sendable () -> Void
