@@ -102,7 +102,7 @@ func runHead(_ data: UnsafeRawBufferPointer, kind: HTTPHeadParser.Kind, split: I
         let framing: BodyFraming = head.framing
         HeadWriter.writeUpstreamRequest(head, into: &out, options: UpstreamRequestOptions(
             framing: framing, removeFieldNames: [Array("x-user".utf8)], clientAddress: Array("10.0.0.1".utf8),
-            forwardedProto: Array("https".utf8), forwardedHost: Array("gw.example".utf8)[...],
+            forwardedProto: Array("https".utf8), forwardsHost: true,
             requestID: Array("rid-1".utf8), extraFields: [(Array("X-User".utf8), Array("a\r\nb".utf8))]))
         var p = HTTPHeadParser(kind: .request, maxHeadBytes: 1 << 20)
         let step = out.withUnsafeBytes { p.parse($0) }

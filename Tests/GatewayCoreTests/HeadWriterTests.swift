@@ -47,7 +47,7 @@ func text(_ b: [UInt8]) -> String { String(decoding: b, as: UTF8.self) }
         var out: [UInt8] = [1, 2]   // the writer only appends
         HeadWriter.writeUpstreamRequest(head, into: &out, options: UpstreamRequestOptions(
             framing: .contentLength(3), removeFieldNames: [bytes("x-user-id")], clientAddress: bytes("10.0.0.9"),
-            forwardedProto: bytes("https"), forwardedHost: bytes("shop.example")[...], requestID: bytes("req-1"),
+            forwardedProto: bytes("https"), forwardsHost: true, requestID: bytes("req-1"),
             extraFields: [(bytes("X-User-Id"), bytes("42"))]))
         #expect(Array(out.prefix(2)) == [1, 2])
         let expected =

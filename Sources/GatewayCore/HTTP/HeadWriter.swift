@@ -1,5 +1,9 @@
 /// How the gateway rewrites a request head before it goes upstream.
-public struct UpstreamRequestOptions: Sendable {
+///
+/// Noncopyable: it holds a few arrays, and each copy the compiler made on
+/// the way into the writer (a closure context, say) retained and released
+/// every one of them, twice a request. Writers borrow it.
+public struct UpstreamRequestOptions: ~Copyable, Sendable {
     /// Framing the writer emits (`Content-Length: n`, `Transfer-Encoding:
     /// chunked`, or nothing for `.none`); the client's own framing fields are dropped.
     public var framing: BodyFraming
@@ -13,9 +17,10 @@ public struct UpstreamRequestOptions: Sendable {
     /// The X-Forwarded-Proto value (`http` / `https`); a client's copies are
     /// always dropped, and nothing is sent when this is empty.
     public var forwardedProto: [UInt8]
-    /// The X-Forwarded-Host value (the Host the client asked for); a client's
-    /// copies are always dropped, and nothing is sent when this is empty.
-    public var forwardedHost: ArraySlice<UInt8>
+    /// Send X-Forwarded-Host with the head's own Host value (the host the
+    /// client asked for); a client's copies are always dropped. Read from
+    /// the head, not held here, so these options keep no head's bytes.
+    public var forwardsHost: Bool
     /// Sent as X-Request-Id when the request has none; nothing added when empty.
     public var requestID: [UInt8]
     /// Otherwise, when the request has none: this number as 16 hex digits
@@ -26,18 +31,20 @@ public struct UpstreamRequestOptions: Sendable {
     public var extraFields: [(name: [UInt8], value: [UInt8])]
 
     public init(framing: BodyFraming, tunnelUpgrade: Bool = false, removeFieldNames: [[UInt8]] = [],
-                clientAddress: [UInt8] = [], forwardedProto: [UInt8] = [], forwardedHost: ArraySlice<UInt8> = [],
+                clientAddress: [UInt8] = [], forwardedProto: [UInt8] = [], forwardsHost: Bool = false,
                 requestID: [UInt8] = [], generatedRequestID: UInt64? = nil,
                 extraFields: [(name: [UInt8], value: [UInt8])] = []) {
         self.framing = framing; self.tunnelUpgrade = tunnelUpgrade; self.removeFieldNames = removeFieldNames
         self.clientAddress = clientAddress; self.forwardedProto = forwardedProto
-        self.forwardedHost = forwardedHost; self.requestID = requestID
+        self.forwardsHost = forwardsHost; self.requestID = requestID
         self.generatedRequestID = generatedRequestID; self.extraFields = extraFields
     }
 }
 
 /// How the gateway rewrites an upstream response head for the client.
-public struct ClientResponseOptions: Sendable {
+/// Noncopyable, like `UpstreamRequestOptions`; `copy()` where a phase must
+/// keep one while it waits.
+public struct ClientResponseOptions: ~Copyable, Sendable {
     /// Framing towards the client: `.contentLength(n)`, `.chunked`, or
     /// `.none` (no body, or a close-delimited one). For a response without a
     /// body (`head.framing == .none`, e.g. to HEAD, or a 304) and `.none`
@@ -69,6 +76,14 @@ public struct ClientResponseOptions: Sendable {
         self.extraFields = extraFields; self.exposeHeader = exposeHeader
         self.carriesMintedToken = carriesMintedToken
     }
+
+    /// An explicit copy (the type is noncopyable so that no copy is implicit).
+    public func copy() -> ClientResponseOptions {
+        ClientResponseOptions(framing: framing, keepAlive: keepAlive, clientIsHTTP10: clientIsHTTP10,
+                              tunnelUpgrade: tunnelUpgrade, removeFieldNames: removeFieldNames,
+                              extraFields: extraFields, exposeHeader: exposeHeader,
+                              carriesMintedToken: carriesMintedToken)
+    }
 }
 
 /// Builds outgoing heads into a caller-owned buffer (the caller empties it
@@ -89,7 +104,7 @@ public enum HeadWriter {
     /// gateway's own values; X-Request-Id added when absent;
     /// then `options.extraFields`, then the Connection field, then CRLF.
     public static func writeUpstreamRequest(_ head: HTTPHead, into out: inout [UInt8],
-                                            options: UpstreamRequestOptions) {
+                                            options: borrowing UpstreamRequestOptions) {
         HeadCursor.append(to: &out, bound: upstreamRequestBound(head, options)) {
             writeUpstreamRequest(head, into: &$0, options: options)
         }
@@ -97,16 +112,17 @@ public enum HeadWriter {
 
     /// Room that fits the upstream head in all but pathological cases (the
     /// cursor refuses the rest and the caller retries with more).
-    public static func upstreamRequestBound(_ head: HTTPHead, _ options: UpstreamRequestOptions) -> Int {
+    public static func upstreamRequestBound(_ head: HTTPHead, _ options: borrowing UpstreamRequestOptions) -> Int {
         var n = head.bytes.count + 256 + options.clientAddress.count + options.forwardedProto.count
-            + options.forwardedHost.count + options.requestID.count
+            + options.requestID.count
+        if options.forwardsHost, let h = head.hostField { n += head.fields[h].value.count }
         for (name, value) in options.extraFields { n += name.count + value.count + 4 }
         return n
     }
 
     /// As above, into `out` (see `HeadCursor`); check `out.overflowed`.
     public static func writeUpstreamRequest(_ head: HTTPHead, into out: inout HeadCursor,
-                                            options: UpstreamRequestOptions) {
+                                            options: borrowing UpstreamRequestOptions) {
         let b = head.bytes
         out.append(b[head.method])
         out.append(S.sp)
@@ -137,7 +153,9 @@ public enum HeadWriter {
         // read the first value and build links, password-reset ones too,
         // from it; a client's copy must never be that first value.
         writeOwn("X-Forwarded-Proto: ", options.forwardedProto, into: &out)
-        writeOwn("X-Forwarded-Host: ", options.forwardedHost, into: &out)
+        if options.forwardsHost, let h = head.hostField {
+            writeOwn("X-Forwarded-Host: ", b[head.fields[h].value], into: &out)
+        }
         if !hasRequestID && !options.requestID.isEmpty {
             out.append("X-Request-Id: ")
             appendSanitizedValue(options.requestID, to: &out)
@@ -166,14 +184,14 @@ public enum HeadWriter {
     /// Access-Control-Expose-Headers when `exposeHeader` is set, the Connection
     /// field, CRLF.
     public static func writeClientResponse(_ head: HTTPHead, into out: inout [UInt8],
-                                           options: ClientResponseOptions) {
+                                           options: borrowing ClientResponseOptions) {
         HeadCursor.append(to: &out, bound: clientResponseBound(head, options)) {
             writeClientResponse(head, into: &$0, options: options)
         }
     }
 
     /// Room that fits the client's head in all but pathological cases.
-    public static func clientResponseBound(_ head: HTTPHead, _ options: ClientResponseOptions) -> Int {
+    public static func clientResponseBound(_ head: HTTPHead, _ options: borrowing ClientResponseOptions) -> Int {
         var n = head.bytes.count + 256 + (options.exposeHeader?.count ?? 0)
         if options.carriesMintedToken { n += 64 }
         for (name, value) in options.extraFields { n += name.count + value.count + 4 }
@@ -182,7 +200,7 @@ public enum HeadWriter {
 
     /// As above, into `out` (see `HeadCursor`); check `out.overflowed`.
     public static func writeClientResponse(_ head: HTTPHead, into out: inout HeadCursor,
-                                           options: ClientResponseOptions) {
+                                           options: borrowing ClientResponseOptions) {
         let b = head.bytes
         if options.clientIsHTTP10 { out.append("HTTP/1.0 ") } else { out.append("HTTP/1.1 ") }
         let s = head.startLine.lowerBound

@@ -22,7 +22,7 @@ extension ClientConnection {
                 abort(status: 408)
             }
         case .tunnelling:
-            switch Deadline.check(lastActivityMs: ex.lastTunnelActivityMs, nowMs: worker.loop.nowMs(),
+            switch Deadline.check(lastActivityMs: ex.lastTunnelActivityMs, nowMs: loop.nowMs(),
                                   limitMs: runtime.config.server.tunnelIdleTimeoutMs) {
             case .rearm(let ms):
                 clientTimer?.schedule(afterMs: ms)

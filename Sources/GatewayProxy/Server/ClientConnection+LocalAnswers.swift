@@ -15,8 +15,8 @@ extension ClientConnection {
         dropUpstream()
         let hadRequest = request != nil
         if !hadRequest {
-            ex = Exchange(unparsedNumber: exchangeCount, startUs: worker.loop.nowUs(),
-                          startMonotonicUs: worker.loop.monotonicUs())
+            ex = Exchange(unparsedNumber: exchangeCount, startUs: loop.nowUs(),
+                          startMonotonicUs: loop.monotonicUs())
         }
         let shouldClose = ex.answered(status: status, close: close)
         var out: [UInt8] = []

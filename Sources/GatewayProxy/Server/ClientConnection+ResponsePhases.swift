@@ -10,7 +10,7 @@ extension ClientConnection {
         guard let request else { return }
         upstreamTimer?.cancel()
         worker.metrics.observeUpstreamDuration(upstream: ctx.group?.index ?? 0,
-                                               microseconds: worker.loop.monotonicUs() - ex.upstreamStartUs)
+                                               microseconds: loop.monotonicUs() - ex.upstreamStartUs)
         up.server.health.markSucceeded()
 
         let framing: BodyFraming
@@ -48,7 +48,7 @@ extension ClientConnection {
     }
 
     /// Writes the client's response head, then streams the body.
-    func sendResponseHead(_ head: HTTPHead, from up: UpstreamConnection, options: ClientResponseOptions) {
+    func sendResponseHead(_ head: HTTPHead, from up: UpstreamConnection, options: borrowing ClientResponseOptions) {
         // Written in place, into the client's output buffer.
         let length = socket.writeHead(bound: HeadWriter.clientResponseBound(head, options)) {
             HeadWriter.writeClientResponse(head, into: &$0, options: options)

@@ -63,10 +63,11 @@ extension ClientConnection {
     /// not read, until the store has recorded the new session; then it goes
     /// out with the session's tokens. False when the response starts no
     /// session (no usable Gateway-Session): it goes on as it is.
-    func startSession(_ head: HTTPHead, from up: UpstreamConnection, options: ClientResponseOptions) -> Bool {
+    func startSession(_ head: HTTPHead, from up: UpstreamConnection, options: borrowing ClientResponseOptions) -> Bool {
         up.socket.disableRead()
         var started = false
         let runtime = self.runtime, worker = self.worker
+        let held = HeldResponseOptions(options.copy())
         suspend({ done in
             started = SessionPhase.issue(response: head, runtime: runtime, worker: worker, done: done)
         }) { connection, fields in
@@ -78,12 +79,11 @@ extension ClientConnection {
                 connection.answer(status: 503, error: "temporarily_unavailable", close: !connection.ex.bodyIsDone)
                 return
             }
-            var options = options
-            options.extraFields += fields
-            options.exposeHeader = runtime.refreshHeader + Array(", \(SessionPhase.refreshTokenHeader)".utf8)
-            options.carriesMintedToken = true
+            held.options.extraFields += fields
+            held.options.exposeHeader = runtime.refreshHeader + Array(", \(SessionPhase.refreshTokenHeader)".utf8)
+            held.options.carriesMintedToken = true
             up.socket.enableRead()
-            connection.sendResponseHead(head, from: up, options: options)
+            connection.sendResponseHead(head, from: up, options: held.options)
         }
         if !started {
             ex.waitingForPhase = false
@@ -91,4 +91,11 @@ extension ClientConnection {
         }
         return started
     }
+}
+
+/// A response head's options kept while the store records a session (a
+/// noncopyable value cannot ride in an escaping closure).
+private final class HeldResponseOptions {
+    var options: ClientResponseOptions
+    init(_ options: consuming ClientResponseOptions) { self.options = options }
 }

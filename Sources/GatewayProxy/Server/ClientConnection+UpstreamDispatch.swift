@@ -11,13 +11,16 @@ extension ClientConnection {
 
     func connectUpstream() {
         guard let group = ctx.group, let request else { return }
-        let now = worker.loop.nowMs()
-        guard let server = group.pick(cursor: &worker.roundRobin[group.index, default: 0], nowMs: now,
+        let now = loop.nowMs()
+        if group.index >= worker.roundRobin.count {
+            worker.roundRobin.append(contentsOf: repeatElement(0, count: group.index + 1 - worker.roundRobin.count))
+        }
+        guard let server = group.pick(cursor: &worker.roundRobin[group.index], nowMs: now,
                                       excluding: ex.triedServer) else {
             answer(status: 502, error: "bad_gateway", close: !ex.bodyIsDone)
             return
         }
-        ex.beginAttempt(nowUs: worker.loop.monotonicUs())
+        ex.beginAttempt(nowUs: loop.monotonicUs())
         ex.triedServer = server.id
         ctx.upstreamName = server.name
         guard let c = ex.isRetry ? worker.pool.connectNew(server, owner: self) : worker.pool.acquire(server, owner: self)
@@ -30,10 +33,10 @@ extension ClientConnection {
         c.socket.setWriteLowWatermark(Self.lowWater)
         // Written per attempt (a retry writes it again), in place, into the
         // upstream connection's output buffer.
-        let options = UpstreamRequestPhase.options(request, token: ctx.token, requestID: ctx.requestID, group: group,
-                                                   clientAddress: peerText, proto: proto, runtime: runtime)
-        _ = c.socket.writeHead(bound: HeadWriter.upstreamRequestBound(request, options)) {
-            HeadWriter.writeUpstreamRequest(request, into: &$0, options: options)
+        UpstreamRequestPhase.prepare(&upstreamOptions, for: request, token: ctx.token, requestID: ctx.requestID,
+                                     group: group, runtime: runtime)
+        _ = c.socket.writeHead(bound: HeadWriter.upstreamRequestBound(request, upstreamOptions)) {
+            HeadWriter.writeUpstreamRequest(request, into: &$0, options: upstreamOptions)
         }
         if c.state == .busy {
             startForwarding()
@@ -55,7 +58,7 @@ extension ClientConnection {
         guard state == .exchanging || state == .tunnelling, let group = ctx.group else { return }
         switch upstreamTimerPurpose {
         case .connect:
-            upstream?.server.health.markFailed(nowMs: worker.loop.nowMs())
+            upstream?.server.health.markFailed(nowMs: loop.nowMs())
             worker.metrics.countUpstreamError(upstream: group.index, kind: .connect)
             worker.metrics.countTimeout(.upstreamConnect)
             dropUpstream()
@@ -75,7 +78,7 @@ extension ClientConnection {
                 upstreamTimer?.schedule(afterMs: group.readTimeoutMs)
                 return
             }
-            switch Deadline.check(lastActivityMs: ex.lastUpstreamReadMs, nowMs: worker.loop.nowMs(),
+            switch Deadline.check(lastActivityMs: ex.lastUpstreamReadMs, nowMs: loop.nowMs(),
                                   limitMs: group.readTimeoutMs) {
             case .rearm(let ms):
                 upstreamTimer?.schedule(afterMs: ms)
@@ -148,7 +151,7 @@ extension ClientConnection {
                 // once: a refused connect as `connect`, the other as `reset`.
                 let refused = !connection.everConnected
                 if refused {
-                    connection.server.health.markFailed(nowMs: worker.loop.nowMs())
+                    connection.server.health.markFailed(nowMs: loop.nowMs())
                     worker.metrics.countUpstreamError(upstream: groupIndex, kind: .connect)
                 } else {
                     worker.metrics.countUpstreamError(upstream: groupIndex, kind: .reset)

@@ -42,6 +42,11 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     /// The worker outlives every connection it holds (it closes them all
     /// before its loop ends), so no reference counting here.
     unowned(unsafe) let worker: Worker
+    /// The worker's loop and head pool, held here (neither references a
+    /// connection): a call through `worker` retained and released them, a
+    /// pair per call, where a `let` of this object is borrowed.
+    let loop: EventLoop
+    let headPool: HeadBufferPool
     let socket: BufferedSocket
     let peer: SocketAddress
     let peerText: [UInt8]
@@ -73,6 +78,10 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     /// The last exchange's request head, for the worker's buffer pool.
     @exclusivity(unchecked) var retiredRequest: HTTPHead?
     @exclusivity(unchecked) var upstream: UpstreamConnection?
+    /// How upstream heads are written: the connection's part set once
+    /// (`UpstreamRequestPhase.connectionOptions`), the exchange's part by
+    /// `UpstreamRequestPhase.prepare` before each attempt.
+    @exclusivity(unchecked) var upstreamOptions: UpstreamRequestOptions
     /// Exchanges begun on this connection (`Exchange.number`).
     @exclusivity(unchecked) var exchangeCount = 0
 
@@ -90,6 +99,8 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     init(worker: Worker, socket: BufferedSocket, peer: SocketAddress, secure: Bool) {
         proto = Array((secure ? "https" : "http").utf8)
         self.worker = worker
+        self.loop = worker.loop
+        self.headPool = worker.headPool
         self.socket = socket
         self.peer = peer
         self.peerString = peer.hostText
@@ -99,6 +110,8 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         responseParser = HTTPHeadParser(kind: .response(requestMethodIsHEAD: false),
                                         maxHeadBytes: max(worker.runtime.config.server.maxHeaderBytes, 65536))
         ex = Exchange(unparsedNumber: 0, startUs: 0)
+        upstreamOptions = UpstreamRequestPhase.connectionOptions(clientAddress: peerText, proto: proto,
+                                                                 runtime: worker.runtime)
         parser.pool = worker.headPool
         responseParser.pool = worker.headPool
         socket.delegate = self
@@ -149,11 +162,15 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     /// the request phases.
     func beginExchange(_ head: HTTPHead) {
         clientTimer?.cancel()
-        runtime = worker.runtime
+        if runtime !== worker.runtime {   // a reload: this exchange takes it up
+            runtime = worker.runtime
+            upstreamOptions = UpstreamRequestPhase.connectionOptions(clientAddress: peerText, proto: proto,
+                                                                     runtime: runtime)
+        }
         exchangeCount &+= 1
         ex = Exchange(head: head, headBytes: headBytesSeen, number: exchangeCount,
-                      startUs: worker.loop.nowUs(),
-                      startMonotonicUs: worker.loop.monotonicUs(), draining: worker.draining)
+                      startUs: loop.nowUs(),
+                      startMonotonicUs: loop.monotonicUs(), draining: worker.draining)
         ctx = ExchangeContext(requestID: existingRequestID(head).map { .received($0) }
                                          ?? .generated(worker.nextRequestID()))
         headBytesSeen = 0
@@ -243,7 +260,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
                 respond(with: head, from: up)
             }
             // The response head is done with: its buffers serve the next one.
-            worker.headPool.recycle(&completed)
+            headPool.recycle(&completed)
         }
     }
 
@@ -255,7 +272,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     // MARK: - 7. Stream the response body
 
     func pumpResponseBody(_ up: UpstreamConnection) {
-        ex.lastUpstreamReadMs = worker.loop.nowMs()
+        ex.lastUpstreamReadMs = loop.nowMs()
         switch ResponseBodyPump.pump(from: up.socket, to: socket, exchange: &ex, highWater: Self.highWater) {
         case .needMore:
             break
@@ -295,8 +312,9 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         ctx = ExchangeContext()
         state = .readingHead
         // Idle keep-alive connections keep no per-request memory.
+        // (The response parser is reset when the next exchange begins; a
+        // finished head left it holding nothing.)
         parser.reset(kind: .request)
-        responseParser.reset(kind: .response(requestMethodIsHEAD: false))
         socket.enableRead()
         armHeadTimer()
         if socket.inputLength > 0 {
@@ -306,7 +324,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
 
     /// The logging phase: counters and one access-log line per exchange.
     func finishExchange() {
-        let duration = worker.loop.monotonicUs() - ex.startMonotonicUs
+        let duration = loop.monotonicUs() - ex.startMonotonicUs
         worker.metrics.countRequest(route: ex.routeIndex, status: ex.status)
         worker.metrics.countAuth(ex.authLabel)
         guard let request, worker.accessLog != .off else { return }
@@ -320,7 +338,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     // MARK: - WebSocket and other upgrades (started by `respond`)
 
     func pumpTunnel(_ up: UpstreamConnection) {
-        TunnelPump.pump(client: socket, upstream: up.socket, exchange: &ex, nowMs: worker.loop.nowMs(),
+        TunnelPump.pump(client: socket, upstream: up.socket, exchange: &ex, nowMs: loop.nowMs(),
                         highWater: Self.highWater)
     }
 
@@ -336,9 +354,9 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     func socketReadable(_ socket: BufferedSocket) {
         defer {
             flushAll()
-            if retiredRequest != nil { worker.headPool.recycle(&retiredRequest) }   // as in upstreamReadable
+            if retiredRequest != nil { headPool.recycle(&retiredRequest) }   // as in upstreamReadable
         }
-        if retiredRequest != nil { worker.headPool.recycle(&retiredRequest) }
+        if retiredRequest != nil { headPool.recycle(&retiredRequest) }
         switch state {
         case .readingHead: readHeads()
         case .exchanging:
@@ -399,7 +417,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
             // The exchange may have finished in this call: once its frames
             // are gone, its request head goes back to the pool now, so an
             // idle keep-alive connection holds no head (10,000 idle clients).
-            if retiredRequest != nil { worker.headPool.recycle(&retiredRequest) }
+            if retiredRequest != nil { headPool.recycle(&retiredRequest) }
         }
         guard connection === upstream else { return }
         switch state {

@@ -9,28 +9,36 @@ import GatewayCore
 enum UpstreamRequestPhase {
     private static let hostName = Array("Host".utf8)
 
-    /// How `HeadWriter.writeUpstreamRequest` rewrites `head` for `group`.
-    static func options(_ head: HTTPHead, token: VerifiedToken?, requestID: RequestIDSource, group: UpstreamGroup,
-                        clientAddress: [UInt8], proto: [UInt8], runtime: RuntimeConfig) -> UpstreamRequestOptions {
-        var options = UpstreamRequestOptions(framing: .none)
+    /// The options of a connection's upstream heads: what stays the same
+    /// for all its exchanges (the client's address, the scheme, the fields
+    /// the configuration removes). Kept by the connection, so no exchange
+    /// builds (and reference-counts) them again; `prepare` sets the rest.
+    /// Made again when the connection takes up a reloaded configuration.
+    static func connectionOptions(clientAddress: [UInt8], proto: [UInt8],
+                                  runtime: RuntimeConfig) -> UpstreamRequestOptions {
+        UpstreamRequestOptions(framing: .none, removeFieldNames: runtime.removeRequestFields,
+                               clientAddress: clientAddress, forwardedProto: proto)
+    }
+
+    /// Sets every per-exchange option for writing `head` to `group`: none
+    /// is left from the connection's previous exchange.
+    static func prepare(_ options: inout UpstreamRequestOptions, for head: HTTPHead, token: VerifiedToken?,
+                        requestID: RequestIDSource, group: UpstreamGroup, runtime: RuntimeConfig) {
         switch head.framing {
         case .contentLength(let n): options.framing = .contentLength(n)
         case .chunked: options.framing = .chunked
         default: options.framing = .none
         }
         options.tunnelUpgrade = head.isUpgrade
-        options.removeFieldNames = runtime.removeRequestFields
-        options.clientAddress = clientAddress
-        options.forwardedProto = proto
-        options.forwardedHost = head.hostField.map { head.bytes[head.fields[$0].value] } ?? []
+        options.forwardsHost = true
         // A received id is kept with the client's own field.
         options.generatedRequestID = requestID.generated
+        if !options.extraFields.isEmpty { options.extraFields = [] }
         if let token { options.extraFields = AuthPhase.claimHeaders(token, runtime: runtime) }
         // We speak HTTP/1.1 upstream, which requires Host; an HTTP/1.0 client
         // may not have sent one. Like nginx's $proxy_host: the group's name.
         if head.hostField == nil {
             options.extraFields.append((hostName, Array(group.name.utf8)))
         }
-        return options
     }
 }
