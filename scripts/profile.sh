@@ -11,6 +11,9 @@
 #   PROFILE_SITES=1 scripts/profile.sh   also: the gateway's allocation sites per request
 #   PROFILE_TOP=25 scripts/profile.sh     also: the top functions by instructions per request
 #   PROFILE_KEEP=DIR scripts/profile.sh   keeps the callgrind and dhat outputs in DIR
+#   PROFILE_AUTH=1 scripts/profile.sh     also: the gateway on an `auth = "required"`
+#       route with one HS256 token reused (the verified-token cache answers
+#       after the first request), against the same gateway with auth none
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -88,6 +91,22 @@ prefix = "/"
 upstream = "app"
 auth = "none"
 CONF
+if [[ ${PROFILE_AUTH:-0} == 1 ]]; then
+    # The same gateway, its route requiring a token: one HS256 token made by
+    # scripts/bench_jwt.py (PyJWT), sent on every request.
+    python3 scripts/bench_jwt.py --dir "$work/jwt" --count 1 --algs HS256 >/dev/null
+    sed -e 's/^auth = "none"/auth = "required"/' "$work/gateway.conf" >"$work/gateway-auth.conf"
+    cat >>"$work/gateway-auth.conf" <<CONF
+[tokens]
+issuers = ["https://issuer.bench"]
+audiences = ["api"]
+[[keys]]
+kid = "hs256"
+alg = "HS256"
+secret_file = "$work/jwt/hs256.secret"
+CONF
+    AUTH_HEADER="Authorization: Bearer $(head -n1 "$work/jwt/hs256-reused.tokens")"
+fi
 
 "$NGINX" -p "$work/" -c "$work/upstream.conf" 2>"$work/upstream.stderr" &
 pids+=($!)
@@ -99,16 +118,21 @@ measure() {
     local vg=(valgrind "--tool=$tool" --log-file="$out.log")
     [[ $tool == callgrind ]] && vg+=(--callgrind-out-file="$out.cg")
     [[ $tool == dhat ]] && vg+=(--dhat-out-file="$out.dhat")
+    local client_args=()
     if [[ $target == gateway ]]; then
         "${vg[@]}" "$GATEWAY_BIN" run --config "$work/gateway.conf" >/dev/null 2>"$out.err" &
         port=$GW_PORT
+    elif [[ $target == gateway-auth ]]; then
+        "${vg[@]}" "$GATEWAY_BIN" run --config "$work/gateway-auth.conf" >/dev/null 2>"$out.err" &
+        port=$GW_PORT
+        client_args=(/small "$AUTH_HEADER")
     else
         "${vg[@]}" "$NGINX" -p "$work/" -c "$work/proxy.conf" 2>"$out.err" &
         port=$NGX_PORT
     fi
     pid=$!
     wait_port "$port"
-    python3 scripts/profile_client.py "$port" "$n" "$CONNS"
+    python3 scripts/profile_client.py "$port" "$n" "$CONNS" "${client_args[@]}"
     kill -TERM "$pid"; wait "$pid" || true
     if [[ $tool == callgrind ]]; then
         grep -o 'Collected : [0-9]*' "$out.log" | awk '{print $3}'
@@ -128,6 +152,10 @@ echo "workload: small GET, keep-alive, $CONNS connections, auth none; (N=$N2 min
 printf '| target | instructions per request | heap allocations per request |\n| --- | --- | --- |\n'
 printf '| gateway | %s | %s |\n' "$(per_request callgrind gateway)" "$(per_request dhat gateway)"
 printf '| nginx proxy_pass | %s | - |\n' "$(per_request callgrind nginx)"
+if [[ ${PROFILE_AUTH:-0} == 1 ]]; then
+    printf '| gateway, auth required, one HS256 token | %s | %s |\n' \
+        "$(per_request callgrind gateway-auth)" "$(per_request dhat gateway-auth)"
+fi
 # Where the gateway's allocations come from (PROFILE_SITES=1).
 if [[ ${PROFILE_SITES:-0} == 1 ]]; then
     echo

@@ -38,6 +38,8 @@ def main():
     port, n, conns = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     path = sys.argv[4] if len(sys.argv) > 4 else "/small"
     headers = sys.argv[5] if len(sys.argv) > 5 else ""
+    if headers and not headers.endswith("\r\n"):
+        headers += "\r\n"   # one field line, given without its CRLF
     threads = [threading.Thread(target=run, args=(port, n // conns, path, headers)) for _ in range(conns)]
     for t in threads:
         t.start()

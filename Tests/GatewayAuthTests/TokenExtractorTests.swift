@@ -83,6 +83,32 @@ import GatewayCore
         let e = TokenExtractor(sources: [.cookie("jwt")])
         #expect(token(e, Self.head([("Cookie", "jwt=", .cookie)])).isMalformedFailure)
     }
+
+    /// The table is exactly RFC 7235's token68 alphabet (with `=`): every
+    /// byte value, alone and as the one odd byte of a long token.
+    @Test func token68TableMatchesTheAlphabet() {
+        let alphabet = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/=".utf8)
+        for c in 0...255 {
+            #expect(TokenExtractor.isToken68(UInt8(c)) == alphabet.contains(UInt8(c)), "byte \(c)")
+            let token = Array(repeating: UInt8(ascii: "a"), count: 50) + [UInt8(c)] + Array(repeating: UInt8(ascii: "Z"), count: 9)
+            #expect(token.withUnsafeBytes { TokenExtractor.allToken68($0) } == alphabet.contains(UInt8(c)), "byte \(c)")
+        }
+    }
+
+    /// A bad byte anywhere in the token is refused, and a good token of any
+    /// length is taken whole.
+    @Test func badByteAnywhereInTheTokenIsMalformed() {
+        let extractor = TokenExtractor(sources: [.header])
+        let good = String(repeating: "aB9-_.", count: 40)
+        #expect(token(extractor, Self.head([("Authorization", "Bearer \(good)", .authorization)])) == .success(good))
+        for position in [0, 1, 117, good.utf8.count - 1] {
+            var bytes = Array(good.utf8)
+            bytes[position] = UInt8(ascii: "!")
+            let bad = String(decoding: bytes, as: UTF8.self)
+            #expect(token(extractor, Self.head([("Authorization", "Bearer \(bad)", .authorization)])).isMalformedFailure,
+                    "bad byte at \(position)")
+        }
+    }
 }
 
 extension Result where Failure == AuthFailure {

@@ -117,6 +117,8 @@ public final class HTTPHead: @unchecked Sendable {
     /// Calls `body` with the routing key: the normalized path with
     /// `;parameters` cut (`PathNormalizer.withRoutingKey`). No allocation
     /// unless a segment before the last has parameters (then stack storage).
+    /// Inlinable, as `withRoutingKey` is: no generic call per request.
+    @inlinable
     public func withRoutingPath<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
         let n = normalized
         if let r = n.rewritten {

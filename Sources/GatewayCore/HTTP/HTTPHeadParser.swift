@@ -280,29 +280,31 @@ public struct HTTPHeadParser: Sendable {
             let vStart = p
             var vEnd = p
             let raw = UnsafeRawPointer(buf.baseAddress!)
+            // Eight bytes at a time while they are visible ASCII or SP (most
+            // values), noting only where the last word with a non-space
+            // byte starts; where in it that byte is, is worked out once.
+            // From the first word with HTAB, obs-text or a control byte on,
+            // and for the tail, the byte rule below.
+            let spaces: UInt64 = 0x2020_2020_2020_2020
+            var lastWord = -1
+            while p + 8 <= e {
+                let x = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: p, as: UInt64.self))
+                guard HTTPSyntax.allPrintableASCII(x) else { break }
+                if x != spaces { lastWord = p }
+                p += 8
+            }
+            if lastWord >= 0 {
+                let x = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: lastWord, as: UInt64.self))
+                vEnd = lastWord + (HTTPSyntax.lastNonSpace(x) ?? 7) + 1
+            }
             while p < e {
-                // Eight bytes at a time while they are visible ASCII or SP
-                // (most values); a word with HTAB, obs-text or a control
-                // byte goes through the byte rule below.
-                var stop = e
-                if p + 8 <= e {
-                    let x = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: p, as: UInt64.self))
-                    if HTTPSyntax.allPrintableASCII(x) {
-                        if let last = HTTPSyntax.lastNonSpace(x) { vEnd = p + last + 1 }
-                        p += 8
-                        continue
-                    }
-                    stop = p + 8
+                let b = buf[p]
+                if b >= 0x21 && b != 0x7F {
+                    vEnd = p + 1
+                } else if b != HTTPSyntax.sp && b != HTTPSyntax.htab {
+                    return (name, -1 ..< -1)
                 }
-                while p < stop {
-                    let b = buf[p]
-                    if b >= 0x21 && b != 0x7F {
-                        vEnd = p + 1
-                    } else if b != HTTPSyntax.sp && b != HTTPSyntax.htab {
-                        return (name, -1 ..< -1)
-                    }
-                    p += 1
-                }
+                p += 1
             }
             return (name, vStart..<vEnd)
         }

@@ -32,7 +32,11 @@ final class UpstreamConnection: BufferedSocketDelegate {
     /// False until the TCP connect completed: tells a refused connect from
     /// a reset after it.
     @exclusivity(unchecked) private(set) var everConnected = false
-    private weak var pool: UpstreamPool?
+    /// The worker's pool, which outlives its connections (the worker
+    /// closes them all before it ends). Unowned, not weak: a weak reference
+    /// gave the pool a side table, which sent every retain and release of
+    /// it, two a request, down the runtime's slow path.
+    private unowned let pool: UpstreamPool
 
     init?(loop: EventLoop, server: UpstreamServer, pool: UpstreamPool) {
         guard let s = BufferedSocket(loop: loop, fd: -1) else { return nil }
@@ -73,7 +77,7 @@ final class UpstreamConnection: BufferedSocketDelegate {
     func socketReadable(_ socket: BufferedSocket) {
         if state == .idle {
             // An idle connection must stay silent; bytes mean a confused server.
-            pool?.discard(self)
+            pool.discard(self)
             return
         }
         owner?.upstreamReadable(self)
@@ -92,7 +96,7 @@ final class UpstreamConnection: BufferedSocketDelegate {
             owner?.upstreamConnected(self)
         default:
             if state == .idle {
-                pool?.discard(self)
+                pool.discard(self)
                 return
             }
             let o = owner
