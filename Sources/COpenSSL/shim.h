@@ -180,8 +180,13 @@ typedef struct gw_ecdsa_signer {
     BN_CTX *ctx;
     BN_MONT_CTX *mont;          // Montgomery multiplication modulo the order
     BIGNUM *k, *kinv, *blind, *blinded, *r, *x;
+    unsigned blind_uses;        // signatures left before b is drawn afresh
     EC_POINT *point;
 } gw_ecdsa_signer;
+
+// How many signatures one random b serves (see gw_ecdsa_signer_invert_nonce);
+// OpenSSL's RSA blinding uses the same count (BN_BLINDING_COUNTER).
+#define GW_ECDSA_BLIND_USES 32u
 
 static inline void gw_ecdsa_signer_free(gw_ecdsa_signer *sg) {
     if (sg == NULL) return;
@@ -231,18 +236,38 @@ static inline gw_ecdsa_signer *gw_ecdsa_signer_new(EC_KEY *ec) {
 // With Montgomery multiplication (mont(a, b) = a*b*R^-1 mod n) no conversion
 // is needed: mont(k, b) = k*b*R^-1, its inverse is k^-1*b^-1*R, and
 // mont(that, b) = k^-1. Returns 1 on success.
+//
+// b comes from OpenSSL's private DRBG (BN_priv_rand_range, ~7,600
+// instructions) once every GW_ECDSA_BLIND_USES signatures; in between it is
+// replaced by mont(b, b) = b^2*R^-1 mod n (~550 instructions), as OpenSSL's
+// RSA blinding squares its factor between refreshes. Why that is sound: b
+// never leaves the signer (kinv does not depend on it, and the inverse's input
+// k*b is the only thing its timing could expose), so each b stays as secret
+// and unpredictable to an outsider as the random one it came from; it is never
+// 0 (n is prime and R is invertible mod n); and it is independent of k, which
+// comes from the key and message (RFC 6979), not from b. Relating timings of
+// different signatures would need an attacker to solve for the random b
+// through its 2^i-th powers, and every 32 signatures b is fresh again.
 static inline int gw_ecdsa_signer_invert_nonce(gw_ecdsa_signer *sg) {
-    do {
-        if (!BN_priv_rand_range(sg->blind, sg->order)) return 0;
-    } while (BN_is_zero(sg->blind));
+    if (sg->blind_uses == 0) {
+        do {
+            if (!BN_priv_rand_range(sg->blind, sg->order)) return 0;
+        } while (BN_is_zero(sg->blind));
+        sg->blind_uses = GW_ECDSA_BLIND_USES;
+    } else if (!BN_mod_mul_montgomery(sg->blind, sg->blind, sg->blind, sg->mont, sg->ctx)) {
+        sg->blind_uses = 0;
+        return 0;
+    }
+    sg->blind_uses -= 1;
     if (!BN_mod_mul_montgomery(sg->blinded, sg->k, sg->blind, sg->mont, sg->ctx)) return 0;
     if (BN_mod_inverse(sg->kinv, sg->blinded, sg->order, sg->ctx) == NULL) return 0;
     return BN_mod_mul_montgomery(sg->kinv, sg->kinv, sg->blind, sg->mont, sg->ctx);
 }
 
-// The signer's scratch numbers are as secret as the key.
+// The signer's scratch numbers are as secret as the key (b is kept for the
+// next signature and cleared with the signer, BN_clear_free).
 static inline void gw_ecdsa_signer_wipe(gw_ecdsa_signer *sg) {
-    BN_clear(sg->k); BN_clear(sg->kinv); BN_clear(sg->blind); BN_clear(sg->blinded);
+    BN_clear(sg->k); BN_clear(sg->kinv); BN_clear(sg->blinded);
 }
 
 // Test hook: k^-1 mod n (k: k_len big-endian bytes in [1, n-1]) computed as
