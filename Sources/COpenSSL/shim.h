@@ -164,9 +164,10 @@ done:
 // above makes a BN_CTX and five numbers per call, and inverts k with
 // BN_mod_inverse, which under BN_FLG_CONSTTIME is a long division loop
 // (about 60% of a P-256 signature in callgrind). Here k is blinded instead:
-// with b uniformly random in [1, n-1] and unknown outside the signer,
-// k^-1 = (k*b)^-1 * b, and the fast variable-time inverse only ever sees k*b,
-// which is uniform and independent of k, so its timing says nothing about k.
+// with b uniformly random in [1, n-1] and unknown outside the signer (see
+// gw_ecdsa_signer_invert_nonce for where it comes from), k^-1 = (k*b)^-1 * b,
+// and the fast variable-time inverse only ever sees k*b, which is uniform and
+// independent of k, so its timing says nothing about k.
 // The result does not depend on b, so signatures stay deterministic.
 // (Constant-time Fermat inversion, BN_mod_exp_mont_consttime with a prepared
 // BN_MONT_CTX, costs 215,000 instructions on P-256 against 155,000 for the
@@ -180,12 +181,14 @@ typedef struct gw_ecdsa_signer {
     BN_CTX *ctx;
     BN_MONT_CTX *mont;          // Montgomery multiplication modulo the order
     BIGNUM *k, *kinv, *blind, *blinded, *r, *x;
-    unsigned blind_uses;        // signatures left before b is drawn afresh
+    BIGNUM *blind_step;         // c: b becomes b*c*R^-1 between refreshes
+    unsigned blind_uses;        // signatures left before b and c are drawn afresh
     EC_POINT *point;
 } gw_ecdsa_signer;
 
-// How many signatures one random b serves (see gw_ecdsa_signer_invert_nonce);
-// OpenSSL's RSA blinding uses the same count (BN_BLINDING_COUNTER).
+// How many signatures one random draw of b and c serves (see
+// gw_ecdsa_signer_invert_nonce); OpenSSL's RSA blinding refreshes its factor
+// after the same count (BN_BLINDING_COUNTER).
 #define GW_ECDSA_BLIND_USES 32u
 
 static inline void gw_ecdsa_signer_free(gw_ecdsa_signer *sg) {
@@ -195,6 +198,7 @@ static inline void gw_ecdsa_signer_free(gw_ecdsa_signer *sg) {
     BN_clear_free(sg->kinv);
     BN_clear_free(sg->blind);
     BN_clear_free(sg->blinded);
+    BN_clear_free(sg->blind_step);
     BN_free(sg->r);
     BN_free(sg->x);
     BN_MONT_CTX_free(sg->mont);
@@ -219,11 +223,12 @@ static inline gw_ecdsa_signer *gw_ecdsa_signer_new(EC_KEY *ec) {
     sg->kinv = BN_secure_new();
     sg->blind = BN_secure_new();
     sg->blinded = BN_secure_new();
+    sg->blind_step = BN_secure_new();
     sg->r = BN_new();
     sg->x = BN_new();
     sg->point = sg->group ? EC_POINT_new(sg->group) : NULL;
     if (sg->order == NULL || sg->ctx == NULL || sg->mont == NULL || sg->k == NULL || sg->kinv == NULL
-        || sg->blind == NULL || sg->blinded == NULL || sg->r == NULL || sg->x == NULL || sg->point == NULL
+        || sg->blind == NULL || sg->blinded == NULL || sg->blind_step == NULL || sg->r == NULL || sg->x == NULL || sg->point == NULL
         || !BN_MONT_CTX_set(sg->mont, sg->order, sg->ctx)) {
         gw_ecdsa_signer_free(sg);
         return NULL;
@@ -237,24 +242,29 @@ static inline gw_ecdsa_signer *gw_ecdsa_signer_new(EC_KEY *ec) {
 // is needed: mont(k, b) = k*b*R^-1, its inverse is k^-1*b^-1*R, and
 // mont(that, b) = k^-1. Returns 1 on success.
 //
-// b comes from OpenSSL's private DRBG (BN_priv_rand_range, ~7,600
-// instructions) once every GW_ECDSA_BLIND_USES signatures; in between it is
-// replaced by mont(b, b) = b^2*R^-1 mod n (~550 instructions), as OpenSSL's
-// RSA blinding squares its factor between refreshes. Why that is sound: b
-// never leaves the signer (kinv does not depend on it, and the inverse's input
-// k*b is the only thing its timing could expose), so each b stays as secret
-// and unpredictable to an outsider as the random one it came from; it is never
-// 0 (n is prime and R is invertible mod n); and it is independent of k, which
-// comes from the key and message (RFC 6979), not from b. Relating timings of
-// different signatures would need an attacker to solve for the random b
-// through its 2^i-th powers, and every 32 signatures b is fresh again.
+// Where b comes from: b and a step c, both uniform in [1, n-1], are drawn from
+// OpenSSL's private DRBG (BN_priv_rand_range, ~7,600 instructions each) once
+// every GW_ECDSA_BLIND_USES signatures; in between b is replaced by
+// mont(b, c) = b*c*R^-1 mod n (one Montgomery product, ~550 instructions).
+// Why that is sound: b_i = b_0 * (c*R^-1)^i, and multiplying the uniform,
+// secret b_0 by a fixed nonzero value gives again a uniform value, so each b_i
+// is uniform in [1, n-1] (never 0: n is prime), unknown outside the signer
+// (b and c never leave it: kinv does not depend on them, and k*b is the only
+// value whose timing the inverse could expose), and independent of k, which
+// comes from the key and message (RFC 6979). So each signature's k*b is
+// uniform and independent of k, as with a fresh b. Across signatures the b_i
+// are related only through the secret b_0 and c, fresh every 32 signatures
+// (OpenSSL's RSA blinding, by comparison, squares its factor in between).
 static inline int gw_ecdsa_signer_invert_nonce(gw_ecdsa_signer *sg) {
     if (sg->blind_uses == 0) {
         do {
             if (!BN_priv_rand_range(sg->blind, sg->order)) return 0;
         } while (BN_is_zero(sg->blind));
+        do {
+            if (!BN_priv_rand_range(sg->blind_step, sg->order)) return 0;
+        } while (BN_is_zero(sg->blind_step));
         sg->blind_uses = GW_ECDSA_BLIND_USES;
-    } else if (!BN_mod_mul_montgomery(sg->blind, sg->blind, sg->blind, sg->mont, sg->ctx)) {
+    } else if (!BN_mod_mul_montgomery(sg->blind, sg->blind, sg->blind_step, sg->mont, sg->ctx)) {
         sg->blind_uses = 0;
         return 0;
     }
@@ -264,8 +274,8 @@ static inline int gw_ecdsa_signer_invert_nonce(gw_ecdsa_signer *sg) {
     return BN_mod_mul_montgomery(sg->kinv, sg->kinv, sg->blind, sg->mont, sg->ctx);
 }
 
-// The signer's scratch numbers are as secret as the key (b is kept for the
-// next signature and cleared with the signer, BN_clear_free).
+// The signer's scratch numbers are as secret as the key (b and c are kept for
+// the next signature and cleared with the signer, BN_clear_free).
 static inline void gw_ecdsa_signer_wipe(gw_ecdsa_signer *sg) {
     BN_clear(sg->k); BN_clear(sg->kinv); BN_clear(sg->blinded);
 }

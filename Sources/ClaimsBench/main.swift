@@ -178,10 +178,10 @@ func benchBody(_ mode: String, _ tokens: [[UInt8]], _ verified: [VerifiedToken],
 func inversions(_ fermat: Bool, _ tokens: [[UInt8]]) -> Int {
     guard let group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1), let order = EC_GROUP_get0_order(group),
           let ctx = BN_CTX_new(), let k = BN_secure_new(), let kinv = BN_secure_new(), let blind = BN_secure_new(),
-          let blinded = BN_secure_new(), let exponent = BN_dup(order), BN_sub_word(exponent, 2) == 1,
+          let blinded = BN_secure_new(), let step = BN_secure_new(), let exponent = BN_dup(order), BN_sub_word(exponent, 2) == 1,
           let mont = BN_MONT_CTX_new(), BN_MONT_CTX_set(mont, order, ctx) == 1 else { fatalError("BN setup") }
     defer {
-        BN_MONT_CTX_free(mont); BN_free(exponent); BN_clear_free(blinded); BN_clear_free(blind)
+        BN_MONT_CTX_free(mont); BN_free(exponent); BN_clear_free(step); BN_clear_free(blinded); BN_clear_free(blind)
         BN_clear_free(kinv); BN_clear_free(k); BN_CTX_free(ctx); EC_GROUP_free(group)
     }
     var ok = 0, blindUses = 0
@@ -193,13 +193,15 @@ func inversions(_ fermat: Bool, _ tokens: [[UInt8]]) -> Int {
         if fermat {
             if BN_mod_exp_mont_consttime(kinv, k, exponent, order, ctx, mont) == 1 { ok += 1 }
         } else {
-            // gw_ecdsa_signer_invert_nonce's steps: b fresh every 32, squared
-            // (Montgomery) in between; k*b and the unblinding in Montgomery form.
+            // gw_ecdsa_signer_invert_nonce's steps: b and c fresh every 32, b
+            // times c (Montgomery) in between; k*b and the unblinding in
+            // Montgomery form.
             if blindUses == 0 {
                 repeat { _ = BN_priv_rand_range(blind, order) } while BN_is_zero(blind) == 1
+                repeat { _ = BN_priv_rand_range(step, order) } while BN_is_zero(step) == 1
                 blindUses = 32
             } else {
-                _ = BN_mod_mul_montgomery(blind, blind, blind, mont, ctx)
+                _ = BN_mod_mul_montgomery(blind, blind, step, mont, ctx)
             }
             blindUses -= 1
             if BN_mod_mul_montgomery(blinded, k, blind, mont, ctx) == 1, BN_mod_inverse(kinv, blinded, order, ctx) != nil,
