@@ -288,9 +288,68 @@ public struct ClaimsReader {
         case UInt8(ascii: "n"): return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             if let exactInteger { return .int(exactInteger) }
+        case UInt8(ascii: "["):
+            if let array = flatArray(from: start) { return array }
         default: break
         }
         return try JSONParser.parse(UnsafeRawBufferPointer(rebasing: input[start..<position]), limits: limits)
+    }
+
+    /// The array just skipped (from `start` to `position`) when its items
+    /// are all strings without escapes, literals or exact integers (a
+    /// `roles` or `aud` list), as JSONParser makes it, read again from the
+    /// validated bytes: the same rules as `value(from:)` for each item. Nil
+    /// for anything else (escapes, other numbers, nested arrays or objects),
+    /// which JSONParser then reads.
+    private func flatArray(from start: Int) -> JSONValue? {
+        let end = position
+        var i = start + 1
+        var items: [JSONValue] = []
+        JSONLexis.skipWhitespace(input, &i)
+        if i < end, input[i] == UInt8(ascii: "]") { return .array(items) }
+        // First the items are counted (the commas outside strings), so the
+        // array is allocated once; a nested container or an escape ends it.
+        var count = 1, inString = false
+        for j in i..<end {
+            switch input[j] {
+            case UInt8(ascii: "\""): inString.toggle()
+            case UInt8(ascii: "\\"): return nil
+            case UInt8(ascii: ","): if !inString { count += 1 }
+            case UInt8(ascii: "["), UInt8(ascii: "{"): if !inString { return nil }
+            default: break
+            }
+        }
+        items.reserveCapacity(count)
+        while i < end {
+            JSONLexis.skipWhitespace(input, &i)
+            guard i < end else { return nil }
+            switch input[i] {
+            case UInt8(ascii: "\""):
+                // Validated and without a backslash: the next quote closes it.
+                let open = i + 1
+                var j = open
+                while j < end, input[j] != UInt8(ascii: "\"") { j += 1 }
+                guard j < end else { return nil }
+                items.append(.string(String(decoding: UnsafeRawBufferPointer(rebasing: input[open..<j]), as: UTF8.self)))
+                i = j + 1
+            case UInt8(ascii: "t"): items.append(.bool(true)); i += 4
+            case UInt8(ascii: "f"): items.append(.bool(false)); i += 5
+            case UInt8(ascii: "n"): items.append(.null); i += 4
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                var j = i
+                guard (try? JSONLexis.scanNumber(input, &j)) == true, j <= end,
+                      let n = JSONLexis.int64(UnsafeRawBufferPointer(rebasing: input[i..<j])) else { return nil }
+                items.append(.int(n))
+                i = j
+            default: return nil
+            }
+            JSONLexis.skipWhitespace(input, &i)
+            guard i < end else { return nil }
+            // Validated: a comma or the closing bracket.
+            if input[i] != UInt8(ascii: ",") { return input[i] == UInt8(ascii: "]") ? .array(items) : nil }
+            i += 1
+        }
+        return nil
     }
 
     /// Reads a member name: ASCII without escapes stays a range of the input.

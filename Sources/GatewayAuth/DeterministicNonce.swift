@@ -23,6 +23,10 @@ enum DeterministicNonce {
     /// made per signature. NOT thread-safe; one per worker and key.
     struct Generator {
         private let context: HMACContext
+        /// Keyed once with K = 0x00...00, the key of every first step (d):
+        /// `begin` restarts it from its stored pads, saving that step's key
+        /// schedule (two digest blocks) per signature.
+        private let zeroKeyed: HMACContext
         private let q: [UInt8]
         private let qlen: Int
         private var v: [UInt8]
@@ -34,6 +38,10 @@ enum DeterministicNonce {
 
         init(digest: MessageDigest, curve: EllipticCurve) throws(OpenSSLError) {
             context = try HMACContext(digest: digest)
+            let zeroKeyed = try HMACContext(digest: digest)
+            let zeros = [UInt8](repeating: 0, count: digest.size)
+            guard zeros.withUnsafeBytes({ zeroKeyed.rekey($0) }) else { throw OpenSSLError.capture("EVP_MAC_init") }
+            self.zeroKeyed = zeroKeyed
             q = curve.order
             qlen = curve.orderBits
             v = [UInt8](repeating: 0, count: digest.size)
@@ -49,7 +57,7 @@ enum DeterministicNonce {
         mutating func generate(x: UnsafeRawBufferPointer, messageHash: UnsafeRawBufferPointer,
                                into out: UnsafeMutableRawBufferPointer) -> Bool {
             guard x.count == q.count, out.count == q.count else { return false }
-            let context = self.context
+            let context = self.context, zeroKeyed = self.zeroKeyed
             let (q, qlen) = (self.q, self.qlen)
             bits2octets(messageHash, into: &h)
             // V, K and T are derived from the private key: wiped after use.
@@ -60,20 +68,24 @@ enum DeterministicNonce {
                     h.withUnsafeBytes { h in
                         t.withUnsafeMutableBytes { t in
                             let v0 = UnsafeRawBufferPointer(v), k0 = UnsafeRawBufferPointer(key)
-                            // K = HMAC_K(V || sep || x || h1); V = HMAC_K(V). `rekey`
-                            // leaves the context started under the new key, so no
-                            // `begin` follows it (each costs a digest-state copy).
-                            func step(_ sep: UnsafeMutablePointer<UInt8>, withSeed: Bool) -> Bool {
-                                context.rekey(k0) && context.update(v0)
-                                    && context.update(UnsafeRawBufferPointer(start: sep, count: 1))
-                                    && (!withSeed || (context.update(x) && context.update(h)))
-                                    && context.finish(into: key)
+                            // K = HMAC_K(V || sep || x || h1); V = HMAC_K(V). The first
+                            // MAC is under the K the previous step's second MAC used, so
+                            // `context` already holds it and only restarts (`begin`, no
+                            // key schedule); in step d, where K is still all zeros, it
+                            // runs on the zero-keyed context. The second MAC is under the
+                            // new K: `rekey` leaves the context started, so no `begin`.
+                            func step(_ sep: UnsafeMutablePointer<UInt8>, withSeed: Bool, fromZeroKey: Bool = false) -> Bool {
+                                let mac = fromZeroKey ? zeroKeyed : context
+                                return mac.begin() && mac.update(v0)
+                                    && mac.update(UnsafeRawBufferPointer(start: sep, count: 1))
+                                    && (!withSeed || (mac.update(x) && mac.update(h)))
+                                    && mac.finish(into: key)
                                     && context.rekey(k0) && context.update(v0) && context.finish(into: v)
                             }
                             // Step b-c.
                             for i in 0..<v.count { v[i] = 0x01; key[i] = 0x00 }
                             // Step d-g.
-                            guard step(&zero, withSeed: true), step(&one, withSeed: true) else { return false }
+                            guard step(&zero, withSeed: true, fromZeroKey: true), step(&one, withSeed: true) else { return false }
                             // Step h.
                             while true {
                                 var filled = 0

@@ -79,4 +79,18 @@ final class PreparedECDSASigner {
         }
         guard ok == 1 else { throw OpenSSLError.capture("ECDSA_do_sign_ex") }
     }
+
+    /// k^-1 mod n (k big-endian, in [1, n-1]) as `sign` computes it (blinded,
+    /// see the shim); nil on failure. For tests: the oracle is BN_mod_inverse.
+    func nonceInverse(_ k: [UInt8]) -> [UInt8]? {
+        var out = [UInt8](repeating: 0, count: curve.order.count)
+        let signer = self.signer
+        let ok = k.withUnsafeBufferPointer { kb in
+            out.withUnsafeMutableBufferPointer { o in
+                gw_ecdsa_signer_nonce_inverse(signer, kb.baseAddress, Int32(kb.count), o.baseAddress, Int32(o.count))
+            }
+        }
+        guard ok == 1 else { OpenSSLError.clearQueue(); return nil }
+        return out
+    }
 }

@@ -25,7 +25,15 @@ import Testing
         "{" + (0..<40).map { #""k\#($0)":\#($0)"# }.joined(separator: ",") + #","email":"e","exp":1800000100}"#,
     ]
 
-    @Test(arguments: representative)
+    static let arrays: [String] = [
+        // Arrays the reader makes itself (flat: escape-free strings, literals,
+        // exact integers) and those it leaves to JSONParser, side by side.
+        #"{"roles":[ "a,b]" , "[c{" ,true,false,null,-0,0,-9223372036854775808, "\#u{4e16}\#u{1F600}" ],"aud":[],"scp":[ ]}"#,
+        #"{"roles":["a\"b"],"aud":["x",1.5],"scp":[9223372036854775808],"custom":["y",["z"]],"email":["e",{}]}"#,
+        #"{"roles":["\u0041"],"aud":[1e2,"api"],"scp":["read"],"custom":[-1,"",true]}"#,
+    ]
+
+    @Test(arguments: representative + arrays)
     func selectsTheTreesMembers(text: String) throws {
         let bytes = Array(text.utf8)
         let all = try #require(try JSONParser.parse(bytes).objectValue)

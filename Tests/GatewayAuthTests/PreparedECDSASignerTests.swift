@@ -1,3 +1,4 @@
+import COpenSSL
 import Testing
 @testable import GatewayAuth
 
@@ -64,4 +65,53 @@ import Testing
         cache.clear()
         #expect(cache.workspace.count == 0)
     }
+
+    /// OpenSSL's plain inverse of k mod the curve's order, the oracle for
+    /// the signer's blinded Montgomery one.
+    static func opensslInverse(_ k: [UInt8], curve: EllipticCurve) -> [UInt8]? {
+        guard let n = BN_bin2bn(curve.order, Int32(curve.order.count), nil) else { return nil }
+        defer { BN_free(n) }
+        guard let kbn = BN_bin2bn(k, Int32(k.count), nil) else { return nil }
+        defer { BN_free(kbn) }
+        guard let inv = BN_mod_inverse(nil, kbn, n, nil) else { return nil }
+        defer { BN_free(inv) }
+        var out = [UInt8](repeating: 0, count: curve.order.count)
+        return BN_bn2binpad(inv, &out, Int32(out.count)) == Int32(out.count) ? out : nil
+    }
+
+    /// A k in [1, n-1]: random bytes below the order (top byte masked for P-521).
+    static func randomNonce(_ curve: EllipticCurve) throws -> [UInt8] {
+        while true {
+            var k = try SecureRandom.bytes(curve.order.count)
+            if curve == .p521 { k[0] &= 0x01 }
+            if k.lexicographicallyPrecedes(curve.order), k.contains(where: { $0 != 0 }) { return k }
+        }
+    }
+
+    @Test(arguments: [JWSAlgorithm.es256, .es384, .es512])
+    func nonceInverseAgreesWithBNModInverse(_ alg: JWSAlgorithm) throws {
+        let key = try SigningKey.generate(alg, kid: "k")
+        let signer = try #require(key.makePreparedECDSASigner())
+        let curve = signer.curve
+        var nMinus1 = curve.order
+        nMinus1[nMinus1.count - 1] -= 1
+        let one = [UInt8](repeating: 0, count: curve.order.count - 1) + [1]
+        // 300 uses: several refreshes of the blinding factor (every 32) and
+        // the squarings between them; the edges 1 and n-1 too.
+        var nonces = [one, nMinus1]
+        for _ in 0..<300 { nonces.append(try Self.randomNonce(curve)) }
+        for k in nonces {
+            let expected = try #require(Self.opensslInverse(k, curve: curve))
+            #expect(signer.nonceInverse(k) == expected)
+        }
+        // Out of range: refused, not reduced.
+        #expect(signer.nonceInverse([UInt8](repeating: 0, count: curve.order.count)) == nil)
+        #expect(signer.nonceInverse(curve.order) == nil)
+        // The same signer, after all that, still signs the unprepared path's bytes.
+        let input = Array("eyJhbGciOiJFUzI1NiJ9.after-inverses".utf8)
+        var out = [UInt8](repeating: 0, count: 2 * curve.fieldLength)
+        try input.withUnsafeBytes { m in try out.withUnsafeMutableBytes { try signer.sign(m, into: $0) } }
+        #expect(out == (try key.sign(input)))
+    }
 }
+
