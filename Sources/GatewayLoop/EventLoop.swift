@@ -133,13 +133,33 @@ public final class EventLoop: @unchecked Sendable {  // unchecked: see the threa
 /// can stay in the loop until it fires, free it (drop the object) when its
 /// owner closes, so it never keeps a finished loop running.
 public final class Timer {
-    private var event: OpaquePointer?
-    private var action: () -> Void
+    // @exclusivity(unchecked): one loop thread, and no access spans a call
+    // out (the action runs after `fired` is done with them).
+    @exclusivity(unchecked) private var event: OpaquePointer?
+    @exclusivity(unchecked) private var action: () -> Void
     private let lazy: Bool
     /// Lazy timers: when the action is due (monotonic µs), nil after
     /// `cancel`, and when the libevent event will fire, nil when unarmed.
-    private var dueUs: Int64?
-    private var armedUs: Int64?
+    @exclusivity(unchecked) private var dueUs: Int64?
+    @exclusivity(unchecked) private var armedUs: Int64?
+
+    /// A timer whose action is given later (`onFire`): for an owner that
+    /// keeps it in a `let` and must exist before a closure can capture it.
+    public convenience init(loop: EventLoop, lazy: Bool = false) {
+        self.init(loop: loop, lazy: lazy, action: {})
+    }
+
+    /// Sets what runs when the timer fires.
+    public func onFire(_ action: @escaping () -> Void) { self.action = action }
+
+    /// Frees the libevent event now (the owner closed; see above): the
+    /// timer does nothing from here on.
+    public func free() {
+        if let event { event_free(event) }
+        event = nil
+        dueUs = nil
+        armedUs = nil
+    }
 
     /// `action` runs on the loop's thread when the timer fires.
     public init(loop: EventLoop, lazy: Bool = false, action: @escaping () -> Void) {

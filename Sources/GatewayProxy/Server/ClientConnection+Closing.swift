@@ -25,7 +25,7 @@ extension ClientConnection {
             switch Deadline.check(lastActivityMs: ex.lastTunnelActivityMs, nowMs: loop.nowMs(),
                                   limitMs: runtime.config.server.tunnelIdleTimeoutMs) {
             case .rearm(let ms):
-                clientTimer?.schedule(afterMs: ms)
+                clientTimer.schedule(afterMs: ms)
             case .expired:
                 worker.metrics.countTimeout(.tunnelIdle)
                 close()
@@ -43,11 +43,11 @@ extension ClientConnection {
     /// the client has read it (a 400 or 413 the client never sees).
     func closeAfterFlush() {
         state = .closing
-        clientTimer?.cancel()
+        clientTimer.cancel()
         socket.enableRead()
         socket.setWriteLowWatermark(0)
         // Do not wait forever on a client that neither reads nor closes.
-        clientTimer?.schedule(afterMs: min(runtime.config.server.clientTimeoutMs, Self.lingerMs))
+        clientTimer.schedule(afterMs: min(runtime.config.server.clientTimeoutMs, Self.lingerMs))
         socket.flush()
         if socket.outputLength == 0 { halfClose() }
     }
@@ -63,10 +63,8 @@ extension ClientConnection {
     func close() {
         guard state != .closed else { return }
         state = .closed
-        clientTimer?.cancel()
-        upstreamTimer?.cancel()
-        clientTimer = nil
-        upstreamTimer = nil
+        clientTimer.free()
+        upstreamTimer.free()
         upstream?.close()
         upstream = nil
         socket.free()

@@ -54,9 +54,9 @@ extension ClientConnection {
     /// unknown kid with JWKS URLs configured waits (at most fetch_timeout)
     /// for one refetch and tries again (SPEC §3), once.
     func authenticateAndForward(_ head: HTTPHead, routeIndex r: Int, mayWaitForKeys: Bool) {
-        // The route is read in place: an open route never copies its
-        // RouteConfig (strings and arrays: a dozen retains).
-        let open = runtime.config.routes[r].auth == .none
+        // An open route never copies its RouteConfig (strings and arrays: a
+        // dozen retains).
+        let open = runtime.routeIsOpen[r]
         if !open, !worker.revocationsReady {
             // The store has not delivered the revocations yet (Redis not
             // reached since start): no token can be checked against them.

@@ -8,7 +8,7 @@ import GatewayCore
 extension ClientConnection {
     func respond(with head: HTTPHead, from up: UpstreamConnection) {
         guard let request else { return }
-        upstreamTimer?.cancel()
+        upstreamTimer.cancel()
         worker.metrics.observeUpstreamDuration(upstream: ctx.group?.index ?? 0,
                                                microseconds: loop.monotonicUs() - ex.upstreamStartUs)
         up.server.health.markSucceeded()
@@ -35,12 +35,15 @@ extension ClientConnection {
         var options = ClientResponseOptions(framing: framing, keepAlive: ex.keepAlive,
                                             clientIsHTTP10: ex.clientIsHTTP10,
                                             removeFieldNames: runtime.removeResponseFields)
-        if let label = RefreshPhase.run(response: head, request: request, token: ctx.token, tokenRange: ctx.tokenRange,
+        // Only with a token (it returns at once without one; this skips
+        // passing its arguments).
+        if ctx.token != nil,
+           let label = RefreshPhase.run(response: head, request: request, token: ctx.token, tokenRange: ctx.tokenRange,
                                         routeIndex: ex.routeIndex, runtime: runtime, worker: worker,
                                         options: &options) {
             ex.authLabel = label
         }
-        if let r = ex.routeIndex, runtime.config.routes[r].issueSession, (200..<300).contains(head.status),
+        if let r = ex.routeIndex, runtime.routeIssuesSession[r], (200..<300).contains(head.status),
            startSession(head, from: up, options: options) {
             return
         }
@@ -70,11 +73,11 @@ extension ClientConnection {
     /// A 101 to an upgrade request went out: from here bytes pass both ways.
     func startTunnel(_ up: UpstreamConnection) {
         state = .tunnelling
-        clientTimer?.cancel()
-        upstreamTimer?.cancel()
+        clientTimer.cancel()
+        upstreamTimer.cancel()
         pumpTunnel(up)
         if socket.inputLength > 0 { socket.moveAllInput(to: up.socket) }
         socket.enableRead()
-        clientTimer?.schedule(afterMs: runtime.config.server.tunnelIdleTimeoutMs)
+        clientTimer.schedule(afterMs: runtime.config.server.tunnelIdleTimeoutMs)
     }
 }

@@ -25,7 +25,7 @@ extension ClientConnection {
             return
         }
         send100ContinueIfWanted()
-        clientTimer?.schedule(afterMs: runtime.config.server.clientTimeoutMs)
+        clientTimer.schedule(afterMs: runtime.config.server.clientTimeoutMs)
         collectLocalBody()
     }
 
@@ -35,9 +35,9 @@ extension ClientConnection {
         switch LocalBodyCollector.collect(from: socket, exchange: &ex, into: &ctx.localBody,
                                           limit: SessionPhase.maxBodyBytes) {
         case .needMore:
-            clientTimer?.schedule(afterMs: runtime.config.server.clientTimeoutMs)
+            clientTimer.schedule(afterMs: runtime.config.server.clientTimeoutMs)
         case .complete:
-            clientTimer?.cancel()
+            clientTimer.cancel()
             runSessionEndpoint()
         case .tooLarge:
             answer(status: 413, error: "payload_too_large", close: true)

@@ -23,7 +23,7 @@ extension ClientConnection {
         ex.beginAttempt(nowUs: loop.monotonicUs())
         ex.triedServer = server.id
         ctx.upstreamName = server.name
-        guard let c = ex.isRetry ? worker.pool.connectNew(server, owner: self) : worker.pool.acquire(server, owner: self)
+        guard let c = ex.isRetry ? pool.connectNew(server, owner: self) : pool.acquire(server, owner: self)
         else {
             worker.metrics.countUpstreamError(upstream: group.index, kind: .connect)
             answer(status: 502, error: "bad_gateway", close: !ex.bodyIsDone)
@@ -46,11 +46,8 @@ extension ClientConnection {
     }
 
     func armUpstreamTimer(_ purpose: UpstreamTimerPurpose, _ ms: Int64) {
-        if upstreamTimer == nil {
-            upstreamTimer = Timer(loop: worker.loop, lazy: true) { [unowned self] in self.upstreamTimedOut() }
-        }
         upstreamTimerPurpose = purpose
-        upstreamTimer?.schedule(afterMs: ms)
+        upstreamTimer.schedule(afterMs: ms)
     }
 
     func upstreamTimedOut() {
@@ -75,13 +72,13 @@ extension ClientConnection {
             // watches that side; the upstream's clock starts again when
             // reading resumes.
             if let up = upstream, !up.socket.isReading {
-                upstreamTimer?.schedule(afterMs: group.readTimeoutMs)
+                upstreamTimer.schedule(afterMs: group.readTimeoutMs)
                 return
             }
             switch Deadline.check(lastActivityMs: ex.lastUpstreamReadMs, nowMs: loop.nowMs(),
                                   limitMs: group.readTimeoutMs) {
             case .rearm(let ms):
-                upstreamTimer?.schedule(afterMs: ms)
+                upstreamTimer.schedule(afterMs: ms)
             case .expired:
                 // Mid-body: the client must see a short body as short.
                 worker.metrics.countUpstreamError(upstream: group.index, kind: .timeout)
@@ -111,7 +108,7 @@ extension ClientConnection {
     }
 
     func dropUpstream() {
-        upstreamTimer?.cancel()
+        upstreamTimer.cancel()
         upstream?.close()
         upstream = nil
     }
@@ -119,7 +116,7 @@ extension ClientConnection {
     func upstreamConnected(_ connection: UpstreamConnection) {
         defer { flushAll() }
         guard connection === upstream, state == .exchanging else { return }
-        upstreamTimer?.cancel()
+        upstreamTimer.cancel()
         connection.server.health.markSucceeded()
         startForwarding()
     }
@@ -128,7 +125,7 @@ extension ClientConnection {
         defer { flushAll() }
         guard connection === upstream else { return }
         upstream = nil
-        upstreamTimer?.cancel()
+        upstreamTimer.cancel()
         let groupIndex = ctx.group?.index ?? 0
         if ex.waitingForPhase, state == .exchanging {
             // The response head is held for the store (issue_session) and

@@ -42,11 +42,13 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     /// The worker outlives every connection it holds (it closes them all
     /// before its loop ends), so no reference counting here.
     unowned(unsafe) let worker: Worker
-    /// The worker's loop and head pool, held here (neither references a
-    /// connection): a call through `worker` retained and released them, a
-    /// pair per call, where a `let` of this object is borrowed.
+    /// The worker's loop, head pool and upstream pool, held here (none of
+    /// them holds this connection): a call through `worker` retained and
+    /// released them, a pair per call, where a `let` of this object is
+    /// borrowed.
     let loop: EventLoop
     let headPool: HeadBufferPool
+    let pool: UpstreamPool
     let socket: BufferedSocket
     let peer: SocketAddress
     let peerText: [UInt8]
@@ -85,8 +87,10 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     /// Exchanges begun on this connection (`Exchange.number`).
     @exclusivity(unchecked) var exchangeCount = 0
 
-    @exclusivity(unchecked) var clientTimer: Timer?
-    @exclusivity(unchecked) var upstreamTimer: Timer?
+    /// The connection's two deadlines (lazy timers), made with it and freed
+    /// when it closes: `let`s, so arming one costs no reference counting.
+    let clientTimer: Timer
+    let upstreamTimer: Timer
     @exclusivity(unchecked) var upstreamTimerPurpose = UpstreamTimerPurpose.connect
     /// The lingering close sent its FIN.
     @exclusivity(unchecked) var halfClosed = false
@@ -101,6 +105,9 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         self.worker = worker
         self.loop = worker.loop
         self.headPool = worker.headPool
+        self.pool = worker.pool
+        clientTimer = Timer(loop: worker.loop, lazy: true)
+        upstreamTimer = Timer(loop: worker.loop, lazy: true)
         self.socket = socket
         self.peer = peer
         self.peerString = peer.hostText
@@ -115,6 +122,8 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         parser.pool = worker.headPool
         responseParser.pool = worker.headPool
         socket.delegate = self
+        clientTimer.onFire { [unowned self] in self.clientTimedOut() }
+        upstreamTimer.onFire { [unowned self] in self.upstreamTimedOut() }
     }
 
     func start() {
@@ -129,10 +138,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     // MARK: - 1. Read the request head (2-4: +RequestPhases, +UpstreamDispatch)
 
     func armHeadTimer() {
-        if clientTimer == nil {
-            clientTimer = Timer(loop: worker.loop, lazy: true) { [unowned self] in self.clientTimedOut() }
-        }
-        clientTimer?.schedule(afterMs: runtime.config.server.clientTimeoutMs)
+        clientTimer.schedule(afterMs: runtime.config.server.clientTimeoutMs)
     }
 
     func readHeads() {
@@ -161,7 +167,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     /// A request head arrived: a fresh exchange and context for it, then
     /// the request phases.
     func beginExchange(_ head: HTTPHead) {
-        clientTimer?.cancel()
+        clientTimer.cancel()
         if runtime !== worker.runtime {   // a reload: this exchange takes it up
             runtime = worker.runtime
             upstreamOptions = UpstreamRequestPhase.connectionOptions(clientAddress: peerText, proto: proto,
@@ -188,7 +194,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         if ex.bodyIsDone {
             requestComplete()
         } else {
-            clientTimer?.schedule(afterMs: runtime.config.server.clientTimeoutMs)
+            clientTimer.schedule(afterMs: runtime.config.server.clientTimeoutMs)
             pumpRequestBody()
         }
     }
@@ -199,7 +205,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
                                     maxBody: runtime.config.server.maxBodyBytes) {
         case .needMore:
             guard !ex.bodyIsDone else { return }
-            clientTimer?.schedule(afterMs: runtime.config.server.clientTimeoutMs)
+            clientTimer.schedule(afterMs: runtime.config.server.clientTimeoutMs)
             up.socket.flush()
             if up.socket.outputLength > Self.highWater { socket.disableRead() }
         case .complete:
@@ -223,7 +229,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     }
 
     func requestComplete() {
-        clientTimer?.cancel()
+        clientTimer.cancel()
         if ex.response.isHead, let group = ctx.group {
             armUpstreamTimer(.response, group.responseTimeoutMs)
         }
@@ -287,11 +293,11 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     // MARK: - 8. Finish the exchange, log, next request
 
     func responseComplete() {
-        upstreamTimer?.cancel()
+        upstreamTimer.cancel()
         if let up = upstream {
             upstream = nil
             if ex.upstreamReusable, let group = ctx.group {
-                worker.pool.release(up, maxIdle: group.maxIdleConnections)
+                pool.release(up, maxIdle: group.maxIdleConnections)
             } else {
                 up.close()
             }

@@ -34,6 +34,11 @@ final class RuntimeConfig: Sendable {
     /// Host names the routes are configured for, normalized as the router
     /// compares them: absolute-form targets may name these.
     let ownHosts: Set<[UInt8]>
+    /// Per route (indexed like `config.routes`), read on every exchange
+    /// without copying a RouteConfig out: the route is open (`auth =
+    /// "none"`), and it starts sessions (`issue_session`).
+    let routeIsOpen: [Bool]
+    let routeIssuesSession: [Bool]
     /// Removed from every upstream response before it reaches the client.
     let removeResponseFields: [[UInt8]]
 
@@ -83,6 +88,8 @@ final class RuntimeConfig: Sendable {
         }
         routeUpstream = perRoute
         routeNames = config.routes.map { r in (r.host ?? "") + r.prefix }
+        routeIsOpen = config.routes.map { $0.auth == .none }
+        routeIssuesSession = config.routes.map(\.issueSession)
         ownHosts = Set(config.routes.compactMap { $0.host.map { Router.normalizedHost(Array($0.utf8)) } })
         removeRequestFields = config.tokens.forwardClaims.map { Array($0.header.lowercased().utf8) }
         removeResponseFields = [Array("gateway-update-claims".utf8), Array("gateway-session".utf8)]
