@@ -69,7 +69,7 @@ extension ClientConnection {
             : AuthPhase.decide(head: head, route: runtime.config.routes[r], runtime: runtime, verifier: worker.verifier,
                                cache: worker.tokenCache, revocations: worker.revocations,
                                nowSeconds: loop.nowMs() / 1000)
-        switch decision {
+        switch consume decision {
         case .pass(let label, let token, let range):
             ex.authLabel = label
             ctx.token = token

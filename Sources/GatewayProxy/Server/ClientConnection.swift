@@ -147,7 +147,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         defer { inHeadLoop = false }
         while state == .readingHead, socket.inputLength > 0 {
             let step = socket.withFirstInputChunk { parser.parse($0) }
-            switch step {
+            switch consume step {
             case .needMore(let consumed):
                 socket.drainInput(consumed)
                 headBytesSeen += consumed
@@ -243,7 +243,7 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
             var completed: HTTPHead?
             do {  // the parse step is gone at the end of this block
                 let step = up.socket.withFirstInputChunk { responseParser.parse($0) }
-                switch step {
+                switch consume step {
                 case .needMore(let consumed):
                     up.socket.drainInput(consumed)
                     if consumed == 0 { return }

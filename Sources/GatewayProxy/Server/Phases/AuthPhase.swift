@@ -38,7 +38,7 @@ enum AuthPhase {
                 verifier.verify(UnsafeRawBufferPointer(rebasing: raw[range]), scopes: route.scopes,
                                         now: nowSeconds, cache: cache)
             }
-            switch result {
+            switch consume result {
             case .success(let token):
                 // Revocation (SPEC §7): the worker's local view, no I/O. A
                 // cached verification is checked too: a revocation can
