@@ -39,9 +39,12 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
     static let highWater = 256 << 10
     static let lowWater = 64 << 10
 
-    /// The worker outlives every connection it holds (it closes them all
-    /// before its loop ends), so no reference counting here.
-    unowned(unsafe) let worker: Worker
+    /// Strong, and a `let`: the worker's table of connections and this
+    /// reference make a cycle that `close` breaks (the worker drops the
+    /// connection). An `unowned(unsafe)` reference cost more: every call
+    /// through it retained and released what it read, where a `let` of this
+    /// object is borrowed.
+    let worker: Worker
     /// The worker's loop, head pool and upstream pool, held here (none of
     /// them holds this connection): a call through `worker` retained and
     /// released them, a pair per call, where a `let` of this object is
