@@ -11,9 +11,26 @@ public import GatewayCore
 /// Works on byte ranges into one buffer and returns the token's range, so no
 /// bytes are copied.
 public struct TokenExtractor: Sendable {
-    public var sources: [TokenSource]
+    public var sources: [TokenSource] {
+        didSet { sourceNames = Self.names(of: sources) }
+    }
+    /// Each source's cookie or parameter name as bytes (empty for the
+    /// header), made when the sources are set, not per request.
+    private var sourceNames: [[UInt8]]
 
-    public init(sources: [TokenSource]) { self.sources = sources }
+    public init(sources: [TokenSource]) {
+        self.sources = sources
+        sourceNames = Self.names(of: sources)
+    }
+
+    private static func names(of sources: [TokenSource]) -> [[UInt8]] {
+        sources.map { source in
+            switch source {
+            case .header: return []
+            case .cookie(let name), .query(let name): return Array(name.utf8)
+            }
+        }
+    }
 
     /// From a parsed request head (field ranges into `head.bytes`). The
     /// head's fields are read in place: no array of ranges per request.
@@ -40,7 +57,7 @@ public struct TokenExtractor: Sendable {
                 && UnsafeRawBufferPointer(rebasing: bytes[first]).elementsEqual(UnsafeRawBufferPointer(rebasing: bytes[range]))
             return same ? nil : .malformed("several different tokens in one request")
         }
-        for source in sources {
+        for (source, name) in zip(sources, sourceNames) {
             switch source {
             case .header:
                 for value in authorization {
@@ -50,17 +67,12 @@ public struct TokenExtractor: Sendable {
                     case .some(.success(let r)): if let f = offer(r) { return .failure(f) }
                     }
                 }
-            case .cookie(let name):
-                let wanted = Array(name.utf8)
+            case .cookie:
                 for value in cookies {
-                    for r in cookieValues(bytes, value, named: wanted) {
-                        if let f = offer(r) { return .failure(f) }
-                    }
+                    if let f = forEachCookieValue(bytes, value, named: name, offer) { return .failure(f) }
                 }
-            case .query(let name):
-                for r in queryValues(bytes, target, named: Array(name.utf8)) {
-                    if let f = offer(r) { return .failure(f) }
-                }
+            case .query:
+                if let f = forEachQueryValue(bytes, target, named: name, offer) { return .failure(f) }
             }
         }
         guard let token = found else { return .failure(.missingToken) }
@@ -125,11 +137,12 @@ public struct TokenExtractor: Sendable {
         }
     }
 
-    /// Values of cookies named `name` in one Cookie field (RFC 6265 §5.4:
-    /// `name=value` pairs separated by `;` and optional spaces; a value may
-    /// be wrapped in double quotes).
-    private func cookieValues(_ bytes: UnsafeRawBufferPointer, _ field: Range<Int>, named name: [UInt8]) -> [Range<Int>] {
-        var out: [Range<Int>] = []
+    /// Offers each value of the cookies named `name` in one Cookie field
+    /// (RFC 6265 §5.4: `name=value` pairs separated by `;` and optional
+    /// spaces; a value may be wrapped in double quotes), stopping at the
+    /// first failure `offer` returns.
+    private func forEachCookieValue(_ bytes: UnsafeRawBufferPointer, _ field: Range<Int>, named name: [UInt8],
+                                    _ offer: (Range<Int>) -> AuthFailure?) -> AuthFailure? {
         var start = field.lowerBound
         while start <= field.upperBound {
             var end = start
@@ -143,30 +156,31 @@ public struct TokenExtractor: Sendable {
                 if v.count >= 2, bytes[v.lowerBound] == 0x22, bytes[v.upperBound - 1] == 0x22 {
                     v = (v.lowerBound + 1)..<(v.upperBound - 1)
                 }
-                out.append(v)
+                if let f = offer(v) { return f }
             }
             start = end + 1
         }
-        return out
+        return nil
     }
 
-    /// Values of query parameters named `name` (raw, not percent-decoded: a
-    /// JWS needs no escaping, and an escaped one fails strict decoding).
-    private func queryValues(_ bytes: UnsafeRawBufferPointer, _ target: Range<Int>, named name: [UInt8]) -> [Range<Int>] {
-        guard let question = target.first(where: { bytes[$0] == UInt8(ascii: "?") }) else { return [] }
+    /// Offers each value of the query parameters named `name` (raw, not
+    /// percent-decoded: a JWS needs no escaping, and an escaped one fails
+    /// strict decoding), stopping at the first failure `offer` returns.
+    private func forEachQueryValue(_ bytes: UnsafeRawBufferPointer, _ target: Range<Int>, named name: [UInt8],
+                                   _ offer: (Range<Int>) -> AuthFailure?) -> AuthFailure? {
+        guard let question = target.first(where: { bytes[$0] == UInt8(ascii: "?") }) else { return nil }
         var end = target.upperBound
         if let hash = ((question + 1)..<target.upperBound).first(where: { bytes[$0] == UInt8(ascii: "#") }) { end = hash }
-        var out: [Range<Int>] = []
         var start = question + 1
         while start <= end {
             var stop = start
             while stop < end, bytes[stop] != UInt8(ascii: "&") { stop += 1 }
             if stop - start > name.count, bytes[start + name.count] == UInt8(ascii: "="),
                (0..<name.count).allSatisfy({ bytes[start + $0] == name[$0] }) {
-                out.append((start + name.count + 1)..<stop)
+                if let f = offer((start + name.count + 1)..<stop) { return f }
             }
             start = stop + 1
         }
-        return out
+        return nil
     }
 }

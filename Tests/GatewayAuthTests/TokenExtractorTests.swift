@@ -95,6 +95,15 @@ import GatewayCore
         }
     }
 
+    /// Sources set after `init` are searched by their own names (the names'
+    /// bytes are made when the sources are set).
+    @Test func sourcesSetLaterUseTheirNames() {
+        var e = TokenExtractor(sources: [.cookie("old")])
+        e.sources = [.cookie("jwt"), .query("t")]
+        #expect(token(e, Self.head([("Cookie", "old=1.2.3; jwt=x.y.z", .cookie)])) == .success("x.y.z"))
+        #expect(token(e, Self.head(target: "/?t=a.b.c", [])) == .success("a.b.c"))
+    }
+
     /// A bad byte anywhere in the token is refused, and a good token of any
     /// length is taken whole.
     @Test func badByteAnywhereInTheTokenIsMalformed() {
