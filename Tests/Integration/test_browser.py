@@ -365,7 +365,6 @@ def test_page_keeps_its_session_and_parallel_requests_share_one_new_token(
     # -- 2. Ten parallel requests with one near-expiry token ------------------
     wait_past_quantum_edge()
     burst_token = mint(gw, "2s")
-    axios_token = mint(gw, "2s")
     burst = browser.evaluate("""(async () => {
         const c = gatewayDemo.client;
         c.setToken(%s);
@@ -389,6 +388,11 @@ def test_page_keeps_its_session_and_parallel_requests_share_one_new_token(
     assert http_request(gw.port, "GET", "/api/check", headers={"Authorization": "Bearer " + new}).status == 200
 
     # -- 3. The same through the axios interceptors ---------------------------
+    # Minted now, not with the burst's: a 2 s token made before step 2 could
+    # expire while these ten are in flight on a slow machine (the response
+    # phase would then rightly not refresh it).
+    wait_past_quantum_edge()
+    axios_token = mint(gw, "2s")
     ax = browser.evaluate(MINI_AXIOS + """(async () => {
         const { install } = await import("/demo/axios-interceptor.js");
         const api = miniAxios();
