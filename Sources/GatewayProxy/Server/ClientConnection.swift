@@ -122,8 +122,8 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         ex = Exchange(unparsedNumber: 0, startUs: 0)
         upstreamOptions = UpstreamRequestPhase.connectionOptions(clientAddress: peerText, proto: proto,
                                                                  runtime: worker.runtime)
-        parser.pool = worker.headPool
-        responseParser.pool = worker.headPool
+        parser.pool = headPool
+        responseParser.pool = headPool
         socket.delegate = self
         clientTimer.onFire { [unowned self] in self.clientTimedOut() }
         upstreamTimer.onFire { [unowned self] in self.upstreamTimedOut() }
@@ -319,11 +319,13 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         retiredRequest = request
         request = nil
         ctx = ExchangeContext()
+        UpstreamRequestPhase.clear(&upstreamOptions)
         state = .readingHead
-        // Idle keep-alive connections keep no per-request memory.
-        // (The response parser is reset when the next exchange begins; a
-        // finished head left it holding nothing.)
+        // Idle keep-alive connections keep no per-request memory: the
+        // response parser too, which an exchange that ended mid-head (a 504)
+        // left holding bytes (cheap after a finished head: nothing is set).
         parser.reset(kind: .request)
+        responseParser.reset(kind: .response(requestMethodIsHEAD: false))
         socket.enableRead()
         armHeadTimer()
         if socket.inputLength > 0 {

@@ -33,12 +33,18 @@ enum UpstreamRequestPhase {
         options.forwardsHost = true
         // A received id is kept with the client's own field.
         options.generatedRequestID = requestID.generated
-        if !options.extraFields.isEmpty { options.extraFields = [] }
+        clear(&options)
         if let token { options.extraFields = AuthPhase.claimHeaders(token, runtime: runtime) }
         // We speak HTTP/1.1 upstream, which requires Host; an HTTP/1.0 client
         // may not have sent one. Like nginx's $proxy_host: the group's name.
         if head.hostField == nil {
             options.extraFields.append((hostName, Array(group.name.utf8)))
         }
+    }
+
+    /// Drops what `prepare` held of an exchange (the claim headers' values),
+    /// so an idle connection keeps none of it.
+    static func clear(_ options: inout UpstreamRequestOptions) {
+        if !options.extraFields.isEmpty { options.extraFields = [] }
     }
 }
