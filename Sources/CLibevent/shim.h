@@ -47,6 +47,11 @@ static inline struct event *gw_evread_new(struct event_base *base, int fd,
     return event_new(base, fd, EV_READ | EV_PERSIST, cb, arg);
 }
 
+static inline struct event *gw_evwrite_new(struct event_base *base, int fd,
+                                           event_callback_fn cb, void *arg) {
+    return event_new(base, fd, EV_WRITE | EV_PERSIST, cb, arg);
+}
+
 // event_add with a millisecond timeout; ms < 0 means no timeout.
 static inline int gw_event_add_ms(struct event *ev, long ms) {
     if (ms < 0) return event_add(ev, NULL);

@@ -14,6 +14,8 @@ final class SocketPairEnd: BufferedSocketDelegate {
     let loop: EventLoop
     let socket: BufferedSocket
     private let far: Int32
+    /// The test's end, for tests that read it at their own pace.
+    var farFD: Int32 { far }
 
     init(loop: EventLoop) throws {
         var fds: [Int32] = [-1, -1]

@@ -169,7 +169,7 @@ final class HTTPFetch: BufferedSocketDelegate {
                 s.free()
                 continue
             }
-            s.enableRead()  // (bufferevent_socket_connect arms writing itself)
+            s.enableRead()  // (connect arms writing itself)
             socket = s
             state = .connecting
             return

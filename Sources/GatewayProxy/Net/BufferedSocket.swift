@@ -1,3 +1,4 @@
+import Glibc
 import CLibevent
 import CLibeventTLS
 import GatewayCore
@@ -19,23 +20,30 @@ enum SocketEvent {
     case timeout
 }
 
-/// Owns one libevent bufferevent over a TCP socket (closed with it).
-/// Only the owning loop's thread may touch it.
+/// One TCP socket and its two libevent buffers (the socket is closed with
+/// it). Only the owning loop's thread may touch it.
 ///
-/// Plain sockets do their own I/O where libevent's costs showed in profiles,
-/// and keep the bufferevent for its buffers and for writing what the kernel
-/// would not take at once:
+/// Plain sockets are an fd, two evbuffers and two events of our own, with
+/// no bufferevent: a bufferevent's buffer callbacks, freezes and watermark
+/// bookkeeping ran on every buffer change, about 600 instructions a proxied
+/// request in the profile. What the socket does itself:
 /// - reads: one readv of up to 64 KiB into the input buffer per readiness
-///   event, where `evbuffer_read` adds an ioctl(FIONREAD) and caps each read
-///   at 4 KiB (a 16 KiB body took five callbacks);
-/// - writes: straight to the socket (`flush`), arming EV_WRITE only on
-///   EAGAIN, where a bufferevent waits for EPOLLOUT before every write (two
-///   epoll_ctl calls and a loop wake-up per response).
-/// TLS sockets leave both to bufferevent_openssl.
+///   event (`evbuffer_read` adds an ioctl(FIONREAD) and caps each read at
+///   4 KiB: a 16 KiB body took five callbacks);
+/// - writes: straight to the socket (`flush`), arming the write event only
+///   on EAGAIN or while a connect is under way, as bufferevent_socket does;
+/// - the send timeout rides on the write event, so its clock runs only
+///   while output waits.
+/// TLS sockets are bufferevent_openssl's, which does all of that itself.
 final class BufferedSocket {
-    // @exclusivity(unchecked): see ClientConnection; plain flags and a
-    // pointer, touched only on this socket's loop, never across a call.
+    /// TLS sockets only (nil for plain ones, and once freed).
+    // @exclusivity(unchecked): see ClientConnection; plain flags and
+    // pointers, touched only on this socket's loop, never across a call.
     @exclusivity(unchecked) private(set) var bev: OpaquePointer?
+    /// The two buffers: nil once freed. Plain sockets own them; TLS sockets
+    /// hold their bufferevent's (stable for its life).
+    @exclusivity(unchecked) private(set) var input: OpaquePointer?
+    @exclusivity(unchecked) private(set) var output: OpaquePointer?
     /// Not weak: the delegate owns this socket, and `free()` (called by the
     /// owner's close, or by deinit when the owner goes away) unhooks the
     /// callbacks first, so no callback can reach a dead delegate. The
@@ -53,36 +61,55 @@ final class BufferedSocket {
 
     private let plain: Bool
     private let loop: EventLoop
-    // Plain sockets: our read event and what decides whether it is armed.
+    // Plain sockets: our read and write events and what decides whether
+    // each is armed.
     @exclusivity(unchecked) private var readEvent: OpaquePointer?
+    @exclusivity(unchecked) private var writeEvent: OpaquePointer?
     @exclusivity(unchecked) private var readEventAdded = false
     @exclusivity(unchecked) private var wantRead = false
     @exclusivity(unchecked) private var readSuspended = false  // input at the high-water mark
     @exclusivity(unchecked) private var connecting = false
+    /// A connect refused at once: reported from the write event, as a
+    /// refusal seen later would be (callers retry on that event).
+    @exclusivity(unchecked) private var refusedAtConnect = false
     @exclusivity(unchecked) private var readClosed = false     // EOF or error seen
     @exclusivity(unchecked) private var readHighWater = 0
+    /// The write event is added: a connect or queued output is waiting for
+    /// the socket to become writable; `flush` leaves the writing to it.
     @exclusivity(unchecked) private var writeArmed = false
-    /// The descriptor, read from the bufferevent once (at creation, after a
-    /// connect made it) rather than through bufferevent_getfd on every I/O.
+    /// A write failed or timed out (reported once): nothing more is sent.
+    @exclusivity(unchecked) private var writeClosed = false
+    @exclusivity(unchecked) private var writeLowWater = 0
+    @exclusivity(unchecked) private var sendTimeoutMs: Int64 = 0
+    /// The descriptor: -1 until a connect made one, and once freed.
     @exclusivity(unchecked) private var socketFD: Int32 = -1
     static let maxSingleRead = 64 << 10
 
-    /// Wraps an accepted fd, or creates an unconnected socket when fd is -1.
+    /// Wraps an accepted (non-blocking) fd, or an unconnected socket when fd
+    /// is -1 (`connect` makes the descriptor).
     init?(loop: EventLoop, fd: Int32, transport: Transport = .plain) {
         self.loop = loop
-        if case .plain = transport { plain = true } else { plain = false }
+        if case .plain = transport {
+            plain = true
+            guard let i = evbuffer_new() else { if fd >= 0 { close(fd) }; return nil }
+            guard let o = evbuffer_new() else { evbuffer_free(i); if fd >= 0 { close(fd) }; return nil }
+            input = i
+            output = o
+            socketFD = fd
+            if fd >= 0 { makeEvents(fd: fd) }
+            return
+        }
+        plain = false
         let made: OpaquePointer?
         switch transport {
-        case .plain:
-            made = bufferevent_socket_new(loop.base, fd, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue))
-            if made == nil, fd >= 0 { close(fd) }
-        case .tlsServer(let ctx):
-            made = gw_bufferevent_tls_accept(loop.base, fd, ctx.raw)
-        case .tlsClient(let ctx, let host):
-            made = gw_bufferevent_tls_client(loop.base, ctx.raw, host)
+        case .plain: made = nil
+        case .tlsServer(let ctx): made = gw_bufferevent_tls_accept(loop.base, fd, ctx.raw)
+        case .tlsClient(let ctx, let host): made = gw_bufferevent_tls_client(loop.base, ctx.raw, host)
         }
         guard let b = made else { return nil }
         bev = b
+        input = bufferevent_get_input(b)
+        output = bufferevent_get_output(b)
         socketFD = bufferevent_getfd(b)
         let readCB: bufferevent_data_cb = { _, arg in
             guard let arg else { return }
@@ -95,7 +122,6 @@ final class BufferedSocket {
         let writeCB: bufferevent_data_cb = { _, arg in
             guard let arg else { return }
             let s = Unmanaged<BufferedSocket>.fromOpaque(arg).takeUnretainedValue()
-            s.disarmWriteIfDrained()
             guard let d = s.delegate else { return }
             d.socketWritable(s)
         }
@@ -113,77 +139,98 @@ final class BufferedSocket {
             } else {
                 ev = .error(gw_errno())
             }
-            s.connecting = false
-            s.updateReadEvent()
             guard let d = s.delegate else { return }
             d.socketEvent(s, ev)
         }
-        bufferevent_setcb(b, plain ? nil : readCB, writeCB, eventCB, Unmanaged.passUnretained(self).toOpaque())
-        if plain, fd >= 0 {
-            bufferevent_disable(b, Int16(EV_WRITE))
-            makeReadEvent(fd: fd)
-        }
+        bufferevent_setcb(b, readCB, writeCB, eventCB, Unmanaged.passUnretained(self).toOpaque())
     }
 
     deinit { free() }
 
-    /// Closes the socket and releases the bufferevent; pending output is dropped.
+    /// Closes the socket and releases its buffers; pending output is dropped.
     func free() {
         if let readEvent {
             event_free(readEvent)
             self.readEvent = nil
             readEventAdded = false
         }
+        if let writeEvent {
+            event_free(writeEvent)
+            self.writeEvent = nil
+        }
+        writeArmed = false
         if let b = bev {
             bufferevent_setcb(b, nil, nil, nil, nil)
-            bufferevent_free(b)
+            bufferevent_free(b)   // closes the fd
             bev = nil
+        } else if plain {
+            if let input { evbuffer_free(input) }
+            if let output { evbuffer_free(output) }
+            if socketFD >= 0 { close(socketFD) }
         }
+        input = nil
+        output = nil
         socketFD = -1
     }
 
-    var isOpen: Bool { bev != nil }
+    var isOpen: Bool { input != nil }
 
     var fd: Int32 { socketFD }
-
-    var input: OpaquePointer? { bev.flatMap { bufferevent_get_input($0) } }
-    var output: OpaquePointer? { bev.flatMap { bufferevent_get_output($0) } }
 
     var inputLength: Int { input.map { evbuffer_get_length($0) } ?? 0 }
     var outputLength: Int { output.map { evbuffer_get_length($0) } ?? 0 }
 
-    /// Starts a non-blocking connect; `.connected` or an error event follows.
-    /// bufferevent watches for writability to see the connect finish, and
-    /// writes what was queued meanwhile; direct writes and our reads start
-    /// after that.
+    /// Starts a non-blocking connect; `.connected` or an error event follows
+    /// (a refusal seen at once too, from the loop). Output queued meanwhile
+    /// is written once connected; our reads start then too.
     func connect(to address: SocketAddress) -> Bool {
-        guard let bev else { return false }
-        writeArmed = true
-        connecting = true
-        let rc = address.withSockaddr { sa, len in
-            bufferevent_socket_connect(bev, UnsafeMutablePointer(mutating: sa), Int32(len))
+        guard input != nil else { return false }
+        if let bev {
+            connecting = true
+            let rc = address.withSockaddr { sa, len in
+                bufferevent_socket_connect(bev, UnsafeMutablePointer(mutating: sa), Int32(len))
+            }
+            socketFD = bufferevent_getfd(bev)
+            connecting = false
+            return rc == 0
         }
-        socketFD = bufferevent_getfd(bev)
-        guard rc == 0 else { connecting = false; return false }
-        if plain { makeReadEvent(fd: socketFD) }
+        guard socketFD < 0 else { return false }
+        let fd = socket(address.family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
+                        | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
+        let rc = address.withSockaddr { sa, len in Glibc.connect(fd, sa, socklen_t(len)) }
+        if rc != 0 {
+            let e = gw_errno()
+            if e == ECONNREFUSED {
+                refusedAtConnect = true
+            } else if e != EINPROGRESS && e != EINTR {
+                close(fd)   // errno stays the connect's for the caller
+                return false
+            }
+        }
+        socketFD = fd
+        makeEvents(fd: fd)
+        connecting = true
+        armWrite()
+        // Connected or refused already: the write event reports it from the
+        // loop, so callers see one path for every outcome.
+        if rc == 0 || refusedAtConnect, let writeEvent { event_active(writeEvent, Int32(EV_WRITE), 1) }
         return true
     }
 
     // MARK: Reading
 
     func enableRead() {
-        guard let bev else { return }
-        if plain { wantRead = true; updateReadEvent() } else { bufferevent_enable(bev, Int16(EV_READ)) }
+        if plain { wantRead = true; updateReadEvent() } else if let bev { bufferevent_enable(bev, Int16(EV_READ)) }
     }
 
     func disableRead() {
-        guard let bev else { return }
-        if plain { wantRead = false; updateReadEvent() } else { bufferevent_disable(bev, Int16(EV_READ)) }
+        if plain { wantRead = false; updateReadEvent() } else if let bev { bufferevent_disable(bev, Int16(EV_READ)) }
     }
 
     var isReading: Bool {
+        if plain { return input != nil && wantRead }
         guard let bev else { return false }
-        if plain { return wantRead }
         return Int32(bufferevent_get_enabled(bev)) & Int32(EV_READ) != 0
     }
 
@@ -193,13 +240,18 @@ final class BufferedSocket {
         if !plain, let bev { bufferevent_setwatermark(bev, Int16(EV_READ), 0, high) }
     }
 
-    private func makeReadEvent(fd: Int32) {
+    private func makeEvents(fd: Int32) {
         guard readEvent == nil, fd >= 0 else { return }
-        let cb: event_callback_fn = { _, _, arg in
+        let readCB: event_callback_fn = { _, _, arg in
             guard let arg else { return }
             Unmanaged<BufferedSocket>.fromOpaque(arg).takeUnretainedValue().readFromSocket()
         }
-        readEvent = gw_evread_new(loop.base, fd, cb, Unmanaged.passUnretained(self).toOpaque())
+        let writeCB: event_callback_fn = { _, what, arg in
+            guard let arg else { return }
+            Unmanaged<BufferedSocket>.fromOpaque(arg).takeUnretainedValue().writeReady(what)
+        }
+        readEvent = gw_evread_new(loop.base, fd, readCB, Unmanaged.passUnretained(self).toOpaque())
+        writeEvent = gw_evwrite_new(loop.base, fd, writeCB, Unmanaged.passUnretained(self).toOpaque())
     }
 
     /// Arms our read event exactly when reading is wanted and possible.
@@ -226,7 +278,7 @@ final class BufferedSocket {
     /// Plain sockets: one readv into reserved input space, then tell the
     /// delegate (data, EOF or error).
     private func readFromSocket() {
-        guard let bev, let input = bufferevent_get_input(bev) else { return }
+        guard let input else { return }
         let have = evbuffer_get_length(input)
         let limit = readHighWater > 0 ? readHighWater : Int.max
         guard have < limit else {
@@ -236,9 +288,6 @@ final class BufferedSocket {
         }
         let want = min(Self.maxSingleRead, limit - have)
         let fd = socketFD
-        // bufferevent keeps its input frozen at the end except while it
-        // reads itself; do as it does around our own read.
-        evbuffer_unfreeze(input, 0)
         var vecs = (iovec(), iovec())
         let (got, err): (Int, Int32) = withUnsafeMutableBytes(of: &vecs) { raw in
             let v = raw.baseAddress!.assumingMemoryBound(to: iovec.self)
@@ -258,7 +307,6 @@ final class BufferedSocket {
             evbuffer_commit_space(input, v, n)
             return (r, 0)
         }
-        evbuffer_freeze(input, 0)
         if got > 0 {
             guard let d = delegate else { return }
             d.socketReadable(self)
@@ -275,35 +323,99 @@ final class BufferedSocket {
     // MARK: Writing
 
     /// Sends queued output now, as far as the kernel takes it; what is left
-    /// (EAGAIN, or an error for bufferevent to report) is handed to the
-    /// bufferevent by arming EV_WRITE until the output has drained. Call at
-    /// the end of each piece of work that wrote to this socket.
+    /// (EAGAIN) is written by the write event once the socket can take more.
+    /// Call at the end of each piece of work that wrote to this socket.
     func flush() {
-        guard plain, !writeArmed, let bev, let out = bufferevent_get_output(bev) else { return }
+        guard plain, !writeArmed, !writeClosed, let out = output else { return }
         let fd = socketFD
         guard fd >= 0 else { return }
-        // bufferevent keeps its output frozen at the front except while it
-        // writes itself; do as it does around our own write.
-        evbuffer_unfreeze(out, 1)
         while evbuffer_get_length(out) > 0 {
             if evbuffer_write(out, fd) <= 0 { break }
         }
-        evbuffer_freeze(out, 1)
-        if evbuffer_get_length(out) > 0 {
-            writeArmed = true
-            bufferevent_enable(bev, Int16(EV_WRITE))
+        // An error is the write event's to report, on its first try.
+        if evbuffer_get_length(out) > 0 { armWrite() }
+    }
+
+    private func armWrite() {
+        guard let writeEvent, !writeArmed, !writeClosed else { return }
+        writeArmed = true
+        _ = gw_event_add_ms(writeEvent, sendTimeoutMs > 0 && !connecting ? Int(sendTimeoutMs) : -1)
+    }
+
+    private func disarmWrite() {
+        guard let writeEvent, writeArmed else { return }
+        writeArmed = false
+        event_del(writeEvent)
+    }
+
+    /// The write event: a connect finished, the socket takes more output, or
+    /// the send timeout ran out. As bufferevent_socket's: the delegate hears
+    /// `.connected` first, then `socketWritable` once output is at or under
+    /// the low watermark after a write; errors and the timeout end writing.
+    private func writeReady(_ what: Int16) {
+        guard output != nil else { return }
+        if Int32(what) & Int32(EV_WRITE) == 0 {   // the send timeout (only armed when connected)
+            disarmWrite()
+            writeClosed = true
+            report(.timeout)
+            return
+        }
+        let justConnected = connecting
+        if connecting {
+            var err: Int32 = 0
+            var len = socklen_t(MemoryLayout<Int32>.size)
+            if refusedAtConnect {
+                err = ECONNREFUSED
+            } else if getsockopt(socketFD, SOL_SOCKET, SO_ERROR, &err, &len) != 0 {
+                err = gw_errno()
+            }
+            if err == EINPROGRESS || err == EINTR { return }   // not done yet
+            connecting = false
+            refusedAtConnect = false
+            if err != 0 {
+                disarmWrite()
+                writeClosed = true
+                readClosed = true
+                updateReadEvent()
+                report(.error(err))
+                return
+            }
+            updateReadEvent()
+            report(.connected)
+            guard output != nil else { return }   // closed in the callback
+            if sendTimeoutMs > 0, writeArmed {   // the timeout starts now
+                disarmWrite()
+                armWrite()
+            }
+        }
+        guard let out = output else { return }
+        var wrote = false
+        while evbuffer_get_length(out) > 0 {
+            let n = evbuffer_write(out, socketFD)
+            if n > 0 { wrote = true; continue }
+            let e = gw_errno()
+            if n < 0, e == EAGAIN || e == EWOULDBLOCK || e == EINTR { return }
+            disarmWrite()
+            writeClosed = true
+            report(n == 0 ? .eof : .error(e))
+            return
+        }
+        disarmWrite()
+        // (bufferevent_socket's rule: not after a connect that wrote nothing)
+        if evbuffer_get_length(out) <= writeLowWater, wrote || !justConnected {
+            guard let d = delegate else { return }
+            d.socketWritable(self)
         }
     }
 
-    private func disarmWriteIfDrained() {
-        guard plain, writeArmed, let bev, outputLength == 0 else { return }
-        writeArmed = false
-        bufferevent_disable(bev, Int16(EV_WRITE))
+    private func report(_ event: SocketEvent) {
+        guard let d = delegate else { return }
+        d.socketEvent(self, event)
     }
 
     /// Write callback fires when output drops to `low` bytes.
     func setWriteLowWatermark(_ low: Int) {
-        if let bev { bufferevent_setwatermark(bev, Int16(EV_WRITE), low, 0) }
+        if plain { writeLowWater = low } else if let bev { bufferevent_setwatermark(bev, Int16(EV_WRITE), low, 0) }
     }
 
     func write(_ bytes: [UInt8]) {
@@ -389,6 +501,11 @@ final class BufferedSocket {
     /// arrives and deletes it once drained. Every write the kernel accepts
     /// restarts it (the event is persistent).
     func setSendTimeout(ms: Int64) {
+        if plain {
+            sendTimeoutMs = max(0, ms)
+            if writeArmed, !connecting { disarmWrite(); armWrite() }
+            return
+        }
         guard let bev else { return }
         var tv = timeval(tv_sec: Int(ms / 1000), tv_usec: Int(ms % 1000) * 1000)
         if ms > 0 { _ = bufferevent_set_timeouts(bev, nil, &tv) } else { _ = bufferevent_set_timeouts(bev, nil, nil) }
@@ -402,7 +519,7 @@ final class BufferedSocket {
     /// sockets can carry post-handshake records (session tickets) that are
     /// no data, so for them only EOF counts.
     func isQuietForReuse() -> Bool {
-        guard bev != nil, inputLength == 0, !readClosed else { return false }
+        guard input != nil, inputLength == 0, !readClosed else { return false }
         let fd = self.fd
         guard fd >= 0 else { return false }
         var byte: UInt8 = 0
