@@ -513,4 +513,12 @@ extension HTTPHead {
 
     /// The first field with this known name, if any.
     public func firstIndex(of known: KnownField) -> Int? { fields.firstIndex { $0.known == known } }
+
+    /// The value of the first field with this known name, if any (read in
+    /// place: no copy of the field array, as a caller in another module
+    /// reading `fields` makes).
+    public func firstValue(of known: KnownField) -> Range<Int>? {
+        for f in _fields where f.known == known { return f.value }
+        return nil
+    }
 }

@@ -110,7 +110,7 @@ extension ClientConnection {
 
     /// The client's own X-Request-Id, forwarded as it is.
     func existingRequestID(_ head: HTTPHead) -> Range<Int>? {
-        head.fields.first(where: { $0.known == .xRequestID })?.value
+        head.firstValue(of: .xRequestID)
     }
 
     /// An absolute-form target names this gateway (see `routeRequest`).

@@ -180,8 +180,9 @@ final class ClientConnection: BufferedSocketDelegate, UpstreamConnectionOwner {
         ex = Exchange(head: head, headBytes: headBytesSeen, number: exchangeCount,
                       startUs: loop.nowUs(),
                       startMonotonicUs: loop.monotonicUs(), draining: worker.draining)
-        ctx = ExchangeContext(requestID: existingRequestID(head).map { .received($0) }
-                                         ?? .generated(worker.nextRequestID()))
+        // The context is fresh: made with the connection, or by `nextRequest`
+        // when the last exchange ended (the only way back to reading a head).
+        ctx.requestID = existingRequestID(head).map { .received($0) } ?? .generated(worker.nextRequestID())
         headBytesSeen = 0
         request = head
         resetResponseParser()
