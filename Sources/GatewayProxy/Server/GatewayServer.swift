@@ -201,11 +201,24 @@ public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thre
         let refresher = keyRefresher
         if let tls { tlsInForce(tls, next) }
         let newTLS = tls
+        // The reload counts, and is logged, once every loop runs on it: a
+        // client that saw `gateway_config_reloads_total{result="ok"}` rise
+        // must not be served by the old configuration (seen in a test: a
+        // request that beat the worker's apply passed on a removed key).
+        let mainLoop = loop, generation = fresh.generation, metrics = processMetrics
+        let countdown = LoopCountdown(workers.count + (admin == nil ? 0 : 1)) {
+            mainLoop.post {
+                let processMetrics = metrics
+                processMetrics.countConfigReload(succeeded: true)
+                OpsLog.info("configuration reloaded (generation \(generation))")
+            }
+        }
         for w in workers {
             w.loop.post {
                 if let newTLS { w.applyTLS(newTLS) }
                 w.apply(fresh)
                 w.keyRefresher = hasURLs ? refresher : nil
+                countdown.done()
             }
         }
         if let refresher, let admin {
@@ -213,9 +226,7 @@ public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thre
             let labels = KeyRefresher.staticLabels(of: next.keys)
             admin.loop.post { refresher.apply(base: base, urls: urls, staticLabels: labels) }
         }
-        if let admin { admin.loop.post { admin.apply(fresh) } }
-        processMetrics.countConfigReload(succeeded: true)
-        OpsLog.info("configuration reloaded (generation \(fresh.generation))")
+        if let admin { admin.loop.post { admin.apply(fresh); countdown.done() } }
     }
 
     /// A certificate set about to serve: its expiry on /metrics, a warning
