@@ -117,7 +117,7 @@ public struct JWTVerifier: Sendable {
                        cache: VerifiedTokenCache) -> Result<VerifiedToken, AuthFailure> {
         // One keyed hash per request: used here and, carried on the result,
         // by the reissue cache.
-        let hash = TokenHash.of(token)
+        let hash = TokenHash.of(token: token)
         if let hit = cache.lookup(token, hash: hash, now: now) {
             if let failure = JWTVerifier.checkScopes(hit, required: scopes) { return .failure(failure) }
             return .success(hit)

@@ -42,7 +42,7 @@ public final class ReissueCache {
     /// update.
     private func withKey<R>(_ token: UnsafeRawBufferPointer, _ updateKey: [UInt8]?, tokenHash: TokenHash?,
                             _ body: (UnsafeRawBufferPointer, TokenHash) -> R) -> R {
-        guard let updateKey else { return body(token, tokenHash ?? TokenHash.of(token)) }
+        guard let updateKey else { return body(token, tokenHash ?? TokenHash.of(token: token)) }
         var key = [UInt8]()
         key.reserveCapacity(token.count + 1 + updateKey.count)
         key.append(contentsOf: token)

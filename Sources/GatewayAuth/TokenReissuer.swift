@@ -189,7 +189,7 @@ public struct TokenReissuer: Sendable {
                         now: Int64, cache: ReissueCache) throws(ReissueError) -> [UInt8] {
         let updateKey = updates.map { JSONSerializer.serialize($0) }
         // The verify cache already hashed this token; hash it once per request.
-        let hash = verified.tokenHash ?? TokenHash.of(token)
+        let hash = verified.tokenHash ?? TokenHash.of(token: token)
         if let hit = cache.lookup(oldToken: token, tokenHash: hash, updateKey: updateKey, now: now) { return hit }
         let newToken = try reissue(old: token, verified: verified, updates: updates, now: now, workspace: cache.workspace)
         cache.insert(oldToken: token, tokenHash: hash, updateKey: updateKey, newToken: newToken, now: now)

@@ -25,7 +25,7 @@ public final class VerifiedTokenCache {
     /// The cached verification of `token`, unless absent or expired at `now`
     /// (an expired entry is dropped).
     public func lookup(_ token: UnsafeRawBufferPointer, now: Int64) -> VerifiedToken? {
-        lookup(token, hash: TokenHash.of(token), now: now)
+        lookup(token, hash: TokenHash.of(token: token), now: now)
     }
 
     /// As `lookup(_:now:)` with the token's hash already computed.
@@ -35,7 +35,7 @@ public final class VerifiedTokenCache {
 
     /// Caches `value` for `token`; ignored when the token is already expired at `now`.
     public func insert(_ token: UnsafeRawBufferPointer, _ value: VerifiedToken, now: Int64) {
-        insert(token, hash: TokenHash.of(token), value, now: now)
+        insert(token, hash: TokenHash.of(token: token), value, now: now)
     }
 
     func insert(_ token: UnsafeRawBufferPointer, hash: TokenHash, _ value: VerifiedToken, now: Int64) {
