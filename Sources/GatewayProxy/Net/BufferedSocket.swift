@@ -185,13 +185,11 @@ final class BufferedSocket {
     /// is written once connected; our reads start then too.
     func connect(to address: SocketAddress) -> Bool {
         guard input != nil else { return false }
-        if let bev {
-            connecting = true
+        if let bev {   // TLS: bufferevent_openssl connects, then shakes hands
             let rc = address.withSockaddr { sa, len in
                 bufferevent_socket_connect(bev, UnsafeMutablePointer(mutating: sa), Int32(len))
             }
             socketFD = bufferevent_getfd(bev)
-            connecting = false
             return rc == 0
         }
         guard socketFD < 0 else { return false }
@@ -210,11 +208,16 @@ final class BufferedSocket {
         }
         socketFD = fd
         makeEvents(fd: fd)
+        guard let writeEvent else {   // no memory for the events
+            close(fd)
+            socketFD = -1
+            return false
+        }
         connecting = true
         armWrite()
         // Connected or refused already: the write event reports it from the
         // loop, so callers see one path for every outcome.
-        if rc == 0 || refusedAtConnect, let writeEvent { event_active(writeEvent, Int32(EV_WRITE), 1) }
+        if rc == 0 || refusedAtConnect { event_active(writeEvent, Int32(EV_WRITE), 1) }
         return true
     }
 
