@@ -18,8 +18,6 @@ struct ExchangeContext {
     /// collected here first.
     var localEndpoint: SessionPhase.Endpoint?
     var localBody: [UInt8] = []
-
-    init(requestID: RequestIDSource = .generated(0)) { self.requestID = requestID }
 }
 
 enum RequestIDSource {

@@ -208,8 +208,7 @@ public final class GatewayServer: @unchecked Sendable {  // unchecked: main-thre
         let mainLoop = loop, generation = fresh.generation, metrics = processMetrics
         let countdown = LoopCountdown(workers.count + (admin == nil ? 0 : 1)) {
             mainLoop.post {
-                let processMetrics = metrics
-                processMetrics.countConfigReload(succeeded: true)
+                metrics.countConfigReload(succeeded: true)
                 OpsLog.info("configuration reloaded (generation \(generation))")
             }
         }
